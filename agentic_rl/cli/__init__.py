@@ -1,0 +1,21 @@
+"""The ``agentic-rl`` console script: one app, one module per subcommand group."""
+
+from __future__ import annotations
+
+import typer
+
+from agentic_rl.cli import tasks
+
+app = typer.Typer(
+    name="agentic-rl",
+    help="Design robot rewards with an LLM, train with PPO in PyBullet, deploy through ROS 2.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+tasks.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,266 @@
+"""`SimTask`: the gymnasium env base class that every built-in and plugin task derives from.
+
+The base class owns what all tasks share and what reward programs rely on:
+
+* one private PyBullet client per env (no global ``p.connect``), the world built once and
+  restored with ``restoreState`` on every reset (microseconds, not a rebuild);
+* the flat state vector, laid out as the spec's ``state_fields`` in order, exposed both as the
+  observation and as a read-only snapshot (``info["state"]``, a mapping of read-only arrays);
+* the reward: a sparse success-only reward unless a ``reward_fn`` is given, in which case the
+  env sums the named terms it returns and reports them in ``info["reward_terms"]``;
+* ground-truth endings: task-specific ``terminated`` reasons, and ``truncated`` only at the
+  time limit, with ``info["termination_reason"]`` and ``info["is_success"]``;
+* domain randomization sampled per episode from validated ranges;
+* headless ``rgb_array`` rendering with PyBullet's TinyRenderer.
+
+A subclass implements the hooks marked below; see ``sims/drone/hover.py`` for a short one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+import pybullet as p
+
+from sims import randomization
+from sims.spec import TaskSpec
+
+#: A reward program as the env calls it: (state, action, prev_state, task) -> named terms.
+RewardFn = Callable[[Mapping[str, Any], np.ndarray, Mapping[str, Any], Mapping[str, float]], Mapping[str, float]]
+
+#: Reward term name of the default sparse reward.
+SPARSE_TERM = "success"
+
+
+class SimTask(gym.Env):
+    """Base class of all agentic-rl tasks.
+
+    Args:
+        action_mode: one of the spec's action modes (``None``: the task's default).
+        randomize: ``False`` (nominal physics), ``True`` (the spec's ranges) or a mapping
+            ``{param: (low, high)}``.
+        reward_fn: a reward program callable; ``None`` gives the sparse success reward.
+        render_mode: ``None`` or ``"rgb_array"``.
+        render_size: (width, height) of rendered frames.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 30}
+    #: Action modes this task supports; the first is the default.
+    ACTION_MODES: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        *,
+        action_mode: str | None = None,
+        randomize: randomization.RandomizeArg = False,
+        reward_fn: RewardFn | None = None,
+        render_mode: str | None = None,
+        render_size: tuple[int, int] = (320, 240),
+    ) -> None:
+        super().__init__()
+        mode = action_mode or self.ACTION_MODES[0]
+        if mode not in self.ACTION_MODES:
+            raise ValueError(
+                f"{type(self).__name__} has no action mode {mode!r}; "
+                f"choose one of {list(self.ACTION_MODES)}"
+            )
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.action_mode = mode
+        self.render_mode = render_mode
+        self.render_size = render_size
+        self.task_spec: TaskSpec = self.build_spec(mode)
+        self.metadata = {**self.metadata, "render_fps": int(round(self.task_spec.control_hz))}
+        self.reward_fn = reward_fn
+        self._ranges = randomization.resolve_ranges(
+            self.task_spec.randomization, randomize, self.task_spec.id
+        )
+        self._constants = MappingProxyType(dict(self.task_spec.constants))
+        spec = self.task_spec
+        self._slices = []
+        start = 0
+        for f in spec.state_fields:
+            self._slices.append((f.name, slice(start, start + f.size), f.shape))
+            start += f.size
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (spec.obs_size,), np.float64)
+        self.action_space = gym.spaces.Box(
+            np.array(spec.action.low, np.float32), np.array(spec.action.high, np.float32)
+        )
+        self._physics_dt = 1.0 / spec.physics_hz
+        self.ticks_per_step = int(round(spec.physics_hz / spec.control_hz))
+        self.client = p.connect(p.DIRECT)
+        p.setGravity(0, 0, -9.81, physicsClientId=self.client)
+        p.setTimeStep(self._physics_dt, physicsClientId=self.client)
+        self._build_world()
+        self._initial_state = p.saveState(physicsClientId=self.client)
+        self.params: dict[str, float] = randomization.sample(
+            spec.randomization, {}, np.random.default_rng(0)
+        )
+        self._steps = 0
+        self._state: Mapping[str, np.ndarray] | None = None
+        self._done = True
+
+    # ------------------------------------------------------------------ spec
+    @classmethod
+    def build_spec(cls, action_mode: str | None = None) -> TaskSpec:
+        """Return this task's :class:`TaskSpec` for an action mode, without touching physics."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ hooks
+    def _build_world(self) -> None:
+        """Create every body once. Called at construction; resets restore this world."""
+        raise NotImplementedError
+
+    def _apply_params(self, params: Mapping[str, float]) -> None:
+        """Apply this episode's randomized physical parameters."""
+
+    def _reset_task(self) -> None:
+        """Place the robot and objects for a new episode (after the world was restored)."""
+        raise NotImplementedError
+
+    def _act(self, action: np.ndarray) -> None:
+        """Simulate one control step (``ticks_per_step`` physics ticks) under ``action``."""
+        raise NotImplementedError
+
+    def _write_state(self, out: np.ndarray) -> None:
+        """Fill ``out`` (length ``obs_size``) with the true state, fields in spec order."""
+        raise NotImplementedError
+
+    def _check_end(self, state: Mapping[str, np.ndarray]) -> str | None:
+        """Return a termination reason if the episode ends now (not for the time limit)."""
+        raise NotImplementedError
+
+    def _success_at_timeout(self) -> bool:
+        """Whether reaching the time limit counts as success (e.g. hover held at the end)."""
+        return False
+
+    def _episode_metrics(self) -> dict[str, float]:
+        """Task metrics of the finished episode, keyed by the spec's metric names."""
+        return {}
+
+    def _observe(self, state_vec: np.ndarray) -> np.ndarray:
+        """Observation the policy sees; defaults to the true state (tasks add noise/delay)."""
+        return state_vec
+
+    def _camera(self) -> tuple[tuple[float, float, float], float, float, float]:
+        """(target, distance, yaw_deg, pitch_deg) of the overview camera."""
+        return (0.0, 0.0, 0.5), 3.0, 45.0, -30.0
+
+    # ------------------------------------------------------------------ gym API
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode. ``options={"params": {name: value}}`` pins randomized values."""
+        super().reset(seed=seed)
+        options = options or {}
+        p.restoreState(self._initial_state, physicsClientId=self.client)
+        self.params = randomization.sample(
+            self.task_spec.randomization, self._ranges, self.np_random, options.get("params")
+        )
+        self._apply_params(self.params)
+        self._steps = 0
+        self._reset_task()
+        obs, state = self._snapshot()
+        self._state = state
+        self._done = False
+        return obs, {"state": state, "params": dict(self.params)}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self._done:
+            raise RuntimeError("step() called on a finished episode; call reset() first")
+        a = np.asarray(action, dtype=np.float64).reshape(self.action_space.shape)
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"action contains NaN or inf: {a}")
+        a = np.clip(a, -1.0, 1.0)
+        prev_state = self._state
+        self._act(a)
+        self._steps += 1
+        obs, state = self._snapshot()
+        self._state = state
+        reason = self._check_end(state)
+        terminated = reason is not None
+        truncated = False
+        success = False
+        if terminated:
+            success = self._reason_is_success(reason)
+        elif self._steps >= self.task_spec.max_episode_steps:
+            truncated = True
+            success = self._success_at_timeout()
+            reason = "success" if success else "timeout"
+        if self.reward_fn is None:
+            terms = {SPARSE_TERM: 1.0 if success else 0.0}
+        else:
+            terms = self.reward_fn(state, a, prev_state, self._constants)
+        info: dict[str, Any] = {
+            "state": state,
+            "reward_terms": terms,
+            "is_success": success,
+            "termination_reason": reason,
+        }
+        if terminated or truncated:
+            self._done = True
+            info["task_metrics"] = self._episode_metrics()
+        return obs, float(sum(terms.values())), terminated, truncated, info
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode != "rgb_array":
+            return None
+        return self.scene_image(*self.render_size)
+
+    def scene_image(self, width: int = 320, height: int = 240) -> np.ndarray:
+        """An RGB image (H, W, 3, uint8) of the scene from the overview camera (TinyRenderer)."""
+        target, dist, yaw, pitch = self._camera()
+        view = p.computeViewMatrixFromYawPitchRoll(target, dist, yaw, pitch, 0, 2)
+        proj = p.computeProjectionMatrixFOV(60, width / height, 0.05, 50)
+        _, _, rgba, _, _ = p.getCameraImage(
+            width,
+            height,
+            view,
+            proj,
+            renderer=p.ER_TINY_RENDERER,
+            physicsClientId=self.client,
+        )
+        return np.asarray(rgba, dtype=np.uint8).reshape(height, width, 4)[:, :, :3].copy()
+
+    def close(self) -> None:
+        if getattr(self, "client", None) is not None and p.isConnected(self.client):
+            p.disconnect(self.client)
+        self.client = None
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def state(self) -> Mapping[str, np.ndarray] | None:
+        """The current read-only state snapshot."""
+        return self._state
+
+    @property
+    def elapsed_steps(self) -> int:
+        return self._steps
+
+    def _reason_is_success(self, reason: str) -> bool:
+        for r in self.task_spec.termination_reasons:
+            if r.name == reason:
+                return r.success
+        raise RuntimeError(f"{type(self).__name__} ended with undeclared reason {reason!r}")
+
+    def _snapshot(self) -> tuple[np.ndarray, Mapping[str, np.ndarray]]:
+        vec = np.empty(self.task_spec.obs_size)
+        self._write_state(vec)
+        vec.flags.writeable = False
+        state = MappingProxyType(
+            {name: vec[sl].reshape(shape) for name, sl, shape in self._slices}
+        )
+        obs = self._observe(vec)
+        return obs, state
+
+
+def tilt_of(quat_xyzw: tuple[float, float, float, float]) -> float:
+    """Angle in radians between the body z axis and world up for a PyBullet quaternion."""
+    x, y, _, _ = quat_xyzw
+    # z component of the body z axis in the world: 1 - 2(x^2 + y^2)
+    return math.acos(max(-1.0, min(1.0, 1.0 - 2.0 * (x * x + y * y))))

@@ -1,0 +1,141 @@
+"""Task registry: built-in tasks, plugin tasks and friendly task-id resolution.
+
+Three ways to name a task, all accepted wherever a task id is:
+
+* a registered id, ``agentic_rl/DroneHover-v0`` (or its short form ``DroneHover``);
+* a plugin registered under the ``agentic_rl.tasks`` entry-point group of an installed package
+  (the entry point's value is ``package.module:Class``, the class a :class:`SimTask` subclass);
+* a direct import path ``package.module:Class``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from functools import cache
+from importlib.metadata import entry_points
+from typing import Any
+
+import gymnasium as gym
+
+from sims.base import SimTask
+from sims.spec import TaskSpec
+
+ENTRY_POINT_GROUP = "agentic_rl.tasks"
+
+#: Built-in tasks: id -> "module:Class".
+BUILTIN_TASKS: dict[str, str] = {
+    "agentic_rl/DroneHover-v0": "sims.drone.hover:DroneHover",
+    "agentic_rl/DroneGates-v0": "sims.drone.gates:DroneGates",
+    "agentic_rl/DroneObstacles-v0": "sims.drone.obstacles:DroneObstacles",
+    "agentic_rl/DroneWallLanding-v0": "sims.drone.wall_landing:DroneWallLanding",
+    "agentic_rl/DroneTrajectory-v0": "sims.drone.trajectory:DroneTrajectory",
+    "agentic_rl/DroneOrbit-v0": "sims.drone.orbit:DroneOrbit",
+    "agentic_rl/ArmReach-v0": "sims.arm.reach:ArmReach",
+    "agentic_rl/ArmPush-v0": "sims.arm.push:ArmPush",
+    "agentic_rl/ArmPickPlace-v0": "sims.arm.pick_place:ArmPickPlace",
+}
+
+
+class UnknownTaskError(LookupError):
+    """A task name that matches no built-in, plugin or import path."""
+
+
+class PluginError(ImportError):
+    """A plugin entry point or ``module:Class`` path that cannot be loaded as a task."""
+
+
+def load_class(path: str, origin: str = "task path") -> type[SimTask]:
+    """Import ``package.module:Class`` and check it is a :class:`SimTask` subclass."""
+    module_name, sep, attr = path.partition(":")
+    if not sep or not module_name or not attr:
+        raise PluginError(
+            f"{origin} {path!r} is malformed: expected 'package.module:ClassName'"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise PluginError(f"{origin} {path!r}: cannot import module {module_name!r}: {exc}") from exc
+    try:
+        cls = getattr(module, attr)
+    except AttributeError:
+        raise PluginError(f"{origin} {path!r}: module {module_name!r} has no {attr!r}") from None
+    if not (isinstance(cls, type) and issubclass(cls, SimTask)):
+        raise PluginError(
+            f"{origin} {path!r} is {cls!r}, not a sims.base.SimTask subclass; "
+            "derive your task from SimTask (see README, 'Custom tasks')"
+        )
+    return cls
+
+
+@cache
+def plugin_tasks() -> dict[str, str]:
+    """Tasks contributed by installed packages through the entry-point group.
+
+    Returns a mapping id -> "module:Class", where id is the class's spec id.
+    """
+    found: dict[str, str] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        cls = load_class(ep.value, origin=f"entry point {ep.name!r} in group {ENTRY_POINT_GROUP!r}")
+        found[cls.build_spec().id] = ep.value
+    return found
+
+
+def all_tasks() -> dict[str, str]:
+    """Every known task id (built-in first, then plugins) -> "module:Class"."""
+    return {**BUILTIN_TASKS, **plugin_tasks()}
+
+
+def resolve(name: str) -> tuple[str, str]:
+    """Resolve a task name to (id, "module:Class").
+
+    Raises:
+        UnknownTaskError: with a did-you-mean hint when the name matches nothing.
+    """
+    tasks = all_tasks()
+    if name in tasks:
+        return name, tasks[name]
+    short = {tid.split("/")[-1].rsplit("-v", 1)[0]: tid for tid in tasks}
+    for key in (name, name.removesuffix("-v0")):
+        if key in short:
+            return short[key], tasks[short[key]]
+        if f"agentic_rl/{key}-v0" in tasks:
+            tid = f"agentic_rl/{key}-v0"
+            return tid, tasks[tid]
+    if ":" in name:
+        cls = load_class(name)
+        return cls.build_spec().id, name
+    candidates = list(tasks) + list(short)
+    hint = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
+    did = f" Did you mean {short.get(hint[0], hint[0])!r}?" if hint else ""
+    raise UnknownTaskError(
+        f"unknown task {name!r}.{did} Run `agentic-rl tasks` for the list, or pass "
+        "'package.module:Class' for a custom task."
+    )
+
+
+def task_class(name: str) -> type[SimTask]:
+    """The :class:`SimTask` subclass for a task name."""
+    _, path = resolve(name)
+    return load_class(path)
+
+
+def get_spec(name: str, action_mode: str | None = None) -> TaskSpec:
+    """The :class:`TaskSpec` of a task, without creating a physics world."""
+    return task_class(name).build_spec(action_mode)
+
+
+def make(name: str, **kwargs: Any) -> SimTask:
+    """Create a task env by any accepted name (see module docstring)."""
+    return task_class(name)(**kwargs)
+
+
+def register_gymnasium() -> None:
+    """Register built-in tasks with gymnasium so ``gym.make("agentic_rl/DroneHover-v0")`` works.
+
+    The time limit lives inside each task (it reports ``timeout`` as its termination reason),
+    so no TimeLimit wrapper is added; the spec's ``max_episode_steps`` is the episode length.
+    """
+    for tid, path in BUILTIN_TASKS.items():
+        if tid not in gym.registry:
+            gym.register(id=tid, entry_point=path, disable_env_checker=True)
