@@ -1,0 +1,197 @@
+"""Franka Emika Panda: the robot wrapper shared by the arm tasks.
+
+The model is ``franka_panda/panda.urdf`` from ``pybullet_data``, set up as in panda-gym
+(Gallouedec et al. 2021): fixed base at (-0.6, 0, 0) on the table, neutral pose
+``(0, 0.41, 0, -1.85, 0, 2.26, 0.79)``, end effector = the ``panda_grasptarget`` link (the point
+between the fingertips), joints driven by PyBullet's position controller with panda-gym's
+force limits. One :class:`Panda` lives in one PyBullet client; every call names that client.
+
+Joint and link indices of this URDF: arm joints 0..6 (``panda_joint1..7``), 7 and 8 fixed
+(flange and hand), 9 and 10 the prismatic fingers (0..0.04 m each), 11 the grasp target.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pybullet as p
+import pybullet_data
+
+URDF = str(Path(pybullet_data.getDataPath()) / "franka_panda" / "panda.urdf")
+
+BASE_POSITION = (-0.6, 0.0, 0.0)
+ARM_JOINTS = (0, 1, 2, 3, 4, 5, 6)
+FINGER_JOINTS = (9, 10)
+EE_LINK = 11
+#: Links whose collisions with the table can never matter (the base stands on it): skipping
+#: those pairs saves the contact solver work at every tick.
+BASE_LINKS = (-1, 0, 1)
+NEUTRAL_ARM = (0.0, 0.41, 0.0, -1.85, 0.0, 2.26, 0.79)
+#: Largest motor force/torque per joint (panda-gym's values), N m for the arm, N per finger.
+ARM_FORCES = (87.0, 87.0, 87.0, 87.0, 12.0, 120.0, 120.0)
+FINGER_FORCE = 170.0
+#: Widest gap between the fingers, m (two fingers of 0.04 m travel each).
+MAX_GRIPPER_WIDTH = 0.08
+#: Gains of PyBullet's position controller (kp on position error, kd on velocity error). kp is
+#: the share of the position error corrected per physics tick: 0.2 over the 10 ticks of a 25 Hz
+#: step at 250 Hz closes ~90% of a step's error, as PyBullet's default 0.1 does over panda-gym's
+#: 20 ticks at 500 Hz, at half the physics cost.
+POSITION_GAIN = 0.2
+VELOCITY_GAIN = 1.0
+#: Viscous damping of each arm joint at nominal physics, N m s/rad (the URDF has none; a real
+#: Panda's joints are damped, and randomizing this needs a nonzero nominal to scale).
+JOINT_DAMPING = 1.0
+#: Friction coefficients of the fingertips (panda-gym: lateral 1.0, spinning 0.001).
+FINGER_LATERAL_FRICTION = 1.0
+FINGER_SPINNING_FRICTION = 0.001
+#: Gripper pointing straight down (x, y, z, w): the hand's z axis along world -z, fingers
+#: closing along world y.
+EE_DOWN = (1.0, 0.0, 0.0, 0.0)
+
+
+class Panda:
+    """The Panda arm in one PyBullet client: reset, read, and command it.
+
+    Args:
+        client: PyBullet physics client id.
+    """
+
+    def __init__(self, client: int) -> None:
+        self.client = client
+        # No URDF_USE_SELF_COLLISION: the arm's own links cannot reach each other under the
+        # joint limits in these tasks, and self-collision doubles the cost of a tick.
+        self.body = p.loadURDF(
+            URDF,
+            BASE_POSITION,
+            useFixedBase=True,
+            flags=p.URDF_ENABLE_CACHED_GRAPHICS_SHAPES,
+            physicsClientId=client,
+        )
+        self._joints = list(ARM_JOINTS + FINGER_JOINTS)
+        info = [p.getJointInfo(self.body, j, physicsClientId=client) for j in ARM_JOINTS]
+        self.lower = np.array([i[8] for i in info])
+        self.upper = np.array([i[9] for i in info])
+        self._forces = [*ARM_FORCES, FINGER_FORCE, FINGER_FORCE]
+        self._kp = [POSITION_GAIN] * 9
+        self._kd = [VELOCITY_GAIN] * 9
+        for j in FINGER_JOINTS:
+            p.changeDynamics(
+                self.body,
+                j,
+                lateralFriction=FINGER_LATERAL_FRICTION,
+                spinningFriction=FINGER_SPINNING_FRICTION,
+                physicsClientId=client,
+            )
+
+    # ------------------------------------------------------------------ setup
+    def ignore_collisions_with(self, body: int) -> None:
+        """Skip contacts between the base links and ``body`` (the table the robot stands on)."""
+        for link in BASE_LINKS:
+            p.setCollisionFilterPair(self.body, body, link, -1, 0, physicsClientId=self.client)
+
+    def set_dynamics(
+        self, *, damping_scale: float, gain_scale: float, friction_scale: float
+    ) -> None:
+        """Apply one episode's physical parameters (all of them, so resets are deterministic).
+
+        Args:
+            damping_scale: factor on :data:`JOINT_DAMPING` of the arm joints.
+            gain_scale: factor on the position controller's position gain: stiffer or softer
+                tracking of the joint targets.
+            friction_scale: factor on the fingertips' friction coefficients.
+        """
+        for j in ARM_JOINTS:
+            p.changeDynamics(
+                self.body,
+                j,
+                jointDamping=JOINT_DAMPING * damping_scale,
+                physicsClientId=self.client,
+            )
+        for j in FINGER_JOINTS:
+            p.changeDynamics(
+                self.body,
+                j,
+                lateralFriction=FINGER_LATERAL_FRICTION * friction_scale,
+                physicsClientId=self.client,
+            )
+        self._kp = [POSITION_GAIN * gain_scale] * 9
+
+    def reset(self, arm: np.ndarray | tuple[float, ...] = NEUTRAL_ARM, width: float = 0.0) -> None:
+        """Teleport to joint angles ``arm`` (rad) and gripper ``width`` (m), at rest, and hold."""
+        for j, q in zip(ARM_JOINTS, arm, strict=True):
+            p.resetJointState(self.body, j, q, 0.0, physicsClientId=self.client)
+        for j in FINGER_JOINTS:
+            p.resetJointState(self.body, j, width / 2.0, 0.0, physicsClientId=self.client)
+        self.command(np.asarray(arm, dtype=float), width)
+
+    # ------------------------------------------------------------------ sensing
+    def read(self) -> tuple[np.ndarray, np.ndarray, float, tuple, tuple, tuple]:
+        """Current state: (arm angles, arm velocities, gripper width, ee pos, ee quat, ee vel).
+
+        Angles in rad, velocities in rad/s, width in m, end-effector position in m and linear
+        velocity in m/s (world frame), quaternion (x, y, z, w).
+        """
+        js = p.getJointStates(self.body, self._joints, physicsClientId=self.client)
+        q = np.fromiter((s[0] for s in js[:7]), float, 7)
+        qd = np.fromiter((s[1] for s in js[:7]), float, 7)
+        width = js[7][0] + js[8][0]
+        link = p.getLinkState(
+            self.body,
+            EE_LINK,
+            computeLinkVelocity=1,
+            computeForwardKinematics=1,
+            physicsClientId=self.client,
+        )
+        # Index 4/5 is the URDF link frame (the grasp point); 6 its linear velocity.
+        return q, qd, width, link[4], link[5], link[6]
+
+    def ee_position(self) -> np.ndarray:
+        """End-effector (grasp point) position in the world frame, m."""
+        link = p.getLinkState(
+            self.body, EE_LINK, computeForwardKinematics=1, physicsClientId=self.client
+        )
+        return np.array(link[4])
+
+    def gripper_width(self) -> float:
+        """Gap between the fingers, m."""
+        js = p.getJointStates(self.body, list(FINGER_JOINTS), physicsClientId=self.client)
+        return js[0][0] + js[1][0]
+
+    def arm_angles(self) -> np.ndarray:
+        js = p.getJointStates(self.body, list(ARM_JOINTS), physicsClientId=self.client)
+        return np.fromiter((s[0] for s in js), float, 7)
+
+    # ------------------------------------------------------------------ acting
+    def inverse_kinematics(self, ee_target: np.ndarray) -> np.ndarray:
+        """Arm angles (rad) that put the grasp point at ``ee_target`` with the gripper down.
+
+        PyBullet's damped-least-squares IK starts from the current configuration, so small
+        Cartesian steps give small, continuous joint steps.
+        """
+        sol = p.calculateInverseKinematics(
+            self.body,
+            EE_LINK,
+            ee_target.tolist(),
+            EE_DOWN,
+            physicsClientId=self.client,
+        )
+        return np.clip(np.asarray(sol[:7]), self.lower, self.upper)
+
+    def clip_arm(self, arm: np.ndarray) -> np.ndarray:
+        """Arm angles limited to the URDF joint ranges."""
+        return np.clip(arm, self.lower, self.upper)
+
+    def command(self, arm: np.ndarray, width: float) -> None:
+        """Send position targets: 7 arm angles (rad) and a gripper width (m)."""
+        half = min(max(width, 0.0), MAX_GRIPPER_WIDTH) / 2.0
+        p.setJointMotorControlArray(
+            self.body,
+            self._joints,
+            p.POSITION_CONTROL,
+            targetPositions=[*arm.tolist(), half, half],
+            forces=self._forces,
+            positionGains=self._kp,
+            velocityGains=self._kd,
+            physicsClientId=self.client,
+        )
