@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from agentic_rl.cli import tasks
+from agentic_rl.cli import train as train_cli
 
 app = typer.Typer(
     name="agentic-rl",
@@ -14,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 tasks.register(app)
+train_cli.register(app)
 
 
 def main() -> None:

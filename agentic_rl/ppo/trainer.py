@@ -177,9 +177,9 @@ class PPO:
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
                 self.optimizer.step()
-                stats["pg"].append(float(pg_loss))
-                stats["v"].append(float(v_loss))
-                stats["ent"].append(float(ent))
+                stats["pg"].append(float(pg_loss.detach()))
+                stats["v"].append(float(v_loss.detach()))
+                stats["ent"].append(float(ent.detach()))
             if (
                 cfg.target_kl is not None
                 and np.mean(stats["kl"][-cfg.num_minibatches :]) > cfg.target_kl
