@@ -31,7 +31,9 @@ from sims import randomization
 from sims.spec import TaskSpec
 
 #: A reward program as the env calls it: (state, action, prev_state, task) -> named terms.
-RewardFn = Callable[[Mapping[str, Any], np.ndarray, Mapping[str, Any], Mapping[str, float]], Mapping[str, float]]
+RewardFn = Callable[
+    [Mapping[str, Any], np.ndarray, Mapping[str, Any], Mapping[str, float]], Mapping[str, float]
+]
 
 #: Reward term name of the default sparse reward.
 SPARSE_TERM = "success"
@@ -75,7 +77,7 @@ class SimTask(gym.Env):
         self.render_mode = render_mode
         self.render_size = render_size
         self.task_spec: TaskSpec = self.build_spec(mode)
-        self.metadata = {**self.metadata, "render_fps": int(round(self.task_spec.control_hz))}
+        self.metadata = {**self.metadata, "render_fps": round(self.task_spec.control_hz)}
         self.reward_fn = reward_fn
         self._ranges = randomization.resolve_ranges(
             self.task_spec.randomization, randomize, self.task_spec.id
@@ -85,14 +87,23 @@ class SimTask(gym.Env):
         self._slices = []
         start = 0
         for f in spec.state_fields:
-            self._slices.append((f.name, slice(start, start + f.size), f.shape))
+            if f.shape == ():
+                self._slices.append((f.name, start, None))
+            elif len(f.shape) == 1:
+                self._slices.append((f.name, slice(start, start + f.size), None))
+            else:
+                self._slices.append((f.name, slice(start, start + f.size), f.shape))
             start += f.size
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (spec.obs_size,), np.float64)
         self.action_space = gym.spaces.Box(
             np.array(spec.action.low, np.float32), np.array(spec.action.high, np.float32)
         )
+        self._action_dim = int(np.prod(self.action_space.shape))
+        self._max_steps = spec.max_episode_steps
+        self._success_reasons = {r.name: r.success for r in spec.termination_reasons}
+        self._obs_size = spec.obs_size
         self._physics_dt = 1.0 / spec.physics_hz
-        self.ticks_per_step = int(round(spec.physics_hz / spec.control_hz))
+        self.ticks_per_step = round(spec.physics_hz / spec.control_hz)
         self.client = p.connect(p.DIRECT)
         p.setGravity(0, 0, -9.81, physicsClientId=self.client)
         p.setTimeStep(self._physics_dt, physicsClientId=self.client)
@@ -173,10 +184,16 @@ class SimTask(gym.Env):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._done:
             raise RuntimeError("step() called on a finished episode; call reset() first")
-        a = np.asarray(action, dtype=np.float64).reshape(self.action_space.shape)
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f"action contains NaN or inf: {a}")
-        a = np.clip(a, -1.0, 1.0)
+        values = np.asarray(action, dtype=np.float64).ravel().tolist()
+        if len(values) != self._action_dim:
+            raise ValueError(
+                f"action has {len(values)} components, {self.task_spec.id} expects "
+                f"{self._action_dim} ({self.action_mode} mode)"
+            )
+        if not math.isfinite(math.fsum(values)):
+            raise ValueError(f"action contains NaN or inf: {values}")
+        # Out-of-range actions are clipped, not rejected: PPO samples unbounded Gaussians.
+        a = np.array([-1.0 if x < -1.0 else (1.0 if x > 1.0 else x) for x in values])
         prev_state = self._state
         self._act(a)
         self._steps += 1
@@ -187,8 +204,8 @@ class SimTask(gym.Env):
         truncated = False
         success = False
         if terminated:
-            success = self._reason_is_success(reason)
-        elif self._steps >= self.task_spec.max_episode_steps:
+            success = self._success_reasons[reason]
+        elif self._steps >= self._max_steps:
             truncated = True
             success = self._success_at_timeout()
             reason = "success" if success else "timeout"
@@ -242,18 +259,16 @@ class SimTask(gym.Env):
     def elapsed_steps(self) -> int:
         return self._steps
 
-    def _reason_is_success(self, reason: str) -> bool:
-        for r in self.task_spec.termination_reasons:
-            if r.name == reason:
-                return r.success
-        raise RuntimeError(f"{type(self).__name__} ended with undeclared reason {reason!r}")
-
     def _snapshot(self) -> tuple[np.ndarray, Mapping[str, np.ndarray]]:
-        vec = np.empty(self.task_spec.obs_size)
+        vec = np.empty(self._obs_size)
         self._write_state(vec)
         vec.flags.writeable = False
+        # Scalars become numpy scalars (immutable), vectors read-only views of `vec`.
         state = MappingProxyType(
-            {name: vec[sl].reshape(shape) for name, sl, shape in self._slices}
+            {
+                name: vec[sl] if shape is None else vec[sl].reshape(shape)
+                for name, sl, shape in self._slices
+            }
         )
         obs = self._observe(vec)
         return obs, state

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
-from typing import Union
 
 import numpy as np
 
@@ -12,7 +11,7 @@ from sims.spec import RandomParam
 
 #: What an env accepts as ``randomize=``: off, the spec's default ranges, or explicit ranges
 #: per parameter name (parameters not named stay at their nominal value).
-RandomizeArg = Union[bool, Mapping[str, tuple[float, float]], None]
+RandomizeArg = bool | Mapping[str, tuple[float, float]] | None
 
 
 class RandomizationError(ValueError):
@@ -57,8 +56,7 @@ def resolve_ranges(
             raise RandomizationError(f"randomization range for {name!r} is not finite: {rng!r}")
         if low > high:
             raise RandomizationError(
-                f"randomization range for {name!r} has low > high: ({low}, {high}); "
-                "swap the bounds"
+                f"randomization range for {name!r} has low > high: ({low}, {high}); swap the bounds"
             )
         if low < p.hard_low or high > p.hard_high:
             raise RandomizationError(

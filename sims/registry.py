@@ -49,13 +49,13 @@ def load_class(path: str, origin: str = "task path") -> type[SimTask]:
     """Import ``package.module:Class`` and check it is a :class:`SimTask` subclass."""
     module_name, sep, attr = path.partition(":")
     if not sep or not module_name or not attr:
-        raise PluginError(
-            f"{origin} {path!r} is malformed: expected 'package.module:ClassName'"
-        )
+        raise PluginError(f"{origin} {path!r} is malformed: expected 'package.module:ClassName'")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise PluginError(f"{origin} {path!r}: cannot import module {module_name!r}: {exc}") from exc
+        raise PluginError(
+            f"{origin} {path!r}: cannot import module {module_name!r}: {exc}"
+        ) from exc
     try:
         cls = getattr(module, attr)
     except AttributeError:

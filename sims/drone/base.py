@@ -1,0 +1,660 @@
+"""`DroneTask`: the shared Crazyflie env that the six drone tasks specialise.
+
+A task subclass declares its id, description, success text, extra state fields, extra
+termination reasons, metrics and constants as class attributes, builds its static bodies once,
+and implements a handful of small hooks (start pose, goal layout, task state, end check,
+metrics). The physics tick loop, action modes, motor model, randomization, sensor noise,
+latency and the common endings (crash, flipped, out of bounds, collision) live here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Mapping
+from typing import ClassVar
+
+import numpy as np
+import pybullet as p
+
+from sims.base import SimTask
+from sims.drone import model
+from sims.drone.control import ACTION_MODES, FlightController
+from sims.spec import (
+    ActionSpec,
+    RandomParam,
+    StateField,
+    TaskMetric,
+    TaskSpec,
+    TerminationReason,
+)
+
+PHYSICS_HZ = 240.0
+CONTROL_HZ = 48.0
+#: Impact speed above which touching the ground is a crash, m/s.
+CRASH_SPEED = 1.0
+#: Tilt above which touching the ground is a crash, rad.
+CRASH_TILT = math.radians(60.0)
+#: Gap (m) between the airframe's lowest point and the floor that counts as touching it.
+GROUND_CONTACT_GAP = 2e-3
+
+COMMON_FIELDS: tuple[StateField, ...] = (
+    StateField(
+        name="pos",
+        shape=(3,),
+        unit="m",
+        frame="world",
+        description="Drone centre position; world ENU, z up, ground at z=0.",
+    ),
+    StateField(
+        name="quat",
+        shape=(4,),
+        unit="1",
+        frame="world",
+        description="Orientation quaternion (x, y, z, w), body FLU -> world.",
+    ),
+    StateField(
+        name="vel",
+        shape=(3,),
+        unit="m/s",
+        frame="world",
+        description="Linear velocity in the world frame.",
+    ),
+    StateField(
+        name="ang_vel",
+        shape=(3,),
+        unit="rad/s",
+        frame="body",
+        description="Body angular rates (roll, pitch, yaw rate) in the body frame.",
+    ),
+    StateField(
+        name="tilt",
+        shape=(),
+        unit="rad",
+        frame="world",
+        description="Angle between the body z axis and world up: 0 level, pi upside down.",
+    ),
+    StateField(
+        name="last_action",
+        shape=(4,),
+        unit="1",
+        frame="action",
+        description="The normalized action applied this step (all zeros after reset).",
+    ),
+)
+
+COMMON_REASONS: tuple[TerminationReason, ...] = (
+    TerminationReason(
+        name="crash",
+        description=(
+            f"Touched the ground faster than {CRASH_SPEED} m/s or tilted more than 60 degrees."
+        ),
+    ),
+    TerminationReason(name="flipped", description="Tilted past 90 degrees (upside down)."),
+    TerminationReason(name="out_of_bounds", description="Left the task's flight box."),
+    TerminationReason(
+        name="timeout",
+        kind="truncated",
+        description="Reached the episode time limit without success.",
+    ),
+)
+
+_ACTION_TEXT = {
+    "velocity": (
+        (
+            "vx setpoint, world, x max_speed m/s",
+            "vy setpoint, world, x max_speed m/s",
+            "vz setpoint, world, x max_vz m/s",
+            "yaw rate setpoint, x max_yaw_rate rad/s",
+        ),
+        "Velocity setpoint and yaw rate tracked by the onboard cascaded controller "
+        "(the interface PX4 offboard, MAVROS and Crazyflie cmd_vel accept).",
+    ),
+    "ctbr": (
+        (
+            "collective thrust, -1 = 0 N, +1 = max thrust",
+            "roll rate, x 6 rad/s",
+            "pitch rate, x 6 rad/s",
+            "yaw rate, x 3 rad/s",
+        ),
+        "Collective thrust and body rates tracked by the onboard rate controller.",
+    ),
+    "motors": (
+        (
+            "motor M1 speed, -1 = off, +1 = max rpm",
+            "motor M2 speed",
+            "motor M3 speed",
+            "motor M4 speed",
+        ),
+        "Normalized full-range rotor speed commands, no controller.",
+    ),
+}
+
+#: Sensor noise standard deviation per unit at ``sensor_noise`` = 1 (typical onboard estimate).
+_NOISE_BY_UNIT = {"m": 0.005, "m/s": 0.02, "rad/s": 0.05, "rad": 0.01}
+
+DRONE_RANDOMIZATION: tuple[RandomParam, ...] = (
+    RandomParam(
+        name="mass",
+        kind="scale",
+        nominal=1.0,
+        low=0.8,
+        high=1.2,
+        hard_low=0.5,
+        hard_high=2.0,
+        description="Multiplier on the 0.027 kg airframe mass.",
+    ),
+    RandomParam(
+        name="inertia",
+        kind="scale",
+        nominal=1.0,
+        low=0.8,
+        high=1.2,
+        hard_low=0.5,
+        hard_high=2.0,
+        description="Multiplier on the rotational inertia.",
+    ),
+    RandomParam(
+        name="motor_thrust",
+        kind="scale",
+        nominal=1.0,
+        low=0.85,
+        high=1.15,
+        hard_low=0.5,
+        hard_high=1.5,
+        description="Multiplier on the rotor thrust coefficient 3.16e-10 N/rpm^2.",
+    ),
+    RandomParam(
+        name="motor_torque",
+        kind="scale",
+        nominal=1.0,
+        low=0.85,
+        high=1.15,
+        hard_low=0.5,
+        hard_high=1.5,
+        description="Multiplier on the rotor drag-torque coefficient.",
+    ),
+    RandomParam(
+        name="motor_lag",
+        kind="absolute",
+        nominal=0.03,
+        low=0.02,
+        high=0.05,
+        hard_low=0.001,
+        hard_high=0.2,
+        unit="s",
+        description="First-order motor time constant.",
+    ),
+    RandomParam(
+        name="action_delay",
+        kind="absolute",
+        nominal=0.0083,
+        low=0.0,
+        high=0.025,
+        hard_low=0.0,
+        hard_high=0.2,
+        unit="s",
+        description="Dead time between a policy action and the controller using it.",
+    ),
+    RandomParam(
+        name="obs_delay",
+        kind="absolute",
+        nominal=0.0,
+        low=0.0,
+        high=0.021,
+        hard_low=0.0,
+        hard_high=0.2,
+        unit="s",
+        description="Age of the observation the policy sees (rounded to control steps).",
+    ),
+    RandomParam(
+        name="drag",
+        kind="scale",
+        nominal=1.0,
+        low=0.5,
+        high=1.5,
+        hard_low=0.0,
+        hard_high=5.0,
+        description="Multiplier on linear aerodynamic drag (0.01 N s/m).",
+    ),
+    RandomParam(
+        name="sensor_noise",
+        kind="scale",
+        nominal=0.0,
+        low=0.0,
+        high=1.0,
+        hard_low=0.0,
+        hard_high=5.0,
+        description="Observation noise: 1 = 5 mm position, 0.02 m/s velocity, "
+        "0.05 rad/s gyro, 0.01 rad angles (std).",
+    ),
+    RandomParam(
+        name="wind",
+        kind="absolute",
+        nominal=0.0,
+        low=0.0,
+        high=0.01,
+        hard_low=0.0,
+        hard_high=0.1,
+        unit="N",
+        description="Mean horizontal wind force with +-50% gusts (weight is 0.26 N).",
+    ),
+)
+
+
+class DroneTask(SimTask):
+    """Base env of the Crazyflie tasks (see module docstring)."""
+
+    ACTION_MODES = ACTION_MODES
+    TASK_ID: ClassVar[str]
+    DESCRIPTION: ClassVar[str]
+    SUCCESS: ClassVar[str]
+    EPISODE_SECONDS: ClassVar[float] = 8.0
+    TASK_FIELDS: ClassVar[tuple[StateField, ...]] = ()
+    EXTRA_REASONS: ClassVar[tuple[TerminationReason, ...]] = ()
+    METRICS: ClassVar[tuple[TaskMetric, ...]] = ()
+    CONSTANTS: ClassVar[dict[str, float]] = {}
+    #: Velocity-mode limits: horizontal speed, vertical speed (m/s), yaw rate (rad/s).
+    MAX_SPEED: ClassVar[float] = 1.0
+    MAX_VZ: ClassVar[float] = 1.0
+    MAX_YAW_RATE: ClassVar[float] = math.pi / 2
+    #: Flight box ((xmin, xmax), (ymin, ymax), (zmin, zmax)), m.
+    BOUNDS: ClassVar[tuple[tuple[float, float], ...]] = ((-2.5, 2.5), (-2.5, 2.5), (-0.1, 2.5))
+
+    def __init__(
+        self,
+        *,
+        action_mode: str | None = None,
+        randomize=False,
+        reward_fn=None,
+        render_mode: str | None = None,
+        render_size: tuple[int, int] = (320, 240),
+        ground_effect: bool = False,
+    ) -> None:
+        self.airframe = model.Airframe(ground_effect=ground_effect)
+        self._obstacles: set[int] = set()
+        super().__init__(
+            action_mode=action_mode,
+            randomize=randomize,
+            reward_fn=reward_fn,
+            render_mode=render_mode,
+            render_size=render_size,
+        )
+        self.controller = FlightController(
+            self.action_mode, self._physics_dt, self.MAX_SPEED, self.MAX_VZ, self.MAX_YAW_RATE
+        )
+        noise = []
+        for f in self.task_spec.state_fields:
+            std = 0.005 if f.name == "quat" else _NOISE_BY_UNIT.get(f.unit, 0.0)
+            noise += [std] * f.size
+        self._noise_std = np.array(noise)
+
+    # ------------------------------------------------------------------ spec
+    @classmethod
+    def build_spec(cls, action_mode: str | None = None) -> TaskSpec:
+        mode = action_mode or ACTION_MODES[0]
+        if mode not in ACTION_MODES:
+            raise ValueError(f"{cls.__name__} has no action mode {mode!r}; choose {ACTION_MODES}")
+        components, text = _ACTION_TEXT[mode]
+        if mode == "velocity":
+            text += (
+                f" max_speed={cls.MAX_SPEED} m/s, max_vz={cls.MAX_VZ} m/s, "
+                f"max_yaw_rate={cls.MAX_YAW_RATE:.3g} rad/s."
+            )
+        return TaskSpec(
+            id=cls.TASK_ID,
+            robot="crazyflie2x",
+            description=cls.DESCRIPTION,
+            success=cls.SUCCESS,
+            control_hz=CONTROL_HZ,
+            physics_hz=PHYSICS_HZ,
+            max_episode_steps=round(cls.EPISODE_SECONDS * CONTROL_HZ),
+            state_fields=COMMON_FIELDS + cls.TASK_FIELDS,
+            action=ActionSpec(
+                mode=mode,
+                modes=ACTION_MODES,
+                shape=(4,),
+                low=(-1.0,) * 4,
+                high=(1.0,) * 4,
+                components=components,
+                description=text,
+            ),
+            termination_reasons=COMMON_REASONS + cls.EXTRA_REASONS,
+            task_metrics=cls.METRICS,
+            randomization=DRONE_RANDOMIZATION,
+            constants={
+                "control_hz": CONTROL_HZ,
+                "episode_seconds": cls.EPISODE_SECONDS,
+                "x_min": cls.BOUNDS[0][0],
+                "x_max": cls.BOUNDS[0][1],
+                "y_min": cls.BOUNDS[1][0],
+                "y_max": cls.BOUNDS[1][1],
+                "z_max": cls.BOUNDS[2][1],
+                **cls.CONSTANTS,
+            },
+        )
+
+    # ------------------------------------------------------------------ subclass hooks
+    def _build_task_world(self) -> None:
+        """Create the task's static bodies; add the ones the drone must not touch to
+        ``self._obstacles``."""
+
+    def _start_pose(self) -> tuple[tuple[float, float, float], float]:
+        """(position, yaw) of the drone at the start of an episode."""
+        return (0.0, 0.0, model.REST_HEIGHT), 0.0
+
+    def _start_velocity(self) -> tuple[float, float, float]:
+        """World velocity of the drone at the start of an episode (a flying start)."""
+        return (0.0, 0.0, 0.0)
+
+    def _reset_layout(self) -> None:
+        """Sample goals and move task bodies for a new episode (uses ``self.np_random``)."""
+
+    def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
+        """Values of the task fields, flattened in spec order."""
+        return ()
+
+    def _near_obstacle(self) -> bool:
+        """Whether the drone may touch an obstacle now (tasks with obstacles override this
+        with a cheap distance test; the default asks PyBullet whenever obstacles exist)."""
+        return bool(self._obstacles)
+
+    def _task_end(self, state: Mapping[str, np.ndarray], contacts: set[int]) -> str | None:
+        """A task-specific termination reason, checked after the common ones."""
+        return None
+
+    # ------------------------------------------------------------------ world
+    def _build_world(self) -> None:
+        cid = self.client
+        self.ground = p.createMultiBody(
+            0,
+            p.createCollisionShape(p.GEOM_PLANE, physicsClientId=cid),
+            # PyBullet has no plane visual: a thin box stands in for the floor in images.
+            p.createVisualShape(
+                p.GEOM_BOX,
+                halfExtents=(6, 6, 0.001),
+                visualFramePosition=(0, 0, -0.001),
+                rgbaColor=(0.55, 0.6, 0.5, 1),
+                physicsClientId=cid,
+            ),
+            physicsClientId=cid,
+        )
+        self.drone = p.loadURDF(
+            model.URDF,
+            (0, 0, model.REST_HEIGHT),
+            flags=p.URDF_USE_INERTIA_FROM_FILE,
+            physicsClientId=cid,
+        )
+        # No damping: drag is modelled explicitly, PyBullet's default damping would add more.
+        p.changeDynamics(self.drone, -1, linearDamping=0.0, angularDamping=0.0, physicsClientId=cid)
+        self._build_task_world()
+
+    def _apply_params(self, params: Mapping[str, float]) -> None:
+        af = self.airframe
+        af.mass = model.MASS * params["mass"]
+        af.kf = model.KF * params["motor_thrust"]
+        af.km = model.KM * params["motor_torque"]
+        af.motor_tau = params["motor_lag"]
+        af.drag = model.DRAG * params["drag"]
+        s = params["inertia"]
+        p.changeDynamics(
+            self.drone,
+            -1,
+            mass=af.mass,
+            localInertiaDiagonal=(model.IXX * s, model.IYY * s, model.IZZ * s),
+            physicsClientId=self.client,
+        )
+        self._motor_alpha = 1.0 - math.exp(-self._physics_dt / af.motor_tau)
+        self._action_delay_ticks = round(params["action_delay"] * self.task_spec.physics_hz)
+        self._obs_delay_steps = round(params["obs_delay"] * self.task_spec.control_hz)
+        self._noise_scale = params["sensor_noise"]
+        self._wind_mag = params["wind"]
+
+    # ------------------------------------------------------------------ episode
+    def _reset_task(self) -> None:
+        rng = self.np_random
+        heading = rng.uniform(0, 2 * math.pi)
+        self._wind_dir = (math.cos(heading), math.sin(heading))
+        self._wind_phase = rng.uniform(0, 2 * math.pi)
+        self._reset_layout()
+        pos, yaw = self._start_pose()
+        p.resetBasePositionAndOrientation(
+            self.drone, pos, p.getQuaternionFromEuler((0, 0, yaw)), physicsClientId=self.client
+        )
+        p.resetBaseVelocity(
+            self.drone, self._start_velocity(), (0, 0, 0), physicsClientId=self.client
+        )
+        airborne = pos[2] > 2 * model.REST_HEIGHT
+        # An airborne start is a drone already hovering: motors spin at hover speed.
+        hover = math.sqrt(self.airframe.mass * model.GRAVITY / (4 * self.airframe.kf))
+        self._rpm = (hover, hover, hover, hover) if airborne else (0.0, 0.0, 0.0, 0.0)
+        self.controller.reset()
+        self._tick = 0
+        self._pending: deque[tuple[int, tuple[float, ...]]] = deque()
+        self._action = (0.0, 0.0, 0.0, 0.0)
+        self._last_action = (0.0, 0.0, 0.0, 0.0)
+        if airborne:
+            # hold the current state until the first action takes effect
+            self.controller.set_action(self._hold_action())
+        self._obs_history: deque[np.ndarray] = deque(maxlen=self._obs_delay_steps + 1)
+        self._prev_speed = 0.0
+        self._read_state()
+
+    def _hold_action(self) -> tuple[float, ...]:
+        """Normalized action that holds a hover in the current mode (used before the first
+        action arrives after an airborne start)."""
+        if self.action_mode == "motors":
+            h = 2.0 * model.HOVER_RPM / model.MAX_RPM - 1.0
+            return (h, h, h, h)
+        if self.action_mode == "ctbr":
+            return (
+                2.0 * model.MASS * model.GRAVITY / (4 * model.MAX_ROTOR_THRUST) - 1.0,
+                0.0,
+                0.0,
+                0.0,
+            )
+        return (0.0, 0.0, 0.0, 0.0)
+
+    def _read_state(self) -> None:
+        cid, body = self.client, self.drone
+        self._pos, self._quat = p.getBasePositionAndOrientation(body, physicsClientId=cid)
+        self._vel, self._ang = p.getBaseVelocity(body, physicsClientId=cid)
+
+    def _act(self, action: np.ndarray) -> None:
+        # The hot loop: plain floats and pre-bound PyBullet functions (see control.py). Rotor
+        # thrust and torques are applied in the body (link) frame, so PyBullet rotates them with
+        # the body at every tick; drag and wind are world-frame forces evaluated once per step.
+        a = tuple(action.tolist())
+        self._last_action = a
+        pending = self._pending
+        tick = self._tick
+        pending.append((tick + self._action_delay_ticks, a))
+        cid, body = self.client, self.drone
+        ctrl = self.controller
+        set_action, rotor_speeds = ctrl.set_action, ctrl.rotor_speeds
+        closed_loop = ctrl.mode != "motors"
+        af = self.airframe
+        alpha = self._motor_alpha
+        kf, ratio = af.kf, af.km / af.kf
+        d = model.ARM_XY
+        pos, quat, vel, ang = self._pos, self._quat, self._vel, self._ang
+        rot = p.getMatrixFromQuaternion(quat)
+        r00, r01, r02, r10, r11, r12, r20, r21, r22 = rot
+        ext_x, ext_y, ext_z = -af.drag * vel[0], -af.drag * vel[1], -af.drag * vel[2]
+        if self._wind_mag:
+            gust = self._wind_mag * (
+                1.0 + 0.5 * math.sin(tick * self._physics_dt * math.pi + self._wind_phase)
+            )
+            ext_x += gust * self._wind_dir[0]
+            ext_y += gust * self._wind_dir[1]
+        # world -> body: R^T
+        bx = r00 * ext_x + r10 * ext_y + r20 * ext_z
+        by = r01 * ext_x + r11 * ext_y + r21 * ext_z
+        bz = r02 * ext_x + r12 * ext_y + r22 * ext_z
+        gain = model.ground_effect_gain(pos[2]) if af.ground_effect else 1.0
+        get_pose, get_vel = p.getBasePositionAndOrientation, p.getBaseVelocity
+        to_matrix = p.getMatrixFromQuaternion
+        force, torque, step = p.applyExternalForce, p.applyExternalTorque, p.stepSimulation
+        link, origin = p.LINK_FRAME, (0.0, 0.0, 0.0)
+        w1, w2, w3, w4 = self._rpm
+        c1, c2, c3, c4 = ctrl.rotor_speeds(vel, rot, ang)
+        for _ in range(self.ticks_per_step):
+            if pending and pending[0][0] <= tick:
+                while pending and pending[0][0] <= tick:
+                    set_action(pending.popleft()[1])
+                c1, c2, c3, c4 = rotor_speeds(vel, rot, ang)
+            elif closed_loop:
+                c1, c2, c3, c4 = rotor_speeds(vel, rot, ang)
+            # first-order motor lag, exact for a command held over one tick
+            w1 += (c1 - w1) * alpha
+            w2 += (c2 - w2) * alpha
+            w3 += (c3 - w3) * alpha
+            w4 += (c4 - w4) * alpha
+            f1, f2, f3, f4 = kf * w1 * w1, kf * w2 * w2, kf * w3 * w3, kf * w4 * w4
+            force(
+                body,
+                -1,
+                (bx, by, bz + gain * (f1 + f2 + f3 + f4)),
+                origin,
+                link,
+                physicsClientId=cid,
+            )
+            torque(
+                body,
+                -1,
+                (d * (f3 + f4 - f1 - f2), d * (f2 + f3 - f1 - f4), ratio * (f1 - f2 + f3 - f4)),
+                link,
+                physicsClientId=cid,
+            )
+            step(physicsClientId=cid)
+            tick += 1
+            if closed_loop:
+                pos, quat = get_pose(body, physicsClientId=cid)
+                vel, ang = get_vel(body, physicsClientId=cid)
+                rot = to_matrix(quat)
+        self._tick = tick
+        self._rpm = (w1, w2, w3, w4)
+        v = self._vel
+        self._prev_speed = math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+        if closed_loop:
+            self._pos, self._quat, self._vel, self._ang = pos, quat, vel, ang
+        else:
+            self._read_state()
+
+    # ------------------------------------------------------------------ state
+    def _write_state(self, out: np.ndarray) -> None:
+        pos, quat, (wx, wy, wz) = self._pos, self._quat, self._ang
+        r00, r01, r02, r10, r11, r12, r20, r21, r22 = p.getMatrixFromQuaternion(quat)
+        self._r22 = r22
+        out[:] = (
+            pos
+            + quat
+            + self._vel
+            + (
+                r00 * wx + r10 * wy + r20 * wz,
+                r01 * wx + r11 * wy + r21 * wz,
+                r02 * wx + r12 * wy + r22 * wz,
+                math.acos(max(-1.0, min(1.0, r22))),
+            )
+            + self._last_action
+            + self._task_values(pos)
+        )
+
+    def _observe(self, state_vec: np.ndarray) -> np.ndarray:
+        if not self._obs_delay_steps and not self._noise_scale:
+            return state_vec
+        self._obs_history.append(state_vec)
+        obs = self._obs_history[0]
+        if self._noise_scale:
+            obs = obs + self.np_random.normal(0.0, 1.0, obs.shape) * (
+                self._noise_std * self._noise_scale
+            )
+        return obs
+
+    def _check_end(self, state: Mapping[str, np.ndarray]) -> str | None:
+        tilt = float(state["tilt"])
+        x, y, z = self._pos
+        # The floor is a plane: the airframe's lowest point (a cylinder of radius R and half
+        # height H) gives ground contact exactly, without a contact query.
+        r22 = self._r22
+        lowest = (
+            z
+            - model.REST_HEIGHT * abs(r22)
+            - model.BODY_RADIUS * math.sqrt(max(0.0, 1.0 - r22 * r22))
+        )
+        on_ground = lowest < GROUND_CONTACT_GAP
+        if on_ground and (self._prev_speed > CRASH_SPEED or tilt > CRASH_TILT):
+            return "crash"
+        # Contact queries cost microseconds: ask only when an obstacle may be touched.
+        contacts: set[int] = set()
+        if self._near_obstacle():
+            contacts = {
+                c[2] for c in p.getContactPoints(bodyA=self.drone, physicsClientId=self.client)
+            }
+        if on_ground:
+            contacts.add(self.ground)
+        if tilt > math.pi / 2:
+            return "flipped"
+        (x0, x1), (y0, y1), (z0, z1) = self.BOUNDS
+        if not (x0 <= x <= x1 and y0 <= y <= y1 and z0 <= z <= z1):
+            return "out_of_bounds"
+        if contacts & self._obstacles:
+            return "collision"
+        return self._task_end(state, contacts)
+
+    def _camera(self) -> tuple[tuple[float, float, float], float, float, float]:
+        return (0.0, 0.0, 0.6), 3.2, 35.0, -30.0
+
+    # ------------------------------------------------------------------ helpers for tasks
+    def _uniform(self, low: float, high: float) -> float:
+        return float(self.np_random.uniform(low, high))
+
+    def _add_box(
+        self,
+        half_extents: tuple[float, float, float],
+        rgba: tuple[float, float, float, float],
+        obstacle: bool = True,
+    ) -> int:
+        """Create a static box body (moved per episode with ``_place``)."""
+        cid = self.client
+        body = p.createMultiBody(
+            0,
+            p.createCollisionShape(p.GEOM_BOX, halfExtents=half_extents, physicsClientId=cid),
+            p.createVisualShape(
+                p.GEOM_BOX, halfExtents=half_extents, rgbaColor=rgba, physicsClientId=cid
+            ),
+            basePosition=(0, 0, -10),
+            physicsClientId=cid,
+        )
+        if obstacle:
+            self._obstacles.add(body)
+        return body
+
+    def _add_cylinder(
+        self,
+        radius: float,
+        height: float,
+        rgba: tuple[float, float, float, float],
+        obstacle: bool = True,
+    ) -> int:
+        """Create a static upright cylinder body (moved per episode with ``_place``)."""
+        cid = self.client
+        body = p.createMultiBody(
+            0,
+            p.createCollisionShape(
+                p.GEOM_CYLINDER, radius=radius, height=height, physicsClientId=cid
+            ),
+            p.createVisualShape(
+                p.GEOM_CYLINDER, radius=radius, length=height, rgbaColor=rgba, physicsClientId=cid
+            ),
+            basePosition=(0, 0, -10),
+            physicsClientId=cid,
+        )
+        if obstacle:
+            self._obstacles.add(body)
+        return body
+
+    def _place(self, body: int, pos: tuple[float, float, float], yaw: float = 0.0) -> None:
+        p.resetBasePositionAndOrientation(
+            body, pos, p.getQuaternionFromEuler((0, 0, yaw)), physicsClientId=self.client
+        )

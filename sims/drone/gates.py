@@ -1,0 +1,189 @@
+"""DroneGates: fly through a sequence of square gates in order."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pybullet as p
+
+from sims.drone.base import DroneTask
+from sims.spec import StateField, TaskMetric, TerminationReason
+
+N_GATES = 3
+OPENING = 0.5  # m, inner side of the square opening
+FRAME = 0.05  # m, thickness of the frame bars
+SPACING = 1.6  # m between consecutive gates
+
+
+class DroneGates(DroneTask):
+    TASK_ID = "agentic_rl/DroneGates-v0"
+    DESCRIPTION = (
+        f"Starting in a hover, fly through {N_GATES} square gates (0.5 m openings) in order. "
+        "Gates stand about 1.6 m apart at varying heights and headings."
+    )
+    SUCCESS = (
+        "Every gate is crossed, in order, through its opening (not around it) without touching "
+        "any frame, within the 10 s limit."
+    )
+    EPISODE_SECONDS = 10.0
+    MAX_SPEED = 1.5
+    BOUNDS = ((-1.5, 6.5), (-4.0, 4.0), (-0.1, 2.5))
+    TASK_FIELDS = (
+        StateField(
+            name="gate_rel",
+            shape=(3,),
+            unit="m",
+            frame="world",
+            description="Centre of the next gate minus drone position.",
+        ),
+        StateField(
+            name="gate_normal",
+            shape=(3,),
+            unit="1",
+            frame="world",
+            description="Unit vector through the next gate in the flying direction.",
+        ),
+        StateField(
+            name="after_gate_rel",
+            shape=(3,),
+            unit="m",
+            frame="world",
+            description="Centre of the gate after the next one minus drone position "
+            "(equals gate_rel at the last gate).",
+        ),
+        StateField(
+            name="gates_passed",
+            shape=(),
+            unit="1",
+            frame="task",
+            description="Number of gates crossed so far.",
+        ),
+    )
+    EXTRA_REASONS = (
+        TerminationReason(name="collision", description="Touched a gate frame."),
+        TerminationReason(
+            name="missed_gate", description="Crossed the next gate's plane outside its opening."
+        ),
+        TerminationReason(name="success", success=True, description="Crossed every gate."),
+    )
+    METRICS = (
+        TaskMetric(name="success", description="1 if every gate was crossed."),
+        TaskMetric(name="gates_passed", description="Gates crossed, in order."),
+        TaskMetric(name="gate_fraction", description="Fraction of gates crossed."),
+        TaskMetric(
+            name="completion_time",
+            unit="s",
+            higher_is_better=False,
+            description="Time to cross the last gate (episode length if not).",
+        ),
+    )
+    CONSTANTS = {"n_gates": N_GATES, "gate_opening": OPENING}
+
+    def _build_task_world(self) -> None:
+        cid = self.client
+        half, t = OPENING / 2 + FRAME / 2, FRAME / 2
+        # a square frame in the gate's y-z plane, normal along +x: two posts and two bars
+        boxes = [
+            ((t, t, half + t), (0, -half, 0)),
+            ((t, t, half + t), (0, half, 0)),
+            ((t, half + t, t), (0, 0, -half)),
+            ((t, half + t, t), (0, 0, half)),
+        ]
+        self.gates = []
+        for _ in range(N_GATES):
+            col = p.createCollisionShapeArray(
+                [p.GEOM_BOX] * 4,
+                halfExtents=[b[0] for b in boxes],
+                collisionFramePositions=[b[1] for b in boxes],
+                physicsClientId=cid,
+            )
+            vis = p.createVisualShapeArray(
+                [p.GEOM_BOX] * 4,
+                halfExtents=[b[0] for b in boxes],
+                visualFramePositions=[b[1] for b in boxes],
+                rgbaColors=[(0.95, 0.5, 0.1, 1)] * 4,
+                physicsClientId=cid,
+            )
+            body = p.createMultiBody(0, col, vis, basePosition=(0, 0, -10), physicsClientId=cid)
+            self._obstacles.add(body)
+            self.gates.append(body)
+
+    def _reset_layout(self) -> None:
+        heading, prev = 0.0, np.array([0.0, 0.0])
+        self.centres, self.normals = [], []
+        for body in self.gates:
+            heading += self._uniform(-0.5, 0.5)
+            xy = prev + SPACING * np.array([math.cos(heading), math.sin(heading)])
+            centre = np.array([xy[0], xy[1], self._uniform(0.8, 1.4)])
+            yaw = heading + self._uniform(-0.2, 0.2)
+            self._place(body, tuple(centre), yaw)
+            self.centres.append(centre)
+            self.normals.append(np.array([math.cos(yaw), math.sin(yaw), 0.0]))
+            prev = xy
+        self.passed = 0
+        self._finish_step = None
+
+    def _start_pose(self) -> tuple[tuple[float, float, float], float]:
+        return (0.0, self._uniform(-0.2, 0.2), self._uniform(0.8, 1.2)), 0.0
+
+    def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
+        i = min(self.passed, N_GATES - 1)
+        j = min(i + 1, N_GATES - 1)
+        g, h, n = self.centres[i], self.centres[j], self.normals[i]
+        return (
+            g[0] - pos[0],
+            g[1] - pos[1],
+            g[2] - pos[2],
+            n[0],
+            n[1],
+            n[2],
+            h[0] - pos[0],
+            h[1] - pos[1],
+            h[2] - pos[2],
+            float(self.passed),
+        )
+
+    def _near_obstacle(self) -> bool:
+        x, y, z = self._pos
+        reach = OPENING / 2 + FRAME + 0.1
+        return any(
+            abs(c[0] - x) < reach + 0.3 and abs(c[1] - y) < reach + 0.3 and abs(c[2] - z) < reach
+            for c in self.centres
+        )
+
+    def _task_end(self, state: Mapping[str, np.ndarray], contacts: set[int]) -> str | None:
+        i = self.passed
+        offset = np.asarray(self._pos) - self.centres[i]
+        n = self.normals[i]
+        along = float(offset @ n)
+        prev_along = float((np.asarray(self._prev_pos) - self.centres[i]) @ n)
+        self._prev_pos = self._pos
+        if prev_along < 0.0 <= along:
+            lateral = offset - along * n
+            horiz = abs(-lateral[0] * n[1] + lateral[1] * n[0])
+            if horiz > OPENING / 2 or abs(lateral[2]) > OPENING / 2:
+                return "missed_gate"
+            self.passed += 1
+            if self.passed == N_GATES:
+                self._finish_step = self.elapsed_steps
+                return "success"
+        return None
+
+    def _reset_task(self) -> None:
+        super()._reset_task()
+        self._prev_pos = self._pos
+
+    def _episode_metrics(self) -> dict[str, float]:
+        steps = self._finish_step if self._finish_step is not None else self.elapsed_steps
+        return {
+            "success": float(self.passed == N_GATES),
+            "gates_passed": float(self.passed),
+            "gate_fraction": self.passed / N_GATES,
+            "completion_time": steps / self.task_spec.control_hz,
+        }
+
+    def _camera(self) -> tuple[tuple[float, float, float], float, float, float]:
+        c = np.mean(self.centres, axis=0) if hasattr(self, "centres") else (2.4, 0.0, 1.0)
+        return (float(c[0]), float(c[1]), 0.8), 4.5, -60.0, -35.0

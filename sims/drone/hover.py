@@ -1,0 +1,86 @@
+"""DroneHover: take off (from the ground or mid-air) and hold a position."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from sims.drone import model
+from sims.drone.base import DroneTask
+from sims.spec import StateField, TaskMetric
+
+HOLD_SECONDS = 2.0
+POS_TOL = 0.10
+TILT_TOL = math.radians(10.0)
+
+
+class DroneHover(DroneTask):
+    TASK_ID = "agentic_rl/DroneHover-v0"
+    DESCRIPTION = (
+        "Take off from the ground or from a random mid-air start and hover at the goal point, "
+        "level and still."
+    )
+    SUCCESS = (
+        f"During the last {HOLD_SECONDS:g} s of the 8 s episode the drone stays within "
+        f"{POS_TOL} m of the goal with tilt below 10 degrees."
+    )
+    TASK_FIELDS = (
+        StateField(
+            name="goal_rel",
+            shape=(3,),
+            unit="m",
+            frame="world",
+            description="Goal position minus drone position.",
+        ),
+    )
+    METRICS = (
+        TaskMetric(name="success", description="1 if the hover was held at the end."),
+        TaskMetric(
+            name="final_distance",
+            unit="m",
+            higher_is_better=False,
+            description="Mean distance to the goal over the last 2 s.",
+        ),
+        TaskMetric(name="hold_fraction", description="Fraction of the last 2 s inside tolerance."),
+    )
+    CONSTANTS = {"pos_tolerance": POS_TOL, "tilt_tolerance": TILT_TOL, "hold_seconds": HOLD_SECONDS}
+
+    def _reset_layout(self) -> None:
+        self.goal = (self._uniform(-0.5, 0.5), self._uniform(-0.5, 0.5), self._uniform(0.75, 1.25))
+        self._tail: list[tuple[float, bool]] = []
+        spec = self.task_spec
+        self._hold_from = spec.max_episode_steps - int(HOLD_SECONDS * spec.control_hz)
+
+    def _start_pose(self) -> tuple[tuple[float, float, float], float]:
+        yaw = self._uniform(-math.pi, math.pi)
+        if self.np_random.random() < 0.5:
+            return (self._uniform(-0.5, 0.5), self._uniform(-0.5, 0.5), model.REST_HEIGHT), yaw
+        gx, gy, gz = self.goal
+        return (
+            gx + self._uniform(-1, 1),
+            gy + self._uniform(-1, 1),
+            max(0.3, gz + self._uniform(-0.5, 0.5)),
+        ), yaw
+
+    def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
+        gx, gy, gz = self.goal
+        return (gx - pos[0], gy - pos[1], gz - pos[2])
+
+    def _task_end(self, state: Mapping[str, np.ndarray], contacts: set[int]) -> None:
+        if self.elapsed_steps > self._hold_from:
+            dist = float(np.linalg.norm(state["goal_rel"]))
+            self._tail.append((dist, dist < POS_TOL and float(state["tilt"]) < TILT_TOL))
+        return None
+
+    def _success_at_timeout(self) -> bool:
+        return bool(self._tail) and all(ok for _, ok in self._tail)
+
+    def _episode_metrics(self) -> dict[str, float]:
+        tail = self._tail or [(float(np.linalg.norm(self.state["goal_rel"])), False)]
+        return {
+            "success": float(self._success_at_timeout()),
+            "final_distance": float(np.mean([d for d, _ in tail])),
+            "hold_fraction": float(np.mean([ok for _, ok in tail])),
+        }

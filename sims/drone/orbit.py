@@ -1,0 +1,181 @@
+"""DroneOrbit (motion behaviour): circle a point at a commanded radius and speed, facing it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from sims.drone.base import DroneTask
+from sims.spec import StateField, TaskMetric
+
+SCORE_SECONDS = 5.0
+RADIUS_TOL = 0.10
+SPEED_TOL = 0.15
+HEADING_TOL = math.radians(15.0)
+
+
+def _wrap(angle: float) -> float:
+    return (angle + math.pi) % (2 * math.pi) - math.pi
+
+
+class DroneOrbit(DroneTask):
+    TASK_ID = "agentic_rl/DroneOrbit-v0"
+    DESCRIPTION = (
+        "Orbit a centre point counter-clockwise (seen from above) at the commanded radius and "
+        "tangential speed and altitude, with the drone's nose (body x axis) facing the centre."
+    )
+    SUCCESS = (
+        f"Over the last {SCORE_SECONDS:g} s of the 10 s episode the mean radius error is below "
+        f"{RADIUS_TOL} m, the mean speed error below {SPEED_TOL} m/s and the mean heading error "
+        "below 15 degrees."
+    )
+    EPISODE_SECONDS = 10.0
+    MAX_YAW_RATE = 2.5
+    TASK_FIELDS = (
+        StateField(
+            name="center_rel",
+            shape=(3,),
+            unit="m",
+            frame="world",
+            description="Orbit centre (at the commanded altitude) minus drone position.",
+        ),
+        StateField(
+            name="cmd_radius",
+            shape=(),
+            unit="m",
+            frame="task",
+            description="Commanded orbit radius.",
+        ),
+        StateField(
+            name="cmd_speed",
+            shape=(),
+            unit="m/s",
+            frame="task",
+            description="Commanded tangential speed (counter-clockwise positive).",
+        ),
+        StateField(
+            name="radius_error",
+            shape=(),
+            unit="m",
+            frame="world",
+            description="Horizontal distance to the centre minus cmd_radius.",
+        ),
+        StateField(
+            name="speed_error",
+            shape=(),
+            unit="m/s",
+            frame="world",
+            description="Tangential speed minus cmd_speed.",
+        ),
+        StateField(
+            name="heading_error",
+            shape=(),
+            unit="rad",
+            frame="world",
+            description="Signed angle from the nose direction to the centre direction.",
+        ),
+    )
+    METRICS = (
+        TaskMetric(name="success", description="1 if all three errors were within tolerance."),
+        TaskMetric(
+            name="radius_error",
+            unit="m",
+            higher_is_better=False,
+            description="Mean |radius error| over the scoring window.",
+        ),
+        TaskMetric(
+            name="speed_error",
+            unit="m/s",
+            higher_is_better=False,
+            description="Mean |speed error| over the scoring window.",
+        ),
+        TaskMetric(
+            name="heading_error",
+            unit="rad",
+            higher_is_better=False,
+            description="Mean |heading error| over the scoring window.",
+        ),
+    )
+    CONSTANTS = {
+        "radius_tolerance": RADIUS_TOL,
+        "speed_tolerance": SPEED_TOL,
+        "heading_tolerance": HEADING_TOL,
+        "score_seconds": SCORE_SECONDS,
+    }
+
+    def _reset_layout(self) -> None:
+        self.center = np.array(
+            [self._uniform(-0.3, 0.3), self._uniform(-0.3, 0.3), self._uniform(0.9, 1.2)]
+        )
+        self.cmd_radius = self._uniform(0.5, 1.0)
+        self.cmd_speed = self._uniform(0.4, 0.9)
+        self._errors: list[tuple[float, float, float]] = []
+        self._score_from = self.task_spec.max_episode_steps - int(
+            SCORE_SECONDS * self.task_spec.control_hz
+        )
+
+    def _start_pose(self) -> tuple[tuple[float, float, float], float]:
+        angle = self._uniform(-math.pi, math.pi)
+        r = self.cmd_radius + self._uniform(-0.3, 0.3)
+        c = self.center
+        return (
+            (
+                c[0] + r * math.cos(angle),
+                c[1] + r * math.sin(angle),
+                c[2] + self._uniform(-0.2, 0.2),
+            ),
+            self._uniform(-math.pi, math.pi),
+        )
+
+    def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
+        c = self.center
+        dx, dy, dz = c[0] - pos[0], c[1] - pos[1], c[2] - pos[2]
+        r = math.hypot(dx, dy) or 1e-9
+        # tangential (counter-clockwise) unit vector around the centre: z x (pos - c) / r
+        tx, ty = dy / r, -dx / r
+        vx, vy, _ = self._vel
+        x, y, z, w = self._quat
+        yaw = math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
+        heading_error = _wrap(math.atan2(dy, dx) - yaw)
+        return (
+            dx,
+            dy,
+            dz,
+            self.cmd_radius,
+            self.cmd_speed,
+            r - self.cmd_radius,
+            vx * tx + vy * ty - self.cmd_speed,
+            heading_error,
+        )
+
+    def _task_end(self, state: Mapping[str, np.ndarray], contacts: set[int]) -> None:
+        if self.elapsed_steps > self._score_from:
+            self._errors.append(
+                (
+                    abs(float(state["radius_error"])),
+                    abs(float(state["speed_error"])),
+                    abs(float(state["heading_error"])),
+                )
+            )
+        return None
+
+    def _means(self) -> tuple[float, float, float]:
+        if not self._errors:
+            return (math.inf, math.inf, math.inf)
+        r, s, h = np.mean(self._errors, axis=0)
+        return float(r), float(s), float(h)
+
+    def _success_at_timeout(self) -> bool:
+        r, s, h = self._means()
+        return r < RADIUS_TOL and s < SPEED_TOL and h < HEADING_TOL
+
+    def _episode_metrics(self) -> dict[str, float]:
+        r, s, h = self._means()
+        return {
+            "success": float(self._success_at_timeout()),
+            "radius_error": r,
+            "speed_error": s,
+            "heading_error": h,
+        }

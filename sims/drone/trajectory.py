@@ -1,0 +1,160 @@
+"""DroneTrajectory: track a moving reference along a circle or a figure-8 for two laps."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from sims.drone.base import DroneTask
+from sims.spec import StateField, TaskMetric, TerminationReason
+
+RADIUS = 1.0
+LAPS = 2
+RMSE_TOL = 0.15
+MAX_DEVIATION = 0.5
+LOOKAHEAD = 0.5  # s
+
+
+class DroneTrajectory(DroneTask):
+    TASK_ID = "agentic_rl/DroneTrajectory-v0"
+    DESCRIPTION = (
+        f"Follow a moving reference point around a circle or a figure-8 of radius {RADIUS} m "
+        f"(6-8 s per lap) for {LAPS} laps at about 1 m altitude, entering the path at its start "
+        "point with the reference's velocity."
+    )
+    SUCCESS = (
+        f"After {LAPS} laps the position RMSE to the reference is below {RMSE_TOL} m and the "
+        f"drone never strayed more than {MAX_DEVIATION} m from it."
+    )
+    EPISODE_SECONDS = 16.0
+    MAX_SPEED = 2.0
+    TASK_FIELDS = (
+        StateField(
+            name="ref_rel",
+            shape=(3,),
+            unit="m",
+            frame="world",
+            description="Current reference point minus drone position.",
+        ),
+        StateField(
+            name="ref_vel",
+            shape=(3,),
+            unit="m/s",
+            frame="world",
+            description="Velocity of the reference point.",
+        ),
+        StateField(
+            name="ref_ahead_rel",
+            shape=(3,),
+            unit="m",
+            frame="world",
+            description=f"Reference point {LOOKAHEAD} s ahead minus drone position.",
+        ),
+        StateField(
+            name="progress",
+            shape=(),
+            unit="1",
+            frame="task",
+            description="Fraction of the laps completed (1 at the end).",
+        ),
+    )
+    EXTRA_REASONS = (
+        TerminationReason(
+            name="lost_track",
+            description=f"Strayed more than {MAX_DEVIATION} m from the reference.",
+        ),
+        TerminationReason(
+            name="poor_tracking", description=f"Finished the laps with RMSE above {RMSE_TOL} m."
+        ),
+        TerminationReason(
+            name="success", success=True, description="Finished the laps within the RMSE bound."
+        ),
+    )
+    METRICS = (
+        TaskMetric(name="success", description="1 if the laps were tracked within bounds."),
+        TaskMetric(
+            name="rmse",
+            unit="m",
+            higher_is_better=False,
+            description="Position RMSE to the reference over the episode.",
+        ),
+        TaskMetric(
+            name="max_error",
+            unit="m",
+            higher_is_better=False,
+            description="Largest distance to the reference.",
+        ),
+        TaskMetric(name="progress", description="Fraction of the laps completed."),
+    )
+    CONSTANTS = {
+        "rmse_tolerance": RMSE_TOL,
+        "max_deviation": MAX_DEVIATION,
+        "radius": RADIUS,
+        "laps": LAPS,
+    }
+
+    def _reset_layout(self) -> None:
+        self.shape = "circle" if self.np_random.random() < 0.5 else "figure8"
+        self.period = self._uniform(6.0, 8.0)
+        self.center = np.array(
+            [self._uniform(-0.3, 0.3), self._uniform(-0.3, 0.3), self._uniform(0.9, 1.2)]
+        )
+        self.end_step = round(LAPS * self.period * self.task_spec.control_hz)
+        self._sq_errors: list[float] = []
+
+    def reference(self, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """Reference position and velocity at time ``t`` (s)."""
+        w = 2 * math.pi / self.period
+        s, c = math.sin(w * t), math.cos(w * t)
+        if self.shape == "circle":
+            offset = (RADIUS * c, RADIUS * s, 0.0)
+            vel = (-RADIUS * w * s, RADIUS * w * c, 0.0)
+        else:  # lemniscate of Gerono, starting at the crossing point
+            offset = (RADIUS * s, RADIUS * s * c, 0.0)
+            vel = (RADIUS * w * c, RADIUS * w * math.cos(2 * w * t), 0.0)
+        return self.center + offset, np.array(vel)
+
+    def _start_pose(self) -> tuple[tuple[float, float, float], float]:
+        start, _ = self.reference(0.0)
+        return tuple(start + self.np_random.uniform(-0.05, 0.05, 3)), 0.0
+
+    def _start_velocity(self) -> tuple[float, float, float]:
+        # a flying start: the drone enters the path moving with the reference
+        return tuple(self.reference(0.0)[1].tolist())
+
+    def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
+        t = self.elapsed_steps / self.task_spec.control_hz
+        ref, vel = self.reference(t)
+        ahead, _ = self.reference(t + LOOKAHEAD)
+        p = np.asarray(pos)
+        return (
+            *(ref - p).tolist(),
+            *vel.tolist(),
+            *(ahead - p).tolist(),
+            min(1.0, self.elapsed_steps / self.end_step),
+        )
+
+    def _task_end(self, state: Mapping[str, np.ndarray], contacts: set[int]) -> str | None:
+        err = float(np.linalg.norm(state["ref_rel"]))
+        self._sq_errors.append(err * err)
+        if err > MAX_DEVIATION:
+            return "lost_track"
+        if self.elapsed_steps >= self.end_step:
+            return "success" if self._rmse() < RMSE_TOL else "poor_tracking"
+        return None
+
+    def _rmse(self) -> float:
+        return math.sqrt(float(np.mean(self._sq_errors))) if self._sq_errors else math.inf
+
+    def _episode_metrics(self) -> dict[str, float]:
+        done = self.elapsed_steps >= self.end_step
+        return {
+            "success": float(
+                done and self._rmse() < RMSE_TOL and max(self._sq_errors) <= MAX_DEVIATION**2
+            ),
+            "rmse": self._rmse(),
+            "max_error": math.sqrt(max(self._sq_errors, default=math.inf)),
+            "progress": min(1.0, self.elapsed_steps / self.end_step),
+        }

@@ -1,0 +1,181 @@
+"""DroneWallLanding: cross a wall, then land softly on a pad behind it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from sims.drone import model
+from sims.drone.base import DroneTask
+from sims.spec import StateField, TaskMetric, TerminationReason
+
+WALL_X = 1.5
+WALL_THICKNESS = 0.1
+WALL_HALF_WIDTH = 2.5
+PAD_RADIUS = 0.2
+PAD_HEIGHT = 0.02
+LAND_TOL = 0.10
+LAND_VZ = 0.4
+LAND_TILT = math.radians(15.0)
+REST_SECONDS = 1.0
+
+
+class DroneWallLanding(DroneTask):
+    TASK_ID = "agentic_rl/DroneWallLanding-v0"
+    DESCRIPTION = (
+        "Take off, climb over a wall (1.0-1.4 m tall) that blocks the way, then land on a pad "
+        "1-1.7 m behind it and stay there."
+    )
+    SUCCESS = (
+        f"Touchdown on the pad within {LAND_TOL} m of its centre, with vertical speed below "
+        f"{LAND_VZ} m/s and tilt below 15 degrees, then resting on it for {REST_SECONDS:g} s, "
+        "within 12 s."
+    )
+    EPISODE_SECONDS = 12.0
+    BOUNDS = ((-1.0, 4.5), (-2.5, 2.5), (-0.1, 2.5))
+    TASK_FIELDS = (
+        StateField(
+            name="wall_rel",
+            shape=(3,),
+            unit="m",
+            frame="world",
+            description="Point on top of the wall's near face, level with the drone "
+            "sideways (x_wall, y_drone, wall_top) minus drone position.",
+        ),
+        StateField(
+            name="pad_rel",
+            shape=(3,),
+            unit="m",
+            frame="world",
+            description="Centre of the pad's top surface minus drone position.",
+        ),
+        StateField(
+            name="crossed",
+            shape=(),
+            unit="1",
+            frame="task",
+            description="1 once the drone is past the wall, else 0.",
+        ),
+        StateField(
+            name="rest_time",
+            shape=(),
+            unit="s",
+            frame="task",
+            description="Time resting on the pad after a valid touchdown.",
+        ),
+    )
+    EXTRA_REASONS = (
+        TerminationReason(name="collision", description="Touched the wall."),
+        TerminationReason(
+            name="hard_landing",
+            description=(
+                f"Touched down with vertical speed above {LAND_VZ} m/s or tilt above 15 degrees."
+            ),
+        ),
+        TerminationReason(
+            name="missed_pad",
+            description=(f"Touched down softly but more than {LAND_TOL} m from the pad centre."),
+        ),
+        TerminationReason(
+            name="success", success=True, description="Landed on the pad and rested there."
+        ),
+    )
+    METRICS = (
+        TaskMetric(name="success", description="1 if the landing succeeded."),
+        TaskMetric(
+            name="landing_error",
+            unit="m",
+            higher_is_better=False,
+            description="Horizontal distance from the pad centre at the end.",
+        ),
+        TaskMetric(name="crossed", description="1 if the wall was crossed."),
+        TaskMetric(
+            name="touchdown_speed",
+            unit="m/s",
+            higher_is_better=False,
+            description="Vertical speed at the first touchdown after the wall (0 if none).",
+        ),
+    )
+    CONSTANTS = {
+        "landing_tolerance": LAND_TOL,
+        "landing_max_vz": LAND_VZ,
+        "landing_max_tilt": LAND_TILT,
+        "rest_seconds": REST_SECONDS,
+        "wall_x": WALL_X,
+        "wall_thickness": WALL_THICKNESS,
+    }
+
+    def _build_task_world(self) -> None:
+        self.wall = self._add_box((WALL_THICKNESS / 2, WALL_HALF_WIDTH, 0.5), (0.7, 0.3, 0.3, 1))
+        self.pad = self._add_cylinder(PAD_RADIUS, PAD_HEIGHT, (0.2, 0.8, 0.3, 1), obstacle=False)
+
+    def _reset_layout(self) -> None:
+        self.wall_top = self._uniform(1.0, 1.4)
+        # the wall box is 1 m tall: sink it so its top is at wall_top
+        self._place(self.wall, (WALL_X + WALL_THICKNESS / 2, 0.0, self.wall_top - 0.5))
+        self.pad_xy = (WALL_X + self._uniform(1.0, 1.7), self._uniform(-0.6, 0.6))
+        self._place(self.pad, (*self.pad_xy, PAD_HEIGHT / 2))
+        self.crossed = False
+        self.rest_steps = 0
+        self.touchdown_speed = 0.0
+
+    def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
+        x, y, z = pos
+        if x > WALL_X + WALL_THICKNESS + model.BODY_RADIUS:
+            self.crossed = True
+        return (
+            WALL_X - x,
+            0.0,
+            self.wall_top - z,
+            self.pad_xy[0] - x,
+            self.pad_xy[1] - y,
+            PAD_HEIGHT - z,
+            float(self.crossed),
+            self.rest_steps / self.task_spec.control_hz,
+        )
+
+    def _near_obstacle(self) -> bool:
+        x, z = self._pos[0], self._pos[2]
+        return WALL_X - 0.2 < x < WALL_X + WALL_THICKNESS + 0.2 and z < self.wall_top + 0.2
+
+    def _task_end(self, state: Mapping[str, np.ndarray], contacts: set[int]) -> str | None:
+        if not self.crossed:
+            return None
+        x, y, z = self._pos
+        dist = math.hypot(x - self.pad_xy[0], y - self.pad_xy[1])
+        over_pad = dist < PAD_RADIUS + model.BODY_RADIUS
+        touching = self.ground in contacts or (
+            over_pad and z - model.REST_HEIGHT < PAD_HEIGHT + 2e-3
+        )
+        if not touching:
+            self.rest_steps = 0
+            return None
+        if self.rest_steps == 0:
+            vz = -self._prev_vz
+            self.touchdown_speed = max(vz, 0.0)
+            if vz > LAND_VZ or float(state["tilt"]) > LAND_TILT:
+                return "hard_landing"
+            if dist > LAND_TOL:
+                return "missed_pad"
+        self.rest_steps += 1
+        if self.rest_steps >= int(REST_SECONDS * self.task_spec.control_hz):
+            return "success"
+        return None
+
+    def _act(self, action: np.ndarray) -> None:
+        self._prev_vz = self._vel[2]
+        super()._act(action)
+
+    def _episode_metrics(self) -> dict[str, float]:
+        x, y, _ = self._pos
+        return {
+            "success": float(self.rest_steps >= int(REST_SECONDS * self.task_spec.control_hz)),
+            "landing_error": math.hypot(x - self.pad_xy[0], y - self.pad_xy[1]),
+            "crossed": float(self.crossed),
+            "touchdown_speed": self.touchdown_speed,
+        }
+
+    def _camera(self) -> tuple[tuple[float, float, float], float, float, float]:
+        return (1.6, 0.0, 0.6), 4.0, -60.0, -25.0
