@@ -113,6 +113,8 @@ def env_factory(
             )
         if reward_fn is not None or randomize:
             raise ValueError(f"{task_id} is a plain gymnasium env: no reward_fn or randomize")
-        return gym.make(task_id, render_mode=render_mode)
+        # Only pass render_mode when asked: older-style envs do not accept the keyword.
+        kwargs = {} if render_mode is None else {"render_mode": render_mode}
+        return gym.make(task_id, **kwargs)
 
     return make
