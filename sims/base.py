@@ -35,6 +35,20 @@ RewardFn = Callable[
     [Mapping[str, Any], np.ndarray, Mapping[str, Any], Mapping[str, float]], Mapping[str, float]
 ]
 
+
+class ReadOnlyState(dict):
+    """The state snapshot handed to reward programs: a dict whose items cannot be replaced
+    and whose arrays are read-only views (scalars are immutable numpy floats)."""
+
+    __slots__ = ()
+
+    def _readonly(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("the state snapshot is read-only; copy a field to change it")
+
+    __setitem__ = __delitem__ = __ior__ = _readonly  # type: ignore[assignment]
+    update = pop = popitem = clear = setdefault = _readonly  # type: ignore[assignment]
+
+
 #: Reward term name of the default sparse reward.
 SPARSE_TERM = "success"
 
@@ -264,11 +278,11 @@ class SimTask(gym.Env):
         self._write_state(vec)
         vec.flags.writeable = False
         # Scalars become numpy scalars (immutable), vectors read-only views of `vec`.
-        state = MappingProxyType(
-            {
-                name: vec[sl] if shape is None else vec[sl].reshape(shape)
+        state = ReadOnlyState(
+            [
+                (name, vec[sl] if shape is None else vec[sl].reshape(shape))
                 for name, sl, shape in self._slices
-            }
+            ]
         )
         obs = self._observe(vec)
         return obs, state

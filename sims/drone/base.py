@@ -83,6 +83,14 @@ COMMON_FIELDS: tuple[StateField, ...] = (
     ),
 )
 
+#: How tasks judged at the time limit (hover, orbit) end when they succeed.
+SUCCESS_AT_TIMEOUT = TerminationReason(
+    name="success",
+    kind="truncated",
+    success=True,
+    description="Reached the time limit with the success criterion met.",
+)
+
 COMMON_REASONS: tuple[TerminationReason, ...] = (
     TerminationReason(
         name="crash",
@@ -252,6 +260,8 @@ class DroneTask(SimTask):
     EPISODE_SECONDS: ClassVar[float] = 8.0
     TASK_FIELDS: ClassVar[tuple[StateField, ...]] = ()
     EXTRA_REASONS: ClassVar[tuple[TerminationReason, ...]] = ()
+    #: Common reasons a task cannot end with (e.g. 'timeout' where the task ends itself first).
+    EXCLUDED_REASONS: ClassVar[tuple[str, ...]] = ()
     METRICS: ClassVar[tuple[TaskMetric, ...]] = ()
     CONSTANTS: ClassVar[dict[str, float]] = {}
     #: Velocity-mode limits: horizontal speed, vertical speed (m/s), yaw rate (rad/s).
@@ -319,7 +329,10 @@ class DroneTask(SimTask):
                 components=components,
                 description=text,
             ),
-            termination_reasons=COMMON_REASONS + cls.EXTRA_REASONS,
+            termination_reasons=tuple(
+                r for r in COMMON_REASONS if r.name not in cls.EXCLUDED_REASONS
+            )
+            + cls.EXTRA_REASONS,
             task_metrics=cls.METRICS,
             randomization=DRONE_RANDOMIZATION,
             constants={
@@ -416,6 +429,12 @@ class DroneTask(SimTask):
         heading = rng.uniform(0, 2 * math.pi)
         self._wind_dir = (math.cos(heading), math.sin(heading))
         self._wind_phase = rng.uniform(0, 2 * math.pi)
+        # Contact manifolds survive restoreState and would warm-start the solver with the last
+        # episode's impulses: lift the drone clear and let collision detection drop them.
+        p.resetBasePositionAndOrientation(
+            self.drone, (0, 0, 50), (0, 0, 0, 1), physicsClientId=self.client
+        )
+        p.performCollisionDetection(physicsClientId=self.client)
         self._reset_layout()
         pos, yaw = self._start_pose()
         p.resetBasePositionAndOrientation(

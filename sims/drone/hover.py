@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from sims.drone import model
-from sims.drone.base import DroneTask
+from sims.drone.base import SUCCESS_AT_TIMEOUT, DroneTask
 from sims.spec import StateField, TaskMetric
 
 HOLD_SECONDS = 2.0
@@ -35,6 +35,7 @@ class DroneHover(DroneTask):
             description="Goal position minus drone position.",
         ),
     )
+    EXTRA_REASONS = (SUCCESS_AT_TIMEOUT,)
     METRICS = (
         TaskMetric(name="success", description="1 if the hover was held at the end."),
         TaskMetric(

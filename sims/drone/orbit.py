@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from sims.drone.base import DroneTask
+from sims.drone.base import SUCCESS_AT_TIMEOUT, DroneTask
 from sims.spec import StateField, TaskMetric
 
 SCORE_SECONDS = 5.0
@@ -77,6 +77,7 @@ class DroneOrbit(DroneTask):
             description="Signed angle from the nose direction to the centre direction.",
         ),
     )
+    EXTRA_REASONS = (SUCCESS_AT_TIMEOUT,)
     METRICS = (
         TaskMetric(name="success", description="1 if all three errors were within tolerance."),
         TaskMetric(

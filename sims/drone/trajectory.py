@@ -60,6 +60,10 @@ class DroneTrajectory(DroneTask):
             description="Fraction of the laps completed (1 at the end).",
         ),
     )
+    # The episode ends when the laps do (at most 16 s), never at the time limit; and straying
+    # 0.5 m ends it before the drone can reach the floor (the path is >= 0.9 m up) or leave
+    # the flight box (the path stays within 1.3 m of the origin).
+    EXCLUDED_REASONS = ("timeout", "crash", "out_of_bounds")
     EXTRA_REASONS = (
         TerminationReason(
             name="lost_track",
