@@ -140,7 +140,7 @@ def test_info_contract(envs):
         state["pos"][0] = 1.0  # read-only snapshot
     with pytest.raises(TypeError):
         state["pos"] = np.zeros(3)  # type: ignore[index]
-    _, r, term, trunc, info = env.step(np.zeros(4))
+    _, r, _, _, info = env.step(np.zeros(4))
     assert {"state", "reward_terms", "is_success", "termination_reason"} <= set(info)
     assert info["reward_terms"] == {"success": 0.0} and r == 0.0
     with pytest.raises(ValueError, match="NaN"):
@@ -317,7 +317,7 @@ def test_invalid_randomization_is_a_clear_error(randomize, match):
 
 
 def test_bad_action_mode_names_the_value():
-    with pytest.raises(ValueError, match="'thrust'.*velocity"):
+    with pytest.raises(ValueError, match=r"'thrust'.*velocity"):
         sims.make("DroneHover", action_mode="thrust")
 
 
