@@ -55,7 +55,7 @@ class ArmTask(SimTask):
 
     ACTION_MODES: ClassVar[tuple[str, ...]] = ACTION_MODES
     #: Gymnasium id.
-    ID: ClassVar[str]
+    TASK_ID: ClassVar[str]
     #: Plain-language goal and success criterion for the spec.
     DESCRIPTION: ClassVar[str]
     SUCCESS: ClassVar[str]
@@ -77,7 +77,7 @@ class ArmTask(SimTask):
     @classmethod
     def build_spec(cls, action_mode: str | None = None) -> TaskSpec:
         return arm_spec(
-            cls.ID,
+            cls.TASK_ID,
             cls.DESCRIPTION,
             cls.SUCCESS,
             has_object=cls.HAS_OBJECT,
@@ -186,7 +186,7 @@ class ArmTask(SimTask):
         unknown = set(options) - allowed
         if unknown:
             raise ValueError(
-                f"{self.ID} reset options {sorted(unknown)} are not supported; "
+                f"{self.TASK_ID} reset options {sorted(unknown)} are not supported; "
                 f"valid options: {sorted(allowed)}"
             )
         pins = {}
@@ -207,13 +207,23 @@ class ArmTask(SimTask):
         self._tick = 0
         self._succeeded = False
         self._distance = float("nan")
+        c = self.client
+        # restoreState leaves PyBullet's persistent contact manifolds alone, and their
+        # warm-start impulses from the last episode would change the first steps of this one.
+        # One collision pass with the arm at its neutral pose and the cube lifted clear of
+        # every other body drops them all, so each episode starts as in a freshly built world.
+        if self.object is not None:
+            p.resetBasePositionAndOrientation(
+                self.object, (0, 0, 10), (0, 0, 0, 1), physicsClientId=c
+            )
+        p.performCollisionDetection(physicsClientId=c)
         start = self._ee_start
         if self.object is not None:
             start = self._pins.get("object_pos")
             if start is None:
                 start = self._sample_object()
             p.resetBasePositionAndOrientation(
-                self.object, start.tolist(), (0, 0, 0, 1), physicsClientId=self.client
+                self.object, start.tolist(), (0, 0, 0, 1), physicsClientId=c
             )
         goal = self._pins.get("goal_pos")
         if goal is None:

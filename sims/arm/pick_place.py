@@ -18,7 +18,7 @@ P_GOAL_ON_TABLE = 0.3
 class ArmPickPlace(ArmTask):
     """Pick the cube up and bring it to the goal; the policy opens and closes the gripper."""
 
-    ID = "agentic_rl/ArmPickPlace-v0"
+    TASK_ID = "agentic_rl/ArmPickPlace-v0"
     DESCRIPTION = (
         f"Grasp a {OBJECT_SIZE} m cube (1 kg) lying on the table with the gripper of a Franka "
         "Panda arm and bring it to a goal. The cube starts in the square x, y in "

@@ -21,7 +21,7 @@ def on_table(rng: np.random.Generator) -> np.ndarray:
 class ArmPush(ArmTask):
     """Push the cube to a goal on the table; the gripper is held closed."""
 
-    ID = "agentic_rl/ArmPush-v0"
+    TASK_ID = "agentic_rl/ArmPush-v0"
     DESCRIPTION = (
         f"Push a {OBJECT_SIZE} m cube (1 kg) lying on the table to a goal on the table with a "
         "Franka Panda arm whose gripper is held closed. Cube and goal are drawn in the square "

@@ -16,7 +16,7 @@ GOAL_HIGH = np.array([0.15, 0.15, 0.3])
 class ArmReach(ArmTask):
     """Reach a random point with the grasp point; the gripper is held closed."""
 
-    ID = "agentic_rl/ArmReach-v0"
+    TASK_ID = "agentic_rl/ArmReach-v0"
     DESCRIPTION = (
         "Move the end effector of a Franka Panda arm (the point between its fingertips) to a "
         f"goal point drawn in the box {GOAL_LOW.tolist()}..{GOAL_HIGH.tolist()} m above the "
