@@ -1,0 +1,169 @@
+"""Our PPO against Stable-Baselines3 PPO on the same task, seeds and machine, in one run.
+
+SB3 runs with its defaults (``PPO("MlpPolicy", env)``: 1 env, 2048-step rollouts, 64-sample
+minibatches, 10 epochs); ours with the task's preset. Both get one torch thread, the same env
+steps, the same reward and the same seeds, and both are evaluated by the same deterministic
+evaluation on held-out seeds. Timings are wall-clock on this machine, so the ratio, measured
+within one run, is what to compare across machines.
+
+    python benchmarks/ppo_vs_sb3.py --task DroneHover --steps 200000 [--seeds 0 1] [--json]
+
+Needs the ``bench`` extra (``pip install 'agentic-rl[bench]'``) for stable-baselines3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from agentic_rl.ppo import evaluate, make_config, train
+from agentic_rl.ppo.envs import canonical_task_id, env_factory, load_reward
+
+
+@dataclass
+class Run:
+    """One training run of one implementation."""
+
+    impl: str
+    seed: int
+    steps: int
+    wall_s: float
+    success_rate: float
+    metrics: dict[str, float]
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.steps / self.wall_s
+
+
+def run_ours(task_id: str, reward: str, steps: int, seed: int, eval_seeds: range, out: str) -> Run:
+    cfg = make_config(
+        task_id=task_id,
+        total_steps=steps,
+        seed=seed,
+        progress=False,
+        tensorboard=False,
+        eval_episodes=0,
+    )
+    t0 = time.perf_counter()
+    result = train(cfg, task_id, reward=reward, out_dir=f"{out}/ours_seed{seed}")
+    wall = time.perf_counter() - t0
+    ev = evaluate(result.policy, task_id, seeds=eval_seeds)
+    return Run("ours", seed, result.steps, wall, ev.success_rate, ev.mean_metrics())
+
+
+class PlainInfo(gym.Wrapper):
+    """Hands SB3 a plain-dict state snapshot.
+
+    Our envs expose ``info["state"]`` as a read-only ``mappingproxy``, which SB3's DummyVecEnv
+    cannot ``deepcopy``; SB3 gets a dict copy instead (a cost only the SB3 side pays, one
+    dict per step, negligible next to the physics).
+    """
+
+    def step(self, action: Any) -> tuple[Any, ...]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        if "state" in info:
+            info = {**info, "state": dict(info["state"])}
+        return obs, reward, terminated, truncated, info
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        if "state" in info:
+            info = {**info, "state": dict(info["state"])}
+        return obs, info
+
+
+def run_sb3(task_id: str, reward: str, steps: int, seed: int, eval_seeds: range) -> Run:
+    try:
+        from stable_baselines3 import PPO as SB3PPO
+        from stable_baselines3.common.env_util import make_vec_env
+    except ImportError:
+        sys.exit("stable-baselines3 is not installed: pip install 'agentic-rl[bench]'")
+    torch.set_num_threads(1)  # the same single thread our trainer uses
+    factory = env_factory(task_id, reward_fn=load_reward(task_id, reward))
+
+    def make() -> gym.Env:
+        return PlainInfo(factory())
+
+    t0 = time.perf_counter()
+    env = make_vec_env(make, n_envs=1, seed=seed)
+    model = SB3PPO("MlpPolicy", env, seed=seed, device="cpu", verbose=0)
+    model.learn(total_timesteps=steps)
+    wall = time.perf_counter() - t0
+    env.close()
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        return model.predict(obs, deterministic=True)[0]
+
+    ev = evaluate(act, task_id, seeds=eval_seeds)
+    return Run("sb3", seed, model.num_timesteps, wall, ev.success_rate, ev.mean_metrics())
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="DroneHover")
+    parser.add_argument("--steps", type=int, default=200_000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--reward", default="reference", help="reference | sparse | path")
+    parser.add_argument("--eval-episodes", type=int, default=100)
+    parser.add_argument("--out", default="runs/bench/ppo_vs_sb3")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+    task_id = canonical_task_id(args.task)
+    eval_seeds = range(1_000_000, 1_000_000 + args.eval_episodes)
+    runs: list[Run] = []
+    for seed in args.seeds:
+        # SB3 first, then ours, for every seed: both see the same machine load in turn.
+        runs.append(run_sb3(task_id, args.reward, args.steps, seed, eval_seeds))
+        runs.append(run_ours(task_id, args.reward, args.steps, seed, eval_seeds, args.out))
+        if not args.json:
+            for r in runs[-2:]:
+                print(
+                    f"seed {seed} {r.impl:>4}: {r.steps_per_s:7.0f} steps/s  {r.wall_s:6.1f} s  "
+                    f"success {r.success_rate:.0%}  {r.metrics}",
+                    flush=True,
+                )
+
+    def summary(impl: str) -> dict[str, Any]:
+        mine = [r for r in runs if r.impl == impl]
+        return {
+            "steps_per_s": float(np.mean([r.steps_per_s for r in mine])),
+            "wall_s": float(np.mean([r.wall_s for r in mine])),
+            "success_rate": float(np.mean([r.success_rate for r in mine])),
+            "per_seed": [r.__dict__ | {"steps_per_s": r.steps_per_s} for r in mine],
+        }
+
+    ours, sb3 = summary("ours"), summary("sb3")
+    report = {
+        "task": task_id,
+        "steps": args.steps,
+        "seeds": args.seeds,
+        "reward": args.reward,
+        "eval_episodes": args.eval_episodes,
+        "ours": ours,
+        "sb3": sb3,
+        "speed_ratio": ours["steps_per_s"] / sb3["steps_per_s"],
+        "success_delta": ours["success_rate"] - sb3["success_rate"],
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(
+            f"{task_id}, {args.steps:,} steps, seeds {args.seeds}: "
+            f"ours {ours['steps_per_s']:.0f} steps/s, sb3 {sb3['steps_per_s']:.0f} steps/s, "
+            f"speed_ratio {report['speed_ratio']:.2f}; success ours {ours['success_rate']:.0%} "
+            f"vs sb3 {sb3['success_rate']:.0%}"
+        )
+    return report
+
+
+if __name__ == "__main__":
+    main()
