@@ -139,12 +139,17 @@ class ArmTask(SimTask):
         self.robot.reset()
         self._ee_start = self.robot.ee_position()
         self.goal = np.zeros(3)
+        # Per-component noise scale: measured positions/angles 1, velocities more, goals and
+        # quaternions none; relative fields are recomputed from the noisy absolute ones.
         noise = np.zeros(self.task_spec.obs_size)
         for f in self.task_spec.state_fields:
             if f.name.startswith("goal") or f.unit == "1":
                 continue
             noise[self._sl[f.name]] = VELOCITY_NOISE_FACTOR if f.unit.endswith("/s") else 1.0
         self._noise_scale = noise
+        self._noise = 0.0
+        self._delay_ticks = 0
+        #: Commands waiting out the action latency: (tick at which it applies, arm, width).
         self._pending: deque[tuple[int, np.ndarray, float]] = deque()
         self._pins: dict[str, np.ndarray] = {}
 
@@ -260,14 +265,14 @@ class ArmTask(SimTask):
 
     def _write_state(self, out: np.ndarray) -> None:
         sl = self._sl
-        q, qd, width, ee_pos, ee_quat, ee_vel = self.robot.read()
-        out[sl["ee_pos"]] = ee_pos
-        out[sl["ee_vel"]] = ee_vel
-        out[sl["ee_quat"]] = ee_quat
-        out[sl["joint_pos"]] = q
-        out[sl["joint_vel"]] = qd
+        robot = self.robot.read()
+        out[sl["ee_pos"]] = robot.ee_pos
+        out[sl["ee_vel"]] = robot.ee_vel
+        out[sl["ee_quat"]] = robot.ee_quat
+        out[sl["joint_pos"]] = robot.joint_pos
+        out[sl["joint_vel"]] = robot.joint_vel
         if self.USES_GRIPPER:
-            out[sl["gripper_width"]] = width
+            out[sl["gripper_width"]] = robot.gripper_width
         out[sl["goal_pos"]] = self.goal
         if self.object is not None:
             pos, quat = p.getBasePositionAndOrientation(self.object, physicsClientId=self.client)

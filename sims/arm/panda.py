@@ -13,6 +13,7 @@ Joint and link indices of this URDF: arm joints 0..6 (``panda_joint1..7``), 7 an
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pybullet as p
@@ -48,6 +49,17 @@ FINGER_SPINNING_FRICTION = 0.001
 #: Gripper pointing straight down (x, y, z, w): the hand's z axis along world -z, fingers
 #: closing along world y.
 EE_DOWN = (1.0, 0.0, 0.0, 0.0)
+
+
+class PandaState(NamedTuple):
+    """One reading of the robot's sensors (all in SI units; world frame for the end effector)."""
+
+    joint_pos: np.ndarray  #: arm joint angles, rad (7)
+    joint_vel: np.ndarray  #: arm joint velocities, rad/s (7)
+    gripper_width: float  #: gap between the fingers, m
+    ee_pos: tuple[float, float, float]  #: grasp point position, m
+    ee_quat: tuple[float, float, float, float]  #: grasp frame orientation (x, y, z, w)
+    ee_vel: tuple[float, float, float]  #: grasp point linear velocity, m/s
 
 
 class Panda:
@@ -126,16 +138,9 @@ class Panda:
         self.command(np.asarray(arm, dtype=float), width)
 
     # ------------------------------------------------------------------ sensing
-    def read(self) -> tuple[np.ndarray, np.ndarray, float, tuple, tuple, tuple]:
-        """Current state: (arm angles, arm velocities, gripper width, ee pos, ee quat, ee vel).
-
-        Angles in rad, velocities in rad/s, width in m, end-effector position in m and linear
-        velocity in m/s (world frame), quaternion (x, y, z, w).
-        """
+    def read(self) -> PandaState:
+        """Current joint states and end-effector pose and velocity."""
         js = p.getJointStates(self.body, self._joints, physicsClientId=self.client)
-        q = np.fromiter((s[0] for s in js[:7]), float, 7)
-        qd = np.fromiter((s[1] for s in js[:7]), float, 7)
-        width = js[7][0] + js[8][0]
         link = p.getLinkState(
             self.body,
             EE_LINK,
@@ -143,8 +148,15 @@ class Panda:
             computeForwardKinematics=1,
             physicsClientId=self.client,
         )
-        # Index 4/5 is the URDF link frame (the grasp point); 6 its linear velocity.
-        return q, qd, width, link[4], link[5], link[6]
+        # Index 4/5 is the URDF link frame (the grasp point), 6 its linear velocity.
+        return PandaState(
+            joint_pos=np.fromiter((s[0] for s in js[:7]), float, 7),
+            joint_vel=np.fromiter((s[1] for s in js[:7]), float, 7),
+            gripper_width=js[7][0] + js[8][0],
+            ee_pos=link[4],
+            ee_quat=link[5],
+            ee_vel=link[6],
+        )
 
     def ee_position(self) -> np.ndarray:
         """End-effector (grasp point) position in the world frame, m."""
@@ -159,6 +171,7 @@ class Panda:
         return js[0][0] + js[1][0]
 
     def arm_angles(self) -> np.ndarray:
+        """Arm joint angles, rad."""
         js = p.getJointStates(self.body, list(ARM_JOINTS), physicsClientId=self.client)
         return np.fromiter((s[0] for s in js), float, 7)
 

@@ -100,7 +100,8 @@ ROBOT_PARAMS = (
         hard_low=0.0,
         hard_high=0.05,
         description="Std of Gaussian noise on observed positions (m) and joint angles (rad); "
-        f"velocities get {VELOCITY_NOISE_FACTOR:g}x it per second; goal fields are exact.",
+        f"velocities get {VELOCITY_NOISE_FACTOR:g}x this std (m/s, rad/s); goals are exact. "
+        "Affects the observation only, not the state handed to rewards.",
     ),
 )
 
@@ -275,7 +276,8 @@ def _state_fields(has_object: bool, uses_gripper: bool) -> tuple[StateField, ...
 
 def _action_spec(mode: str, uses_gripper: bool) -> ActionSpec:
     grip = (
-        f"gripper: change of the finger gap, +-{GRIPPER_STEP:g} m per step (+ opens, - closes)",
+        f"gripper: target finger gap = measured gap +-{GRIPPER_STEP:g} m (+ opens, - closes; "
+        "hold -1 to keep squeezing a grasped cube)",
     )
     if mode == "ee_delta":
         comps = tuple(
