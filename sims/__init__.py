@@ -8,6 +8,28 @@
 >>> spec = sims.get_spec("ArmReach")
 """
 
+import os as _os
+import sys as _sys
+
+
+def _import_pybullet_quietly() -> None:
+    """Import pybullet once with stderr silenced: its C module prints a build-time banner on
+    every import, noise in front of every command's output."""
+    if "pybullet" in _sys.modules:
+        return
+    _sys.stderr.flush()
+    saved, devnull = _os.dup(2), _os.open(_os.devnull, _os.O_WRONLY)
+    _os.dup2(devnull, 2)
+    try:
+        import pybullet  # noqa: F401
+    finally:
+        _os.dup2(saved, 2)
+        _os.close(saved)
+        _os.close(devnull)
+
+
+_import_pybullet_quietly()
+
 from sims.base import SimTask
 from sims.randomization import RandomizationError
 from sims.registry import (
@@ -17,7 +39,9 @@ from sims.registry import (
     all_tasks,
     get_spec,
     make,
+    plugin_errors,
     register_gymnasium,
+    rescan_plugins,
     resolve,
     task_class,
 )
@@ -40,7 +64,9 @@ __all__ = [
     "all_tasks",
     "get_spec",
     "make",
+    "plugin_errors",
     "register_gymnasium",
+    "rescan_plugins",
     "resolve",
     "task_class",
 ]

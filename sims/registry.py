@@ -69,16 +69,42 @@ def load_class(path: str, origin: str = "task path") -> type[SimTask]:
 
 
 @cache
+def _scan_plugins() -> tuple[dict[str, str], tuple[PluginError, ...]]:
+    found: dict[str, str] = {}
+    errors: list[PluginError] = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        origin = f"entry point {ep.name!r} (group {ENTRY_POINT_GROUP!r}, package {_dist(ep)})"
+        try:
+            cls = load_class(ep.value, origin=origin)
+            found[cls.build_spec().id] = ep.value
+        except Exception as exc:  # a broken plugin must not hide the other tasks
+            err = exc if isinstance(exc, PluginError) else PluginError(f"{origin}: {exc}")
+            errors.append(err)
+    return found, tuple(errors)
+
+
+def _dist(ep: Any) -> str:
+    dist = getattr(ep, "dist", None)
+    return repr(dist.name) if dist is not None else "unknown"
+
+
 def plugin_tasks() -> dict[str, str]:
     """Tasks contributed by installed packages through the entry-point group.
 
-    Returns a mapping id -> "module:Class", where id is the class's spec id.
+    Returns a mapping id -> "module:Class", where id is the class's spec id. Entry points that
+    cannot be loaded are skipped here and reported by :func:`plugin_errors`.
     """
-    found: dict[str, str] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        cls = load_class(ep.value, origin=f"entry point {ep.name!r} in group {ENTRY_POINT_GROUP!r}")
-        found[cls.build_spec().id] = ep.value
-    return found
+    return dict(_scan_plugins()[0])
+
+
+def plugin_errors() -> tuple[PluginError, ...]:
+    """Why each broken ``agentic_rl.tasks`` entry point could not be loaded."""
+    return _scan_plugins()[1]
+
+
+def rescan_plugins() -> None:
+    """Forget cached plugin scans (after installing a plugin into a running process)."""
+    _scan_plugins.cache_clear()
 
 
 def all_tasks() -> dict[str, str]:
@@ -108,9 +134,10 @@ def resolve(name: str) -> tuple[str, str]:
     candidates = list(tasks) + list(short)
     hint = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
     did = f" Did you mean {short.get(hint[0], hint[0])!r}?" if hint else ""
+    broken = "".join(f"\n  broken plugin: {e}" for e in plugin_errors())
     raise UnknownTaskError(
         f"unknown task {name!r}.{did} Run `agentic-rl tasks` for the list, or pass "
-        "'package.module:Class' for a custom task."
+        f"'package.module:Class' for a custom task.{broken}"
     )
 
 

@@ -26,11 +26,15 @@ def tasks(
         mode = action_mode if action_mode in cls.ACTION_MODES else None
         specs.append(cls.build_spec(mode))
     if json_out:
+        for err in sims.plugin_errors():
+            typer.echo(f"warning: skipped a task plugin: {err}", err=True)
         typer.echo(json.dumps([s.model_dump(mode="json") for s in specs], indent=2))
         return
     table = Table(title="agentic-rl tasks")
-    for col in ("id", "robot", "Hz", "episode", "action modes", "obs", "goal"):
-        table.add_column(col, overflow="fold")
+    table.add_column("id", no_wrap=True)
+    for col in ("robot", "Hz", "episode", "action modes", "obs"):
+        table.add_column(col)
+    table.add_column("goal", ratio=1)
     for s in specs:
         table.add_row(
             s.id,
@@ -39,6 +43,9 @@ def tasks(
             f"{s.episode_seconds:g} s",
             ", ".join(s.action.modes),
             str(s.obs_size),
-            s.description,
+            s.description.split(". ")[0].rstrip(".") + ".",
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    for err in sims.plugin_errors():
+        console.print(f"[yellow]warning:[/] skipped a task plugin: {err}")

@@ -1,0 +1,5 @@
+"""``python -m agentic_rl`` runs the CLI."""
+
+from agentic_rl.cli import main
+
+main()

@@ -1,0 +1,5 @@
+"""``python -m agentic_rl.cli`` runs the CLI."""
+
+from agentic_rl.cli import main
+
+main()

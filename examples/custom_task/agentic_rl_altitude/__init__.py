@@ -1,0 +1,1 @@
+"""An example agentic-rl plugin: one drone task, shipped as its own package."""
