@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import pickle
 from pathlib import Path
 
 import gymnasium as gym
@@ -219,6 +220,8 @@ def test_run_folder_has_config_logs_policy_and_eval(tmp_path):
     assert list((tmp_path / "tb").glob("events.out.tfevents.*"))
     assert result.eval is not None and len(result.eval["seeds"]) == 2
     assert 0.0 <= result.success_rate <= 1.0
+    # a process pool sends the result back by pickling it
+    assert pickle.loads(pickle.dumps(result)) == result
     # the exported policy is the same function as the checkpoint's
     a = load_policy(tmp_path / "policy.npz")
     b = load_policy(tmp_path)
