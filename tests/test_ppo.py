@@ -188,6 +188,29 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path):
             assert r_full.get(key) == r_res.get(key), key
 
 
+def test_crash_between_checkpoints_resumes_from_the_last_one(tmp_path):
+    cfg = smoke(total_steps=5 * 256, eval_episodes=0, checkpoint_every=2)
+    full = train(cfg, HOVER, out_dir=tmp_path / "full")
+
+    def crash(trainer, row):
+        if trainer.update_idx == 3:  # one update after the checkpoint at update 2
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg, HOVER, out_dir=tmp_path / "crash", callback=crash)
+    # the log already holds update 3, which the resumed run redoes
+    assert len((tmp_path / "crash" / "train.csv").read_text().splitlines()) == 1 + 3
+    resumed = train(cfg, HOVER, out_dir=tmp_path / "crash", resume=True)
+    assert resumed.updates == 5
+    w_full, w_res = _weights(Path(full.out_dir)), _weights(Path(resumed.out_dir))
+    for key in w_full:
+        np.testing.assert_array_equal(w_full[key], w_res[key])
+    steps = [
+        r["time/total_steps"] for r in csv.DictReader((tmp_path / "crash" / "train.csv").open())
+    ]
+    assert steps == [str(float(256 * k)) for k in range(1, 6)]
+
+
 def test_resume_refuses_a_different_config(tmp_path):
     cfg = smoke(total_steps=256, eval_episodes=0)
     train(cfg, HOVER, out_dir=tmp_path)
