@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from agentic_rl.ppo import DEFAULT_BUDGETS, evaluate, make_config, train
+from agentic_rl.ppo.config import parse_overrides
 from agentic_rl.ppo.envs import canonical_task_id
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
@@ -40,7 +41,13 @@ TARGETS: dict[str, float] = {
 
 
 def bench_task(
-    task_id: str, steps: int | None, seed: int, episodes: int, reward: str, out: str
+    task_id: str,
+    steps: int | None,
+    seed: int,
+    episodes: int,
+    reward: str,
+    out: str,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate one task; returns one row of the results table."""
     cfg = make_config(
@@ -50,6 +57,7 @@ def bench_task(
         progress=False,
         tensorboard=False,
         eval_episodes=0,
+        **(overrides or {}),
     )
     t0 = time.perf_counter()
     result = train(
@@ -120,12 +128,18 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--reward", default="reference")
     parser.add_argument("--out", default="runs/bench/learning")
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], help="PPO config key=value"
+    )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
+    overrides = parse_overrides(args.overrides)
     rows = []
     for name in args.tasks:
         task_id = canonical_task_id(name)
-        row = bench_task(task_id, args.steps, args.seed, args.episodes, args.reward, args.out)
+        row = bench_task(
+            task_id, args.steps, args.seed, args.episodes, args.reward, args.out, overrides
+        )
         rows.append(row)
         if not args.json:
             print(

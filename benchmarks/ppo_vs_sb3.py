@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from agentic_rl.ppo import evaluate, make_config, train
+from agentic_rl.ppo.config import parse_overrides
 from agentic_rl.ppo.envs import canonical_task_id, env_factory, load_reward
 
 
@@ -44,7 +45,15 @@ class Run:
         return self.steps / self.wall_s
 
 
-def run_ours(task_id: str, reward: str, steps: int, seed: int, eval_seeds: range, out: str) -> Run:
+def run_ours(
+    task_id: str,
+    reward: str,
+    steps: int,
+    seed: int,
+    eval_seeds: range,
+    out: str,
+    overrides: dict[str, Any] | None = None,
+) -> Run:
     cfg = make_config(
         task_id=task_id,
         total_steps=steps,
@@ -52,6 +61,7 @@ def run_ours(task_id: str, reward: str, steps: int, seed: int, eval_seeds: range
         progress=False,
         tensorboard=False,
         eval_episodes=0,
+        **(overrides or {}),
     )
     t0 = time.perf_counter()
     result = train(cfg, task_id, reward=reward, out_dir=f"{out}/ours_seed{seed}")
@@ -115,15 +125,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--reward", default="reference", help="reference | sparse | path")
     parser.add_argument("--eval-episodes", type=int, default=100)
     parser.add_argument("--out", default="runs/bench/ppo_vs_sb3")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], help="PPO config key=value"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     task_id = canonical_task_id(args.task)
     eval_seeds = range(1_000_000, 1_000_000 + args.eval_episodes)
+    overrides = parse_overrides(args.overrides)
     runs: list[Run] = []
     for seed in args.seeds:
         # SB3 first, then ours, for every seed: both see the same machine load in turn.
         runs.append(run_sb3(task_id, args.reward, args.steps, seed, eval_seeds))
-        runs.append(run_ours(task_id, args.reward, args.steps, seed, eval_seeds, args.out))
+        runs.append(
+            run_ours(task_id, args.reward, args.steps, seed, eval_seeds, args.out, overrides)
+        )
         if not args.json:
             for r in runs[-2:]:
                 print(
