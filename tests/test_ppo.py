@@ -216,6 +216,8 @@ def test_resume_refuses_a_different_config(tmp_path):
     train(cfg, HOVER, out_dir=tmp_path)
     with pytest.raises(CheckpointError, match="learning_rate"):
         train(cfg.model_copy(update={"learning_rate": 1e-3}), HOVER, out_dir=tmp_path, resume=True)
+    with pytest.raises(CheckpointError, match="randomize"):
+        train(cfg, HOVER, out_dir=tmp_path, resume=True, randomize=True)
 
 
 def test_missing_checkpoint_says_what_to_pass(tmp_path):

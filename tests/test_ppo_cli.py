@@ -35,6 +35,16 @@ def test_train_writes_a_resumable_run(run_dir):
     assert (run_dir / "checkpoint.pt").is_file() and (run_dir / "policy.npz").is_file()
 
 
+def test_resume_picks_up_the_runs_own_config_and_reward(run_dir):
+    # no --reward, --steps or --seed: a resumed run takes them from its folder
+    result = runner.invoke(
+        app, ["train", "--task", "DroneHover", "--out", str(run_dir), "--resume", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["reward"] == "sparse" and summary["steps"] == 512 and summary["seed"] == 3
+
+
 def test_eval_reports_success_reasons_and_metrics(run_dir):
     result = runner.invoke(
         app, ["eval", "--checkpoint", str(run_dir), "--episodes", "3", "--randomized", "--json"]

@@ -23,7 +23,10 @@ def train(
         ..., "--task", help="Task id, e.g. DroneHover (see `agentic-rl tasks`)."
     ),
     reward: str = typer.Option(
-        "reference", "--reward", help="'reference', 'sparse' or a path to a reward program (.py)."
+        None,
+        "--reward",
+        help="'reference' (default), 'sparse' or a path to a reward program (.py); "
+        "with --resume, the run's own reward.",
     ),
     steps: int = typer.Option(None, "--steps", help="Env steps (default: the task's budget)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (printed and saved with the run)."),
@@ -48,7 +51,7 @@ def train(
         task_id = canonical_task_id(task)
         values = ppo_config.parse_overrides(overrides)
         values.update({"total_steps": steps, "seed": seed})
-        if no_progress:
+        if no_progress or json_out:  # --json output must stay parseable
             values["progress"] = False
         cfg = ppo_config.make_config(preset, task_id, **values)
     except (LookupError, ValueError) as exc:
@@ -56,8 +59,14 @@ def train(
     if resume and out is None:
         raise typer.BadParameter("--resume needs --out, the folder of the run to continue")
     if resume:
-        saved = json.loads((out / "config.json").read_text())
+        config_file = out / "config.json"
+        if not config_file.is_file():
+            raise typer.BadParameter(f"{out} has no config.json; is it a run folder?")
+        saved = json.loads(config_file.read_text())
         cfg = ppo_config.PPOConfig(**{**saved["ppo"], "progress": cfg.progress})
+        reward = reward or saved["reward"]
+        randomize = randomize or saved["randomize"]
+    reward = reward or "reference"
     if not json_out:
         console.print(
             f"[bold]train[/] {task_id}  reward={reward}  seed={cfg.seed}  steps={cfg.total_steps:,}  "

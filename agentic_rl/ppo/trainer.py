@@ -357,6 +357,13 @@ def _versions() -> dict[str, str]:
     }
 
 
+def _jsonable(randomize: Any) -> Any:
+    """The ``randomize`` argument as JSON data (bool, or {param: [low, high]})."""
+    if randomize is None or isinstance(randomize, bool):
+        return bool(randomize)
+    return {str(k): [float(v) for v in rng] for k, rng in dict(randomize).items()}
+
+
 def _check_resume_config(saved: dict[str, Any], config: PPOConfig, path: Path) -> None:
     mine = config.model_dump(mode="json")
     diff = sorted(
@@ -416,6 +423,15 @@ def train(
         _check_resume_config(state["config"], config, ckpt)
         if state["task_id"] != task_id:
             raise CheckpointError(f"{ckpt} is a {state['task_id']} run, not {task_id}")
+        for what, saved, now in (
+            ("reward", state.get("reward"), describe_reward(reward)),
+            ("randomize", state.get("randomize"), _jsonable(randomize)),
+        ):
+            if json.dumps(saved) != json.dumps(now):
+                raise CheckpointError(
+                    f"{ckpt} was trained with {what}={saved!r}, not {now!r}; resume with the "
+                    f"same {what} (see its config.json)"
+                )
     reward_fn = load_reward(task_id, reward)
     trainer = PPO(config, task_id, reward_fn, randomize)
     if state is not None:
@@ -427,7 +443,7 @@ def train(
                 "ppo": config.model_dump(mode="json"),
                 "task_id": task_id,
                 "reward": describe_reward(reward),
-                "randomize": randomize if isinstance(randomize, bool) else dict(randomize),
+                "randomize": _jsonable(randomize),
                 "versions": _versions(),
             },
             indent=2,
@@ -445,6 +461,7 @@ def train(
             "action_low": trainer.venv.action_low,
             "action_high": trainer.venv.action_high,
             "reward": describe_reward(reward),
+            "randomize": _jsonable(randomize),
         }
         save_checkpoint(ckpt_path, {**trainer.state_dict(), **extra})
 
