@@ -42,6 +42,7 @@ __all__ = [
     "action_rate",
     "alignment",
     "angular_velocity_penalty",
+    "axis_offsets",
     "closeness",
     "crash_penalty",
     "distance",
@@ -246,6 +247,34 @@ def alignment(a: Vector, b: Vector, eps: float = 1e-6) -> float:
     if nx < eps or ny < eps:
         return 0.0
     return math.fsum(p * q for p, q in zip(x, y, strict=True)) / (nx * ny)
+
+
+def axis_offsets(rel: Vector, axis: Vector) -> tuple[float, float]:
+    """Split a relative position into its part along an axis and its distance from the axis.
+
+    For a gate, ``axis_offsets(state["gate_rel"], state["gate_normal"])`` gives how far the
+    gate plane is ahead (m, positive before crossing) and how far the drone is off the line
+    through the gate's centre (m, >= 0).
+
+    Args:
+        rel: target minus position (m).
+        axis: direction of the axis; need not be unit length.
+
+    Returns:
+        ``(along, across)``: signed distance along the axis, unsigned distance from it.
+
+    Raises:
+        ValueError: if the vectors differ in length or the axis is (nearly) zero.
+    """
+    r, a = _vec(rel), _vec(axis)
+    if len(r) != len(a):
+        raise ValueError(f"axis_offsets() got vectors of length {len(r)} and {len(a)}")
+    n = math.hypot(*a)
+    if n < 1e-9:
+        raise ValueError("axis_offsets() needs a non-zero axis")
+    along = math.fsum(p * q for p, q in zip(r, a, strict=True)) / n
+    across2 = math.fsum(p * p for p in r) - along * along
+    return along, math.sqrt(across2) if across2 > 0.0 else 0.0
 
 
 def gate_alignment(vel: Vector, to_gate: Vector, min_speed: float = 0.1) -> float:
