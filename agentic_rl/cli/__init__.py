@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from agentic_rl.cli import rewards as rewards_cli
 from agentic_rl.cli import tasks
 from agentic_rl.cli import train as train_cli
 
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 tasks.register(app)
 train_cli.register(app)
+app.add_typer(rewards_cli.app)
 
 
 def main() -> None:
