@@ -1,0 +1,26 @@
+"""Export a trained policy as a PolicyBundle: the folder ``ros_bridge`` deploys.
+
+>>> from agentic_rl.export import export_bundle
+>>> export_bundle("runs/train/DroneHover/20250101-000000", "DroneHover", "bundle/")
+
+See :mod:`agentic_rl.export.bundle` for the folder's contents.
+"""
+
+from agentic_rl.export.bundle import (
+    BUNDLE_FORMAT,
+    BUNDLE_VERSION,
+    ExportError,
+    export_bundle,
+    urdf_chain,
+)
+from agentic_rl.export.onnx_export import DeployActor, export_onnx
+
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BUNDLE_VERSION",
+    "DeployActor",
+    "ExportError",
+    "export_bundle",
+    "export_onnx",
+    "urdf_chain",
+]

@@ -1,0 +1,376 @@
+"""The PolicyBundle writer: everything a robot needs to run a trained policy, in one folder.
+
+A bundle (DESIGN.md, "PolicyBundle") is read by :mod:`ros_bridge` with numpy and onnxruntime
+only, so everything the runtime must know about the task is resolved here, where ``sims`` and
+torch are available, and written down as data:
+
+* ``policy.onnx``: normalization, actor and action clip in one float64 graph;
+* ``weights.npz``: the same policy as arrays (the numpy fallback);
+* ``golden.npz``: observation/action pairs from seeded simulated episodes, which the robot
+  replays at start-up (SELF_TEST) before it may move;
+* ``bundle.json``: the observation layout (names, shapes, units, frames, offsets), the action
+  spec, how a normalized action becomes a physical command (speed limits, joint steps), the
+  robot model the runtime needs (the arm's kinematic chain and joint limits, the drone's flight
+  box), the task constants, reward hash, training config and library versions;
+* ``reward.py``: the reward program the policy was trained with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agentic_rl.export.onnx_export import INPUT_NAME, OPSET, OUTPUT_NAME, export_onnx
+from agentic_rl.ppo.networks import Policy
+
+#: Identifies the folder layout; ``ros_bridge.bundle`` refuses majors it does not know.
+BUNDLE_FORMAT = "agentic-rl/policy-bundle"
+BUNDLE_VERSION = 1
+#: First seed of the golden episodes: far from training (0..) and evaluation (1e6..) seeds.
+GOLDEN_SEED = 7_000_000
+#: At most this many golden pairs are kept (evenly spaced), so start-up self-tests stay fast.
+MAX_GOLDEN_PAIRS = 256
+#: Tolerance the runtime's self-test applies to golden actions.
+GOLDEN_ATOL = 1e-5
+
+PolicySource = Policy | str | Path
+
+
+class ExportError(ValueError):
+    """A policy or task that cannot be written as a PolicyBundle."""
+
+
+def export_bundle(
+    policy_or_checkpoint: PolicySource,
+    task_id: str,
+    out_dir: str | Path,
+    *,
+    reward_source: str | None = None,
+    train_config: dict[str, Any] | None = None,
+    golden_episodes: int = 2,
+    action_mode: str | None = None,
+) -> Path:
+    """Write a PolicyBundle folder for a trained policy.
+
+    Args:
+        policy_or_checkpoint: a :class:`Policy`, or a path to a ``checkpoint.pt``, a training
+            run folder or a ``policy.npz``.
+        task_id: the task the policy was trained on (any name :func:`sims.resolve` accepts).
+        out_dir: bundle folder to create (existing bundle files in it are replaced).
+        reward_source: text of the reward program; when ``None`` and the policy comes from a
+            run folder with a ``reward.py``, that file is used.
+        train_config: the resolved training config to record; when ``None`` and the policy
+            comes from a run folder, its ``config.json`` is used.
+        golden_episodes: seeded simulated episodes whose observation/action pairs go into
+            ``golden.npz`` (at least 1).
+        action_mode: the task's action mode the policy was trained with (default: the
+            task's default mode, which is what ``agentic_rl.ppo.train`` uses).
+
+    Returns:
+        The bundle folder.
+
+    Raises:
+        ExportError: when the policy does not fit the task (observation or action size).
+    """
+    import sims
+
+    if golden_episodes < 1:
+        raise ExportError(f"golden_episodes must be >= 1, got {golden_episodes}")
+    policy = _as_policy(policy_or_checkpoint)
+    run_dir = _run_dir(policy_or_checkpoint)
+    if run_dir is not None:
+        if reward_source is None and (run_dir / "reward.py").is_file():
+            reward_source = (run_dir / "reward.py").read_text()
+        if train_config is None and (run_dir / "config.json").is_file():
+            train_config = json.loads((run_dir / "config.json").read_text())
+    task_id, _ = sims.resolve(task_id)
+    spec = sims.get_spec(task_id, action_mode)
+    if policy.obs_mean.size != spec.obs_size:
+        raise ExportError(
+            f"the policy takes {policy.obs_mean.size} observation values but {task_id} "
+            f"({spec.action.mode} mode) has {spec.obs_size}; was it trained on another task?"
+        )
+    act_size = math.prod(spec.action.shape)
+    if policy.action_low.size != act_size:
+        raise ExportError(
+            f"the policy outputs {policy.action_low.size} actions but {task_id} in "
+            f"{spec.action.mode} mode takes {act_size}; pass the action_mode it was trained in"
+        )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    export_onnx(policy, out / "policy.onnx")
+    policy.save(out / "weights.npz")
+    golden = _golden_pairs(policy, task_id, spec.action.mode, golden_episodes)
+    np.savez(out / "golden.npz", **golden)
+    reward_text = reward_source if reward_source is not None else _NO_REWARD
+    (out / "reward.py").write_text(reward_text)
+    meta = _bundle_json(policy, task_id, spec, golden, reward_source, train_config)
+    (out / "bundle.json").write_text(json.dumps(meta, indent=2, allow_nan=False))
+    return out
+
+
+_NO_REWARD = (
+    "# The reward program was not recorded when this bundle was exported.\n"
+    "# (export_bundle(..., reward_source=...) stores it here.)\n"
+)
+
+
+def _as_policy(source: PolicySource) -> Policy:
+    if isinstance(source, Policy):
+        return source
+    if isinstance(source, (str, Path)):
+        from agentic_rl.ppo.evaluate import load_policy
+
+        path = Path(source)
+        if not path.exists():
+            raise ExportError(f"no policy at {path}: pass a checkpoint, run folder or policy.npz")
+        return load_policy(path)
+    raise ExportError(
+        f"policy_or_checkpoint must be a Policy or a path, got {type(source).__name__}"
+    )
+
+
+def _run_dir(source: PolicySource) -> Path | None:
+    if isinstance(source, Policy):
+        return None
+    path = Path(source)
+    return path if path.is_dir() else path.parent
+
+
+def _golden_pairs(
+    policy: Policy, task_id: str, action_mode: str, episodes: int
+) -> dict[str, np.ndarray]:
+    """Observation/action pairs of the deterministic policy on seeded nominal episodes."""
+    import sims
+
+    env = sims.make(task_id, action_mode=action_mode)
+    obs_rows, act_rows, episode_ids = [], [], []
+    try:
+        for ep in range(episodes):
+            obs, _ = env.reset(seed=GOLDEN_SEED + ep)
+            done = False
+            while not done:
+                action = policy.act(obs)
+                obs_rows.append(np.array(obs, np.float64))
+                act_rows.append(action)
+                episode_ids.append(ep)
+                obs, _, terminated, truncated, _ = env.step(action)
+                done = terminated or truncated
+    finally:
+        env.close()
+    keep = np.unique(np.linspace(0, len(obs_rows) - 1, min(MAX_GOLDEN_PAIRS, len(obs_rows))))
+    keep = keep.astype(int)
+    return {
+        "obs": np.asarray(obs_rows)[keep],
+        "action": np.asarray(act_rows)[keep],
+        "episode": np.asarray(episode_ids)[keep],
+        "seeds": np.arange(GOLDEN_SEED, GOLDEN_SEED + episodes),
+    }
+
+
+def _bundle_json(
+    policy: Policy,
+    task_id: str,
+    spec: Any,
+    golden: dict[str, np.ndarray],
+    reward_source: str | None,
+    train_config: dict[str, Any] | None,
+) -> dict[str, Any]:
+    import agentic_rl
+
+    fields, offset = [], 0
+    for f in spec.state_fields:
+        fields.append(
+            {
+                "name": f.name,
+                "shape": list(f.shape),
+                "size": f.size,
+                "offset": offset,
+                "unit": f.unit,
+                "frame": f.frame,
+                "description": f.description,
+            }
+        )
+        offset += f.size
+    return {
+        "format": BUNDLE_FORMAT,
+        "version": BUNDLE_VERSION,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "task": {
+            "id": task_id,
+            "robot": spec.robot,
+            "description": spec.description,
+            "control_hz": spec.control_hz,
+            "max_episode_steps": spec.max_episode_steps,
+            "constants": dict(spec.constants),
+        },
+        "observation": {"size": spec.obs_size, "fields": fields},
+        "action": {
+            "mode": spec.action.mode,
+            "shape": list(spec.action.shape),
+            "low": list(spec.action.low),
+            "high": list(spec.action.high),
+            "components": list(spec.action.components),
+            "description": spec.action.description,
+        },
+        "command": _command_model(task_id, spec),
+        "policy": {
+            "onnx": "policy.onnx",
+            "weights": "weights.npz",
+            "input": INPUT_NAME,
+            "output": OUTPUT_NAME,
+            "dtype": "float64",
+            "opset": OPSET,
+            "activation": policy.activation,
+            "layers": [list(w.shape) for w, _ in policy.actor],
+            "normalization": {
+                "mean": policy.obs_mean.tolist(),
+                "std": policy.obs_std.tolist(),
+                "clip": policy.clip_obs if np.isfinite(policy.clip_obs) else None,
+            },
+        },
+        "golden": {
+            "file": "golden.npz",
+            "pairs": int(golden["obs"].shape[0]),
+            "seeds": golden["seeds"].tolist(),
+            "atol": GOLDEN_ATOL,
+        },
+        "reward": {
+            "file": "reward.py",
+            "sha256": hashlib.sha256(reward_source.encode()).hexdigest()
+            if reward_source is not None
+            else None,
+        },
+        "train_config": train_config,
+        "versions": _versions(agentic_rl.__version__),
+    }
+
+
+def _command_model(task_id: str, spec: Any) -> dict[str, Any]:
+    """How the runtime turns a normalized action into a physical command for this task."""
+    import sims
+
+    cls = sims.task_class(task_id)
+    mode = spec.action.mode
+    if spec.robot == "crazyflie2x":
+        from sims.drone import control, model
+
+        (x0, x1), (y0, y1), (z0, z1) = cls.BOUNDS
+        common = {
+            "robot": "drone",
+            "flight_box": {"low": [x0, y0, max(z0, 0.0)], "high": [x1, y1, z1]},
+            "mass": model.MASS,
+        }
+        if mode == "velocity":
+            return {
+                **common,
+                "kind": "velocity",
+                # vx, vy, vz in the world frame (ENU, m/s) and yaw rate (rad/s, about +z up)
+                "scale": [cls.MAX_SPEED, cls.MAX_SPEED, cls.MAX_VZ, cls.MAX_YAW_RATE],
+            }
+        if mode == "ctbr":
+            return {
+                **common,
+                "kind": "ctbr",
+                # thrust N = (a0 + 1) * thrust_scale; body rates (FLU, rad/s) = a1..3 * rate_scale
+                "thrust_scale": 2.0 * model.MAX_ROTOR_THRUST,
+                "rate_scale": [control.MAX_BODY_RATE, control.MAX_BODY_RATE, control.MAX_YAW_RATE],
+            }
+        return {**common, "kind": mode}
+    if spec.robot == "panda":
+        from sims.arm import panda
+        from sims.arm import spec as arm_spec
+
+        chain = urdf_chain(panda.URDF, "panda_grasptarget")
+        arm = [j for j in chain if j["type"] != "fixed"]
+        return {
+            "robot": "arm",
+            "kind": mode,
+            "ee_step": arm_spec.EE_STEP,
+            "joint_step": arm_spec.JOINT_STEP,
+            "gripper_step": arm_spec.GRIPPER_STEP,
+            "uses_gripper": bool(getattr(cls, "USES_GRIPPER", False)),
+            "max_gripper_width": panda.MAX_GRIPPER_WIDTH,
+            "joints": [j["name"] for j in arm],
+            "lower": [j["lower"] for j in arm],
+            "upper": [j["upper"] for j in arm],
+            "velocity": [j["velocity"] for j in arm],
+            "base_position": list(panda.BASE_POSITION),
+            "chain": chain,
+            "workspace": {
+                "low": list(arm_spec.WORKSPACE_LOW),
+                "high": list(arm_spec.WORKSPACE_HIGH),
+            },
+        }
+    return {"robot": spec.robot, "kind": mode}
+
+
+def urdf_chain(urdf_path: str | Path, tip_link: str) -> list[dict[str, Any]]:
+    """The joints from a URDF's root link to ``tip_link``, root first.
+
+    Each joint is ``{name, type, xyz, rpy, axis, lower, upper, velocity}`` with the origin of
+    the joint in its parent link's frame, which is all forward kinematics needs.
+
+    Raises:
+        ExportError: when ``tip_link`` is not in the URDF.
+    """
+    root = ET.parse(urdf_path).getroot()
+    by_child: dict[str, ET.Element] = {}
+    for joint in root.iter("joint"):
+        by_child[joint.find("child").get("link")] = joint  # type: ignore[union-attr]
+    links = {link.get("name") for link in root.iter("link")}
+    if tip_link not in links:
+        raise ExportError(f"{urdf_path} has no link {tip_link!r}; links: {sorted(links)}")
+    chain = []
+    link = tip_link
+    while link in by_child:
+        joint = by_child[link]
+        origin = joint.find("origin")
+        axis = joint.find("axis")
+        limit = joint.find("limit")
+
+        def floats(el: ET.Element | None, key: str, default: str) -> list[float]:
+            return [float(v) for v in (el.get(key, default) if el is not None else default).split()]
+
+        chain.append(
+            {
+                "name": joint.get("name"),
+                "type": joint.get("type"),
+                "xyz": floats(origin, "xyz", "0 0 0"),
+                "rpy": floats(origin, "rpy", "0 0 0"),
+                "axis": floats(axis, "xyz", "1 0 0"),
+                "lower": float(limit.get("lower", "-inf")) if limit is not None else None,
+                "upper": float(limit.get("upper", "inf")) if limit is not None else None,
+                "velocity": float(limit.get("velocity", "inf")) if limit is not None else None,
+            }
+        )
+        link = joint.find("parent").get("link")  # type: ignore[union-attr]
+    return chain[::-1]
+
+
+def _versions(agentic_rl_version: str) -> dict[str, str]:
+    import onnx
+    import torch
+
+    out = {
+        "agentic_rl": agentic_rl_version,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "onnx": onnx.__version__,
+    }
+    try:
+        import onnxruntime
+
+        out["onnxruntime"] = onnxruntime.__version__
+    except ImportError:  # the numpy fallback still works; record that ORT was absent
+        out["onnxruntime"] = "not installed"
+    return out

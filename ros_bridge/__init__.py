@@ -1,0 +1,33 @@
+"""ROS 2 bridge: run a PolicyBundle on a robot, generate its ROS 2 package, check it on bags.
+
+The runtime core (``bundle``, ``frames``, ``kinematics``, ``messages``, ``profiles``,
+``robots``, ``observation``, ``safety``, ``runtime``, ``params``, ``node``) needs numpy and
+PyYAML only (onnxruntime when installed, rclpy in the node) and is vendored into every generated
+package. ``package`` (package generator) and ``bags`` (rosbag2 tools, ``rosbags``) run on a
+development machine. Nothing here imports torch or ``agentic_rl``.
+
+>>> from ros_bridge import load_bundle, load_profile, Runtime
+>>> rt = Runtime(load_bundle("bundle/"), load_profile("px4"), goal=[0, 0, 1])
+"""
+
+from .bundle import BundleError, PolicyBundle, load_bundle
+from .messages import Output
+from .profiles import Profile, ProfileError, builtin_profiles, load_profile
+from .robots import AdapterError
+from .runtime import Runtime
+from .safety import SafetyConfig, State
+
+__all__ = [
+    "AdapterError",
+    "BundleError",
+    "Output",
+    "PolicyBundle",
+    "Profile",
+    "ProfileError",
+    "Runtime",
+    "SafetyConfig",
+    "State",
+    "builtin_profiles",
+    "load_bundle",
+    "load_profile",
+]
