@@ -168,10 +168,30 @@ TERMS = _namespace(
     "Read-only reward term library (rewards.terms) for reward programs.",
 )
 
-#: The ``__builtins__`` mapping of every compiled program, read-only.
+#: The builtins every compiled program gets (each program receives its own copy).
 SAFE_BUILTINS: Mapping[str, Any] = types.MappingProxyType(
     {n: getattr(builtins, n) for n in SAFE_BUILTIN_NAMES}
 )
+
+
+def _numpy_internal_import(
+    name: str,
+    globals: Mapping[str, Any] | None = None,
+    locals: Mapping[str, Any] | None = None,
+    fromlist: tuple[str, ...] = (),
+    level: int = 0,
+) -> Any:
+    """``__import__`` for C code running in a program's frame, limited to numpy itself.
+
+    numpy's C functions import their Python helpers lazily (``ndarray.sum`` imports
+    ``numpy._core._methods`` on first use) through the ``__import__`` of the *calling*
+    frame's builtins, so a program's builtins must have one. Programs cannot name it
+    (dunder names are rejected), and it refuses everything outside numpy anyway.
+    """
+    if level == 0 and (name == "numpy" or name.startswith("numpy.")):
+        return builtins.__import__(name, globals, locals, fromlist, level)
+    raise ImportError(f"reward programs cannot import {name!r}")
+
 
 #: Module-qualified names that ``import``/``from ... import`` may bind, mapped onto the
 #: provided namespaces. Anything else that is imported is rejected.
@@ -196,8 +216,10 @@ def program_globals(extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     Args:
         extra: additional bindings (aliases created by mapped imports, e.g. ``npy``).
     """
+    # A plain dict (not a read-only proxy): CPython's fast global lookups need one, and
+    # programs cannot reach it since the name ``__builtins__`` is rejected.
     g: dict[str, Any] = {
-        "__builtins__": SAFE_BUILTINS,
+        "__builtins__": {**SAFE_BUILTINS, "__import__": _numpy_internal_import},
         "__name__": "reward_program",
         "np": NUMPY,
         "math": MATH,

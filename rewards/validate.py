@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import NoReturn
@@ -831,6 +832,10 @@ class _FunctionChecker(ast.NodeVisitor):
                 f"{_code(node)}: assigning to attributes is not allowed; `np`, `math`, "
                 "`terms` and the inputs are read-only. Use a local variable.",
             )
+        # Check the base first, so `__import__("os").system` is refused for `__import__`
+        # and `np.lib.format` for `np.lib`: the innermost problem is the one to report.
+        if self._namespace(node.value) is None:
+            self.visit(node.value)
         ns = self._namespace(node.value)
         if ns is not None:
             members = members_of(ns)
@@ -869,7 +874,6 @@ class _FunctionChecker(ast.NodeVisitor):
                 f"programs.{_did_you_mean(attr, VALUE_ATTRS)} Allowed attributes on values: "
                 f"{_listing(VALUE_ATTRS)}; for anything else use an `np.` function.",
             )
-        self.visit(node.value)
 
     def visit_Subscript(self, node: ast.Subscript) -> None:
         root = _root_name(node.value)
@@ -959,6 +963,7 @@ class _FunctionChecker(ast.NodeVisitor):
                 )
             self.visit(func)
         else:
+            self.visit(func)  # report what is wrong inside the callee first, if anything
             _fail(
                 node,
                 f"{_code(node)}: call functions by name (np.*, math.*, terms.*, "
@@ -1076,6 +1081,14 @@ class _FunctionChecker(ast.NodeVisitor):
                 return left
             if isinstance(node.op, ast.Mod):
                 return right
+            if isinstance(node.op, (ast.Pow, ast.LShift)):
+                # Towers like (9 ** 60) ** (9 ** 60) must be seen as huge, not unknown.
+                base = 2 if isinstance(node.op, ast.LShift) else left
+                if base <= 1:
+                    return 1 if isinstance(node.op, ast.Pow) else left
+                if right * math.log2(base) > 256:
+                    return 2**256
+                return left**right if isinstance(node.op, ast.Pow) else left << right
         return None
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
