@@ -1,0 +1,144 @@
+"""`RefineConfig`: everything `agentic-rl refine` does, as one validated, saved model.
+
+Sources, later ones winning: defaults < a YAML/TOML config file (``--config``) < command-line
+options < ``--set key=value`` overrides (dotted keys reach into ``ppo`` and ``designer``, e.g.
+``--set ppo.learning_rate=1e-3``). The resolved config is saved as ``config.json`` in the run
+folder, so every run can be reproduced or resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ExecutorName = Literal["serial", "process", "ray"]
+
+
+class DesignerOptions(BaseModel):
+    """How the reward designer is reached (options a designer does not use are ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint (openai designer).")
+    model: str | None = Field(None, description="Model name (openai designer).")
+    vision: bool = Field(False, description="Attach scene images and plots as image parts.")
+    transcript: str | None = Field(
+        None, description="llm_transcript.jsonl to replay (replay designer)."
+    )
+    timeout: float = Field(60.0, gt=0, description="Seconds per model request.")
+    max_retries: int = Field(4, ge=0, description="Retries on 429/5xx/timeouts.")
+
+
+class RefineConfig(BaseModel):
+    """Configuration of one refinement run (see ``agentic-rl refine --help``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: str = Field(description="Task id, e.g. agentic_rl/DroneHover-v0.")
+    designer: Literal["offline", "openai", "replay"] = "offline"
+    designer_options: DesignerOptions = Field(default_factory=DesignerOptions)
+    iterations: int = Field(4, ge=1, description="Refinement iterations.")
+    candidates: int = Field(4, ge=1, description="Reward candidates proposed per iteration.")
+    steps: int = Field(150_000, ge=1_000, description="PPO env steps per candidate.")
+    seeds: int = Field(20, ge=1, description="Held-out evaluation episodes per candidate.")
+    randomized_seeds: int = Field(
+        10, ge=0, description="Extra evaluation episodes under randomized physics."
+    )
+    reeval_seeds: int = Field(
+        30, ge=0, description="Extra episodes re-evaluating the top two of each iteration."
+    )
+    workers: int = Field(
+        default_factory=lambda: max(1, os.cpu_count() or 1),
+        ge=1,
+        description="Candidates trained at once.",
+    )
+    executor: ExecutorName = "process"
+    candidate_timeout: float = Field(
+        1800.0, gt=0, description="Wall-clock seconds before a candidate is stopped."
+    )
+    halving: bool = Field(
+        True, description="Stop the weaker half of each iteration early and reuse its budget."
+    )
+    rung_fraction: float = Field(
+        1 / 3, gt=0, lt=1, description="Share of a survivor's steps at which halving decides."
+    )
+    budget_usd: float | None = Field(None, ge=0, description="Stop before spending more USD.")
+    budget_tokens: int | None = Field(None, ge=0, description="Stop before more tokens.")
+    max_wall: float | None = Field(None, gt=0, description="Stop after this many seconds.")
+    target_success: float | None = Field(
+        None, ge=0, le=1, description="Stop once the best candidate reaches this success rate."
+    )
+    randomize: bool = Field(False, description="Train candidates under domain randomization.")
+    seed: int = Field(0, description="Seed of designers, training and evaluation.")
+    ppo: dict[str, Any] = Field(
+        default_factory=dict, description="PPO config overrides (see `agentic-rl train`)."
+    )
+    out: str = Field("runs", description="Parent folder of run folders.")
+    export: bool = Field(True, description="Export the best policy as a PolicyBundle.")
+    video: bool = Field(True, description="Render a GIF of the best policy for the report.")
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, value: str) -> str:
+        import sims
+
+        return sims.resolve(value)[0]
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML (.yaml/.yml) or TOML (.toml) config file into a dict.
+
+    Raises:
+        ValueError: for another extension, unreadable syntax or a non-mapping document.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ValueError(f"config file {p} does not exist")
+    text = p.read_text()
+    try:
+        if p.suffix in (".yaml", ".yml"):
+            data = yaml.safe_load(text) or {}
+        elif p.suffix == ".toml":
+            data = tomllib.loads(text)
+        else:
+            raise ValueError(f"config file {p} must end in .yaml, .yml or .toml")
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"config file {p} is not valid {p.suffix[1:].upper()}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {p} must hold a mapping of options, got {type(data)}")
+    return data
+
+
+def apply_overrides(data: dict[str, Any], pairs: list[str]) -> dict[str, Any]:
+    """Apply ``key=value`` overrides (values parsed as JSON when possible, dotted keys nest)."""
+    out = json.loads(json.dumps(data))
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects key=value, got {pair!r}")
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"--set {key}: {part!r} is not a group of options")
+        node[parts[-1]] = value
+    return out
+
+
+def resolve(file: str | Path | None, options: dict[str, Any], overrides: list[str]) -> RefineConfig:
+    """Merge config file, explicit options (None means 'not given') and overrides."""
+    data = load_file(file) if file else {}
+    data.update({k: v for k, v in options.items() if v is not None})
+    data = apply_overrides(data, overrides)
+    return RefineConfig(**data)
