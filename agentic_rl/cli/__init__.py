@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from agentic_rl.cli import rewards as rewards_cli
+from agentic_rl.cli import ros as ros_cli
 from agentic_rl.cli import tasks
 from agentic_rl.cli import train as train_cli
 
@@ -18,6 +19,7 @@ app = typer.Typer(
 tasks.register(app)
 train_cli.register(app)
 app.add_typer(rewards_cli.app)
+ros_cli.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,262 @@
+"""``agentic-rl export`` and ``agentic-rl ros package|record-sim|replay|compare|profiles``.
+
+From a training run folder to a robot: export a PolicyBundle, generate the ROS 2 package for a
+robot profile, write simulated rollouts as a rosbag2, replay a recorded bag through the node's
+runtime core, and measure the sim-to-real agreement of two bags.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+app = typer.Typer(
+    name="ros",
+    help="ROS 2 deployment: generate the package, record/replay/compare bags.",
+    no_args_is_help=True,
+)
+
+
+def register(root: typer.Typer) -> None:
+    """Add ``export`` and the ``ros`` command group to the app."""
+    root.command("export")(export)
+    root.add_typer(app)
+
+
+def _sets(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"--set expects key=value, got {pair!r}")
+        out[key.strip()] = _parse(value)
+    return out
+
+
+def _parse(value: str) -> object:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+def _goal(goal: str | None) -> list[float] | None:
+    if goal is None:
+        return None
+    try:
+        values = [float(v) for v in goal.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 3:
+        raise typer.BadParameter(f"--goal expects x,y,z (task frame, m), got {goal!r}")
+    return values
+
+
+SET_HELP = (
+    "Profile override, e.g. --set topics.odometry=/my/odom --set safety.staleness_s=0.1 "
+    "--set params.twist_frame=world (repeatable)."
+)
+
+
+def export(
+    run: Path = typer.Option(..., "--run", help="Run folder, checkpoint.pt or policy.npz."),
+    out: Path = typer.Option(..., "--out", help="PolicyBundle folder to write."),
+    task: str = typer.Option(None, "--task", help="Task id (default: the run's config.json)."),
+    reward: Path = typer.Option(None, "--reward", help="Reward program file to include."),
+    golden_episodes: int = typer.Option(2, "--golden-episodes", help="Episodes of golden pairs."),
+) -> None:
+    """Export a trained policy as a PolicyBundle (ONNX + numpy weights + golden pairs)."""
+    from agentic_rl.export import ExportError, export_bundle
+
+    folder = run if run.is_dir() else run.parent
+    task_id = task
+    if task_id is None and (folder / "config.json").is_file():
+        task_id = json.loads((folder / "config.json").read_text()).get("task_id")
+    if task_id is None:
+        raise typer.BadParameter(f"no config.json in {folder}; pass --task")
+    try:
+        path = export_bundle(
+            run,
+            task_id,
+            out,
+            reward_source=reward.read_text() if reward else None,
+            golden_episodes=golden_episodes,
+        )
+    except (ExportError, LookupError, OSError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    console.print(f"PolicyBundle for {task_id}: {path}")
+
+
+@app.command("profiles")
+def profiles(json_out: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """List the built-in robot profiles."""
+    from ros_bridge import builtin_profiles, load_profile
+
+    loaded = [load_profile(n) for n in builtin_profiles()]
+    if json_out:
+        typer.echo(json.dumps({p.name: p.flat() for p in loaded}, indent=2))
+        return
+    table = Table(title="robot profiles")
+    for col in ("name", "robot", "action modes", "inputs", "outputs"):
+        table.add_column(col)
+    for p in loaded:
+        table.add_row(
+            p.name,
+            p.robot,
+            ", ".join(p.action_modes),
+            "\n".join(f"{s.topic} ({s.type.split('/')[-1]})" for s in p.inputs.values()),
+            "\n".join(f"{s.topic} ({s.type.split('/')[-1]})" for s in p.outputs.values()),
+        )
+    console.print(table)
+
+
+@app.command("package")
+def package(
+    bundle: Path = typer.Option(..., "--bundle", help="PolicyBundle folder."),
+    profile: str = typer.Option(..., "--profile", help="Robot profile name or YAML file."),
+    out: Path = typer.Option(..., "--out", help="Folder to create the package in (e.g. ws/src)."),
+    name: str = typer.Option(None, "--name", help="ROS package name (default: task_profile_policy)."),
+    goal: str = typer.Option(None, "--goal", help="Default goal x,y,z in the task frame."),
+    sets: list[str] = typer.Option([], "--set", help=SET_HELP),
+) -> None:
+    """Generate an ament_python ROS 2 package that runs the bundle on a robot profile."""
+    from ros_bridge import AdapterError, BundleError, ProfileError
+    from ros_bridge.observation import ObservationError
+    from ros_bridge.package import PackageError, generate_package
+
+    try:
+        path = generate_package(
+            bundle, profile, out, package_name=name, goal=_goal(goal), overrides=_sets(sets)
+        )
+    except (AdapterError, BundleError, ProfileError, PackageError, ObservationError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    pkg = path.name
+    console.print(f"ROS 2 package [bold]{pkg}[/]: {path}")
+    console.print(
+        f"  cd <workspace> && colcon build --packages-select {pkg} && source install/setup.bash\n"
+        f"  ros2 launch {pkg} policy.launch.xml\n"
+        '  ros2 service call /agentic_rl_policy/enable std_srvs/srv/SetBool "{data: true}"'
+    )
+
+
+@app.command("record-sim")
+def record_sim(
+    bundle: Path = typer.Option(..., "--bundle", help="PolicyBundle folder."),
+    out: Path = typer.Option(..., "--out", help="Bag folder to create."),
+    task: str = typer.Option(None, "--task", help="Task to simulate (default: the bundle's)."),
+    profile: str = typer.Option("generic_drone", "--profile", help="Profile whose topics to use."),
+    episodes: int = typer.Option(1, "--episodes", help="Episodes to record."),
+    seed: int = typer.Option(8_000_000, "--seed", help="Seed of the first episode."),
+    storage: str = typer.Option(
+        "mcap", "--storage", help="mcap, sqlite3, or sqlite3-humble (for ROS 2 Humble)."
+    ),
+    randomize: bool = typer.Option(False, "--randomize", help="Randomize physics per episode."),
+    sets: list[str] = typer.Option([], "--set", help=SET_HELP),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Write simulated rollouts of the bundle's policy as a rosbag2 with the profile's topics."""
+    from agentic_rl.export.simbag import record_sim as run_record
+    from ros_bridge import AdapterError, BundleError, ProfileError
+    from ros_bridge.bags import BagError
+
+    try:
+        res = run_record(
+            bundle,
+            out,
+            task=task,
+            profile=profile,
+            episodes=episodes,
+            seed=seed,
+            storage=storage,
+            randomize=randomize,
+            overrides=_sets(sets),
+        )
+    except (AdapterError, BundleError, ProfileError, BagError, LookupError, ValueError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if json_out:
+        typer.echo(json.dumps(res.__dict__))
+        return
+    console.print(
+        f"{res.episodes} episodes, {res.steps} steps -> {res.bag} "
+        f"(success {sum(res.successes)}/{res.episodes}, endings {res.termination_reasons})"
+    )
+
+
+@app.command("replay")
+def replay(
+    bundle: Path = typer.Option(..., "--bundle", help="PolicyBundle folder."),
+    bag: Path = typer.Option(..., "--bag", help="Input bag (the robot's recorded topics)."),
+    out: Path = typer.Option(..., "--out", help="Output bag for the node's commands."),
+    profile: str = typer.Option("generic_drone", "--profile", help="Robot profile."),
+    goal: str = typer.Option(None, "--goal", help="Default goal x,y,z (task frame)."),
+    no_enable: bool = typer.Option(
+        False, "--no-enable", help="Do not enable the policy (checks READY only)."
+    ),
+    storage: str = typer.Option("mcap", "--storage", help="mcap, sqlite3 or sqlite3-humble."),
+    sets: list[str] = typer.Option([], "--set", help=SET_HELP),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Run the node's runtime core on a recorded bag (simulated clock); write its commands."""
+    from ros_bridge import AdapterError, BundleError, ProfileError, load_bundle, load_profile
+    from ros_bridge.bags import BagError
+    from ros_bridge.bags import replay as run_replay
+
+    try:
+        prof = load_profile(profile).with_overrides(_sets(sets))
+        res = run_replay(
+            load_bundle(bundle),
+            prof,
+            bag,
+            out,
+            goal=_goal(goal),
+            enable=not no_enable,
+            storage=storage,
+        )
+    except (AdapterError, BundleError, ProfileError, BagError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if json_out:
+        typer.echo(json.dumps(res.to_dict()))
+        return
+    console.print(
+        f"{res.ticks} ticks ({res.active_ticks} active), {res.commands} commands -> {out}; "
+        f"final state {res.final_state}; safety {res.safety}"
+    )
+    for fault in res.faults[-5:]:
+        console.print(f"  fault: {fault}")
+
+
+@app.command("compare")
+def compare(
+    real: Path = typer.Option(..., "--real", help="Bag from the robot."),
+    sim: Path = typer.Option(..., "--sim", help="Bag from simulation (record-sim)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Sim-to-real agreement: trajectory RMSE, success agreement, command error."""
+    from ros_bridge.bags import BagError
+    from ros_bridge.bags import compare as run_compare
+
+    try:
+        report = run_compare(real, sim)
+    except BagError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    if json_out:
+        typer.echo(json.dumps(report, indent=2))
+        return
+
+    def fmt(v: object, unit: str = "") -> str:
+        return "n/a" if v is None else (f"{v:.4g}{unit}" if isinstance(v, float) else str(v))
+
+    table = Table(title=f"sim-to-real: {real.name} vs {sim.name}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("episodes compared", str(report["episodes"]))
+    table.add_row("trajectory RMSE", fmt(report["trajectory_rmse"]))
+    table.add_row("command RMSE", fmt(report["command_rmse"]))
+    table.add_row("success agreement", fmt(report["success_agreement"]))
+    table.add_row("success rate real / sim", f"{fmt(report['success_rate_real'])} / {fmt(report['success_rate_sim'])}")
+    console.print(table)
