@@ -10,6 +10,7 @@ arrays read-only), so a program cannot keep state from one call to the next.
 from __future__ import annotations
 
 import traceback
+import warnings
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -61,7 +62,10 @@ def compile_validated(program: ValidatedProgram) -> RawReward:
             constant fails to evaluate (e.g. ``np.array([1, [2]])``).
     """
     try:
-        code = compile(program.tree, FILENAME, "exec", dont_inherit=True)
+        with warnings.catch_warnings():
+            # e.g. "'int' object is not subscriptable": the smoke run reports it precisely
+            warnings.simplefilter("ignore", SyntaxWarning)
+            code = compile(program.tree, FILENAME, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         raise RewardRejected(
             "compile", getattr(exc, "lineno", None), f"Python could not compile the program: {exc}"

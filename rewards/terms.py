@@ -93,10 +93,11 @@ def distance(a: Vector, b: Vector) -> float:
 
 
 def closeness(d: Scalar, scale: float) -> float:
-    """Dense, bounded reward for being near a target: ``exp(-d / scale)``, in (0, 1].
+    """Dense, bounded reward for being near a target: ``exp(-d / scale)``, in [0, 1].
 
-    It is 1 at ``d = 0``, ``1/e`` at ``d = scale`` and never reaches 0, so the gradient
-    toward the target exists everywhere. Choose ``scale`` about the size of the start error.
+    It is 1 at ``d = 0``, ``1/e`` at ``d = scale`` and positive at any distance short of
+    hundreds of scales, so the gradient toward the target exists wherever the robot can be.
+    Choose ``scale`` about the size of the start error.
 
     Args:
         d: a non-negative distance (m) or error magnitude.

@@ -191,7 +191,11 @@ def _code(node: ast.AST, limit: int = 70) -> str:
 
 
 def _did_you_mean(name: str, options: Iterable[str]) -> str:
-    hint = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    options = list(options)
+    hint = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    if not hint:
+        # Abbreviations models often expand: 'velocity' for 'vel', 'position' for 'pos'.
+        hint = [o for o in options if len(o) >= 3 and (name.startswith(o) or o.startswith(name))]
     return f" Did you mean {hint[0]!r}?" if hint else ""
 
 
