@@ -8,6 +8,7 @@ numpy policy used in simulation to ~1e-12 rather than float32's ~1e-6.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -79,18 +80,20 @@ def export_onnx(policy: Policy, path: str | Path) -> Path:
     path = Path(path)
     module = DeployActor(policy).eval()
     example = torch.zeros(1, policy.obs_mean.size, dtype=torch.float64)
-    # The TorchScript exporter (dynamo=False) writes one self-contained file with no
-    # external-data side files and needs no onnxscript; the graph is a handful of MatMul/Add.
-    torch.onnx.export(
-        module,
-        (example,),
-        str(path),
-        input_names=[INPUT_NAME],
-        output_names=[OUTPUT_NAME],
-        dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-        opset_version=OPSET,
-        dynamo=False,
-    )
+    with warnings.catch_warnings():
+        # torch >= 2.9 flags the TorchScript exporter as legacy; it is still the one that
+        # needs no onnxscript and gives a single-file graph, so its deprecation notes are noise.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            module,
+            (example,),
+            str(path),
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+            opset_version=OPSET,
+            dynamo=False,
+        )
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     return path
 
