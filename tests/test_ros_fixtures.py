@@ -88,3 +88,31 @@ def arm_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
         export_bundle(policy, "ArmReach", path, golden_episodes=1, action_mode="joint_delta")
 
     return _cached(tmp_path_factory, "arm_bundle", build)
+
+
+def const_policy(obs_size: int, action: list[float]):
+    """A policy that outputs ``action`` whatever it observes (zero weights, output bias)."""
+    from agentic_rl.ppo.networks import Policy
+
+    act = np.asarray(action, np.float64)
+    actor = [(np.zeros((obs_size, 8)), np.zeros(8)), (np.zeros((8, act.size)), act)]
+    return Policy(
+        actor, "tanh", np.zeros(obs_size), np.ones(obs_size), 10.0, -np.ones(act.size), np.ones(act.size)
+    )
+
+
+def const_bundle(
+    factory: pytest.TempPathFactory, task: str, action: list[float], mode: str | None = None
+) -> Path:
+    """A cached bundle of :func:`const_policy` for ``task``."""
+    import sims
+
+    name = f"const_{task}_{mode}_{'_'.join(f'{a:g}' for a in action)}".replace("-", "m")
+
+    def build(path: Path) -> None:
+        from agentic_rl.export import export_bundle
+
+        spec = sims.get_spec(task, mode)
+        export_bundle(const_policy(spec.obs_size, action), task, path, golden_episodes=1, action_mode=mode)
+
+    return _cached(factory, name, build)
