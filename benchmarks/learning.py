@@ -20,7 +20,7 @@ import os
 import platform
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +61,11 @@ def bench_task(
     )
     t0 = time.perf_counter()
     result = train(
-        cfg, task_id, reward=reward, out_dir=f"{out}/{task_id.split('/')[-1]}_seed{seed}"
+        cfg,
+        task_id,
+        reward=reward,
+        overwrite=True,
+        out_dir=f"{out}/{task_id.split('/')[-1]}_seed{seed}",
     )
     wall = time.perf_counter() - t0
     ev = evaluate(result.policy, task_id, seeds=range(2_000_000, 2_000_000 + episodes))
@@ -151,7 +155,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         meta = {
             "command": "python benchmarks/learning.py "
             + " ".join(argv if argv is not None else sys.argv[1:]),
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+            "date": datetime.now(UTC).strftime("%Y-%m-%d"),
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
             "seed": args.seed,
             "episodes": args.episodes,

@@ -64,7 +64,7 @@ def run_ours(
         **(overrides or {}),
     )
     t0 = time.perf_counter()
-    result = train(cfg, task_id, reward=reward, out_dir=f"{out}/ours_seed{seed}")
+    result = train(cfg, task_id, reward=reward, overwrite=True, out_dir=f"{out}/ours_seed{seed}")
     wall = time.perf_counter() - t0
     ev = evaluate(result.policy, task_id, seeds=eval_seeds)
     return Run("ours", seed, result.steps, wall, ev.success_rate, ev.mean_metrics())

@@ -218,6 +218,10 @@ def test_resume_refuses_a_different_config(tmp_path):
         train(cfg.model_copy(update={"learning_rate": 1e-3}), HOVER, out_dir=tmp_path, resume=True)
     with pytest.raises(CheckpointError, match="randomize"):
         train(cfg, HOVER, out_dir=tmp_path, resume=True, randomize=True)
+    # a fresh run never clobbers an existing one by accident
+    with pytest.raises(FileExistsError, match="--resume"):
+        train(cfg, HOVER, out_dir=tmp_path)
+    assert train(cfg, HOVER, out_dir=tmp_path, overwrite=True).steps == 256
 
 
 def test_missing_checkpoint_says_what_to_pass(tmp_path):

@@ -39,6 +39,7 @@ def train(
     resume: bool = typer.Option(
         False, "--resume", help="Continue the run in --out from its checkpoint."
     ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a run already in --out."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
@@ -72,9 +73,18 @@ def train(
             f"[bold]train[/] {task_id}  reward={reward}  seed={cfg.seed}  steps={cfg.total_steps:,}  "
             f"envs={cfg.num_envs}x{cfg.num_steps}"
         )
-    result = run_training(
-        cfg, task_id, reward=reward, out_dir=out, randomize=randomize, resume=resume
-    )
+    try:
+        result = run_training(
+            cfg,
+            task_id,
+            reward=reward,
+            out_dir=out,
+            randomize=randomize,
+            resume=resume,
+            overwrite=overwrite,
+        )
+    except FileExistsError as exc:
+        raise typer.BadParameter(str(exc)) from None
     if json_out:
         typer.echo(json.dumps(result.__dict__, indent=2, default=str))
         return

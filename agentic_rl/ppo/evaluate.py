@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from agentic_rl.ppo.networks import Policy
 
 #: What :func:`evaluate` accepts as a policy: a :class:`Policy`, any callable mapping one
 #: observation to one action, or a path to a checkpoint / run folder / ``policy.npz``.
-PolicyLike = Union[Policy, Callable[[np.ndarray], np.ndarray], str, Path]  # noqa: UP007 (runtime alias on py3.10)
+PolicyLike = Policy | Callable[[np.ndarray], np.ndarray] | str | Path
 
 
 @dataclass

@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -387,6 +387,7 @@ def train(
     *,
     randomize: Any = False,
     resume: bool | str | Path = False,
+    overwrite: bool = False,
     callback: Callable[[PPO, dict[str, float]], bool | None] | None = None,
 ) -> TrainResult:
     """Train a PPO policy on a task and evaluate it; a plain function for process pools.
@@ -404,6 +405,8 @@ def train(
         randomize: domain randomization for training envs (evaluation uses nominal physics).
         resume: ``True`` to continue from ``out_dir/checkpoint.pt``, or a checkpoint path.
             The run continues to exactly the result an uninterrupted run would reach.
+        overwrite: start afresh in an ``out_dir`` that already holds a run (its outputs are
+            replaced); without it such a folder is refused, so no run is clobbered by mistake.
         callback: called after every update with the trainer and the logged row; returning
             ``False`` stops training early (the result is then marked ``interrupted``).
 
@@ -412,10 +415,20 @@ def train(
     """
     task_id = canonical_task_id(task_id)
     if out_dir is None:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         out_dir = Path("runs") / "train" / task_id.split("/")[-1] / stamp
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if not resume and (out / "checkpoint.pt").exists():
+        if not overwrite:
+            raise FileExistsError(
+                f"{out} already holds a run; pass resume=True (--resume) to continue it, "
+                "overwrite=True (--overwrite) to replace it, or choose another folder"
+            )
+        for name in ("checkpoint.pt", "train.csv", "policy.npz", "eval.json"):
+            (out / name).unlink(missing_ok=True)
+        for events in (out / "tb").glob("events.out.tfevents.*"):
+            events.unlink()
     state = None
     if resume:
         ckpt = out / "checkpoint.pt" if resume is True else Path(resume)
