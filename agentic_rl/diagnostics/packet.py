@@ -55,6 +55,10 @@ class TermStats(_Model):
     trend: float = Field(description="Late minus early mean, per unit of the term's scale.")
     nonfinite: int = 0
     curve: list[float] = Field(default_factory=list, description="Mean at each sample point.")
+    eval_step: MetricStats | None = Field(
+        None, description="Per-step value over the nominal evaluation episodes."
+    )
+    eval_nonfinite: int = Field(0, description="Steps on which it was NaN/inf in evaluation.")
 
 
 class MetricStats(_Model):
@@ -125,6 +129,17 @@ class DiagnosisPacket(_Model):
     findings: list[Finding] = Field(default_factory=list)
     plots: dict[str, str] = Field(default_factory=dict, description="name -> PNG path.")
     scene_image: str | None = None
+    task_metric_name: str | None = Field(
+        None,
+        description="The task metric in CurvePoint.task_metric (the spec's first non-success metric).",
+    )
+    task_metric_higher_is_better: bool = True
+    notes: list[str] = Field(
+        default_factory=list, description="What the builder could not do, e.g. no training log."
+    )
+    timings: dict[str, float] = Field(
+        default_factory=dict, description="Seconds spent per stage (evaluation, build, plots)."
+    )
 
     def finding(self, code: str) -> Finding | None:
         """The first finding with this code, if any."""
