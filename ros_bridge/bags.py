@@ -327,10 +327,12 @@ def replay(
     by_topic = {_resolve_topic(s.topic): role for role, s in profile.inputs.items()}
     wanted = [*by_topic, EPISODE_TOPIC]
     present = bag_topics(bag_in)
-    if not any(t in present for t in by_topic):
+    needed = [_resolve_topic(profile.inputs[r].topic) for r in rt.adapter.required_inputs()]
+    missing = [t for t in needed if t not in present]
+    if missing:
         raise BagError(
-            f"bag {bag_in} has none of profile {profile.name!r}'s input topics {sorted(by_topic)}; "
-            f"it has {sorted(present)} (override topics with --set topics.<role>=...)"
+            f"bag {bag_in} lacks profile {profile.name!r}'s input topics {missing}; it has "
+            f"{sorted(present)} (point a role at another topic with --set topics.<role>=...)"
         )
     dt = 1.0 / bundle.control_hz
     result = ReplayResult()
@@ -338,6 +340,7 @@ def replay(
     k = 0  # ticks run; tick k is at t0 + k * dt (no accumulated rounding over long bags)
     next_diag = -math.inf
     pending_enable = enable
+    last_input = 0.0
     with BagWriter(bag_out, storage) as out:
 
         def run_ticks(until: float) -> None:
@@ -382,8 +385,9 @@ def replay(
                         pending_enable = True
                 continue
             rt.on_message(by_topic[m.topic], m.msg, m.t)
+            last_input = m.t
         if t0 is not None:
-            run_ticks(t0 + k * dt)
+            run_ticks(last_input)  # the bag's last inputs get their tick, then the replay ends
     c = rt.counters
     result.final_state = rt.state.value
     result.faults = list(c.faults)
@@ -456,6 +460,8 @@ def episodes_of(path: str | Path) -> list[Episode]:
                 eps.append(Episode(start=m.t))
             elif info.get("event") == "end" and eps:
                 eps[-1].success = bool(info.get("success"))
+            continue
+        if m.topic == ACTION_TOPIC:  # the policy's normalized actions, not a robot command
             continue
         pos = position_of(m.type, m.msg)
         cmd = command_of(m.type, m.msg) if pos is None else None

@@ -110,14 +110,20 @@ class ObservationBuilder:
                 f"compute from robot messages (it provides {sorted(sources)}); such tasks need "
                 "a task-specific source in ros_bridge.observation"
             )
-        mean = bundle.weights["obs_mean"]
-        # Quaternion signs: hand the policy the hemisphere it saw in training (the mean of
-        # that field), or w >= 0 when the training data had no clear preference.
+        # Quaternion signs: q and -q are one rotation but different inputs to the network, so
+        # hand the policy the hemisphere it saw in training: that of the field's training mean,
+        # else of the simulator's golden observations, else w >= 0.
+        candidates = (bundle.weights["obs_mean"], bundle.golden_obs.mean(axis=0))
         self.quat_refs: dict[str, np.ndarray] = {}
         for f in bundle.fields:
             if f.name.endswith("quat"):
-                ref = mean[f.offset : f.offset + f.size]
-                self.quat_refs[f.name] = ref if np.linalg.norm(ref) > 0.5 else np.array([0, 0, 0, 1.0])
+                ref = np.array([0.0, 0.0, 0.0, 1.0])
+                for values in candidates:
+                    v = values[f.offset : f.offset + f.size]
+                    if np.linalg.norm(v) > 0.5:
+                        ref = v
+                        break
+                self.quat_refs[f.name] = ref
         self._plan = [(f.offset, f.offset + f.size, sources[f.name], f.name) for f in bundle.fields]
         self._size = bundle.obs_size
         self._ee_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None

@@ -127,10 +127,12 @@ class ActionFilter:
         a = np.clip(action, self.low, self.high)
         res = FilterResult(a, clipped=bool(np.any(a != action)))
         if self.prev is not None:
-            step = np.clip(a - self.prev, -self.max_step, self.max_step)
-            limited = self.prev + step
-            res.slew_limited = bool(np.any(limited != a))
-            res.action = limited
+            step = a - self.prev
+            over = np.abs(step) > self.max_step
+            if np.any(over):
+                # only the components that move too fast change (prev + step != a in floats)
+                res.action = np.where(over, self.prev + np.sign(step) * self.max_step, a)
+                res.slew_limited = True
         self.prev = res.action.copy()
         return res
 
