@@ -206,7 +206,7 @@ setup(
     maintainer_email="{email}",
     description="agentic-rl policy for {bundle.task_id} on the {prof.name} profile",
     license="Apache-2.0",
-    entry_points={{"console_scripts": ["{EXECUTABLE} = " + package_name + ".node:main"]}},
+    entry_points={{"console_scripts": ["{EXECUTABLE} = {name}.node:main"]}},
 )
 '''
 
