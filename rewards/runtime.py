@@ -118,12 +118,14 @@ class RewardFunction:
         self.calls += 1
         t0 = perf_counter()
         try:
-            out = {}
-            for name, value in self._fn(state, action, prev_state, task).items():
-                value = float(value)
+            # The program builds a fresh dict per call (the smoke run checked the type), so
+            # values are normalized in place: no second dict, no float() on floats.
+            out = self._fn(state, action, prev_state, task)
+            for name, value in out.items():
+                if type(value) is not float:
+                    value = out[name] = float(value)
                 if value - value != 0.0:  # NaN or +-inf: x - x is NaN only for those
-                    value = self._nonfinite(name)
-                out[name] = value
+                    out[name] = self._nonfinite(name)
         except Exception as exc:  # counted and zeroed; repeated failure fails the candidate
             return self._error(exc)
         if perf_counter() - t0 > self.budget_s:

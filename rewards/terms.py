@@ -14,8 +14,9 @@ Conventions, so terms compose without surprises:
   ``"tilt": -0.5 * terms.tilt_penalty(state["tilt"])``.
 * Distances are in metres, angles in radians, speeds in m/s, as in the task's state fields.
 
-The functions work on Python floats (``ndarray.tolist()`` first), because a reward runs
-millions of times per training run and numpy's per-call overhead dominates on 3-vectors.
+The functions work on Python floats (``ndarray.tolist()`` first) with ``math.hypot``/``dist``
+doing the sums in C, because a reward runs millions of times per training run and numpy's
+per-call overhead dominates on 3-vectors (``benchmarks/reward_overhead.py``).
 
 Example:
     >>> from rewards import terms
@@ -28,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -59,6 +61,7 @@ __all__ = [
 ]
 
 _ndarray = np.ndarray
+_mul = operator.mul
 
 
 def _vec(v: Vector) -> list[float]:
@@ -169,11 +172,13 @@ def velocity_penalty(vel: Vector, target: Vector | None = None) -> float:
     """
     v = _vec(vel)
     if target is None:
-        return math.fsum(x * x for x in v)
+        h = math.hypot(*v)
+        return h * h
     t = _vec(target)
     if len(t) != len(v):
         raise ValueError(f"velocity_penalty() target has length {len(t)}, velocity {len(v)}")
-    return math.fsum((x - y) * (x - y) for x, y in zip(v, t, strict=True))
+    d = math.dist(v, t)
+    return d * d
 
 
 def tilt_penalty(tilt: Scalar) -> float:
@@ -184,7 +189,8 @@ def tilt_penalty(tilt: Scalar) -> float:
 
 def angular_velocity_penalty(ang_vel: Vector) -> float:
     """Squared body rates ((rad/s)^2, >= 0); damps wobble and spinning."""
-    return math.fsum(x * x for x in _vec(ang_vel))
+    h = math.hypot(*_vec(ang_vel))
+    return h * h
 
 
 def action_rate(action: Vector, last_action: Vector) -> float:
@@ -199,13 +205,15 @@ def action_rate(action: Vector, last_action: Vector) -> float:
     a, b = _vec(action), _vec(last_action)
     if len(a) != len(b):
         raise ValueError(f"action_rate() got actions of length {len(a)} and {len(b)}")
-    return math.fsum((x - y) * (x - y) for x, y in zip(a, b, strict=True)) / len(a)
+    d = math.dist(a, b)
+    return d * d / len(a)
 
 
 def action_magnitude(action: Vector) -> float:
     """Mean squared action (>= 0, at most 1): a small effort penalty."""
     a = _vec(action)
-    return math.fsum(x * x for x in a) / len(a)
+    h = math.hypot(*a)
+    return h * h / len(a)
 
 
 def crash_penalty(
@@ -247,7 +255,7 @@ def alignment(a: Vector, b: Vector, eps: float = 1e-6) -> float:
     nx, ny = math.hypot(*x), math.hypot(*y)
     if nx < eps or ny < eps:
         return 0.0
-    return math.fsum(p * q for p, q in zip(x, y, strict=True)) / (nx * ny)
+    return sum(map(_mul, x, y)) / (nx * ny)
 
 
 def axis_offsets(rel: Vector, axis: Vector) -> tuple[float, float]:
@@ -273,8 +281,9 @@ def axis_offsets(rel: Vector, axis: Vector) -> tuple[float, float]:
     n = math.hypot(*a)
     if n < 1e-9:
         raise ValueError("axis_offsets() needs a non-zero axis")
-    along = math.fsum(p * q for p, q in zip(r, a, strict=True)) / n
-    across2 = math.fsum(p * p for p in r) - along * along
+    along = sum(map(_mul, r, a)) / n
+    length = math.hypot(*r)
+    across2 = length * length - along * along
     return along, math.sqrt(across2) if across2 > 0.0 else 0.0
 
 
