@@ -210,6 +210,13 @@ def build_packet(
     names = _term_names(log, rollouts.episodes)
     if not reward_source.strip():
         notes.append("no reward source given: evaluation recorded no reward terms")
+    errors = sum(ep.reward_errors for ep in rollouts.episodes)
+    if errors:
+        steps = sum(ep.length for ep in rollouts.episodes)
+        first = f" (first: {rollouts.first_error})" if rollouts.first_error else ""
+        notes.append(
+            f"the reward raised on {errors} of {steps} evaluation steps and paid 0 there{first}"
+        )
     packet = DiagnosisPacket(
         task_id=spec.id,
         candidate=candidate,

@@ -74,6 +74,7 @@ class Rollouts:
     nominal: list[EpisodeRecord]
     randomized: list[EpisodeRecord] | None = None
     nonfinite: dict[str, int] = field(default_factory=dict)
+    first_error: str | None = None
     seconds: float = 0.0
 
     @property
@@ -95,7 +96,22 @@ class _Recorder:
         self.states: list[np.ndarray] = []
         self.actions: list[np.ndarray] = []
         self.terms: list[Mapping[str, float]] = []
-        self.errors = 0
+        self.escaped = 0  # exceptions that reached the recorder
+        self._counted_before = self._counted()
+
+    def _counted(self) -> int | None:
+        # rewards.RewardFunction counts every exception it sees, those it zeroes itself and
+        # those it re-raises once over its error budget; a plain callable counts nothing.
+        counts = getattr(self.reward, "error_counts", None)
+        return sum(counts.values()) if isinstance(counts, dict) else None
+
+    @property
+    def errors(self) -> int:
+        """Steps of the current episode on which the reward raised."""
+        counted = self._counted()
+        if counted is None or self._counted_before is None:
+            return self.escaped
+        return counted - self._counted_before
 
     def __call__(
         self,
@@ -113,7 +129,7 @@ class _Recorder:
             try:
                 terms = self.reward(state, action, prev_state, task)
             except Exception:  # a broken reward must not abort the ground-truth evaluation
-                self.errors += 1
+                self.escaped += 1
         self.terms.append(terms)
         return terms
 
@@ -231,6 +247,7 @@ def run_rollouts(
         nominal=nominal,
         randomized=randomized,
         nonfinite={str(k): int(v) for k, v in counts.items()},
+        first_error=getattr(reward, "first_error", None),
         seconds=time.perf_counter() - t0,
     )
 
