@@ -92,35 +92,54 @@ def build(typename: str, data: dict[str, Any] | None = None) -> Any:
     Raises:
         BagError: for a field the type does not have.
     """
+    return _builder(typename)(data)
+
+
+@lru_cache(maxsize=None)
+def _builder(typename: str) -> Any:
+    """A compiled constructor for one message type (replays build tens of thousands)."""
     ts = typestore()
-    data = data or {}
+    if typename not in ts.fielddefs:
+        raise BagError(f"unknown message type {typename!r} (not in the bag tools' typestore)")
     _, fields = ts.fielddefs[typename]
-    names = {n for n, _ in fields}
-    unknown = set(data) - names
-    if unknown:
-        raise BagError(f"{typename} has no fields {sorted(unknown)}; fields: {sorted(names)}")
-    values = {}
-    for name, (kind, spec) in fields:
-        values[name] = _value(kind.name, spec, data.get(name))
-    return ts.types[typename](**values)
+    cls = ts.types[typename]
+    makers = [(name, _maker(kind.name, spec)) for name, (kind, spec) in fields]
+    names = frozenset(name for name, _ in makers)
+
+    def make(data: dict[str, Any] | None) -> Any:
+        if not data:
+            return cls(**{n: mk(None) for n, mk in makers})
+        if not names.issuperset(data):
+            raise BagError(
+                f"{typename} has no fields {sorted(set(data) - names)}; fields: {sorted(names)}"
+            )
+        return cls(**{n: mk(data.get(n)) for n, mk in makers})
+
+    return make
 
 
-def _value(kind: str, spec: Any, v: Any) -> Any:
+def _maker(kind: str, spec: Any) -> Any:
+    """A converter from a plain value (or None for the default) to one field's value."""
     if kind == "BASE":
         base = spec[0]
         if base == "string":
-            return "" if v is None else str(v)
-        return _NUMPY[base](0 if v is None else v).item() if base != "bool" else bool(v)
+            return lambda v: "" if v is None else str(v)
+        if base == "bool":
+            return lambda v: bool(v)
+        if base in ("float32", "float64"):
+            return lambda v: 0.0 if v is None else float(v)
+        return lambda v: 0 if v is None else int(v)
     if kind == "NAME":
-        return build(spec, v)
+        return lambda v: _builder(spec)(v)
     (ekind, espec), count = spec
     if ekind.name == "BASE" and espec[0] != "string":
-        arr = np.asarray(v if v is not None else [0] * count, dtype=_NUMPY[espec[0]])
-        return arr
-    items = list(v or [])
+        dtype = _NUMPY[espec[0]]
+        return lambda v: np.asarray(v, dtype) if v is not None else np.zeros(count, dtype)
     if ekind.name == "BASE":
-        return [str(x) for x in items] + [""] * (count - len(items)) if count else [str(x) for x in items]
-    return [build(espec, x) for x in items]
+        return lambda v: [str(x) for x in v] if v is not None else [""] * count
+    if ekind.name == "NAME":
+        return lambda v: [_builder(espec)(x) for x in (v or [])]
+    raise BagError(f"unsupported field kind {ekind.name}")
 
 
 class BagWriter:

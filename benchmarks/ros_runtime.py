@@ -1,0 +1,228 @@
+"""ROS runtime benchmark: per-tick cost on each drone profile, and replay speed of a long bag.
+
+Targets (issue 7): a runtime tick (observation + inference + safety + command) under 200 us
+for the drone policies, and the replay of a 10-minute 50 Hz bag under 10 s.
+
+Baselines measured in the same run:
+
+* tick: one bare policy call (onnxruntime, or numpy) on a single observation, the floor any
+  tick must pay; the ratio says what the runtime adds on top;
+* replay: reading and deserializing the same bag with rosbags, the floor of any replay.
+
+    python benchmarks/ros_runtime.py            # table
+    python benchmarks/ros_runtime.py --json     # machine-readable
+    python benchmarks/ros_runtime.py --bundle runs/.../best --minutes 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+TICK_TARGET_US = 200.0
+REPLAY_TARGET_S = 10.0
+DRONE_PROFILES = ("px4", "mavros", "crazyflie", "generic_drone")
+
+
+def make_bundle(out: Path) -> Path:
+    """A DroneHover bundle with the default PPO network size (64x64 tanh), random weights."""
+    import sims
+    from agentic_rl.export import export_bundle
+    from agentic_rl.ppo.networks import ActorCritic
+
+    spec = sims.get_spec("DroneHover")
+    policy = ActorCritic(spec.obs_size, 4).numpy()
+    from agentic_rl.ppo.networks import Policy
+
+    rng = np.random.default_rng(0)
+    actor = [(w + rng.normal(0, 0.05, w.shape), b) for w, b in policy.actor]
+    deploy = Policy(actor, "tanh", np.zeros(spec.obs_size), np.ones(spec.obs_size), 10.0, -np.ones(4), np.ones(4))
+    return export_bundle(deploy, "DroneHover", out, golden_episodes=1)
+
+
+def circle_state(t: float) -> dict[str, np.ndarray]:
+    """A drone flying a 1 m circle at 1 m height, yawing along it (ENU, FLU)."""
+    from ros_bridge import frames
+
+    w = 0.5
+    pos = np.array([math.cos(w * t), math.sin(w * t), 1.0])
+    vel = np.array([-w * math.sin(w * t), w * math.cos(w * t), 0.0])
+    yaw = w * t + math.pi / 2
+    return {
+        "pos": pos,
+        "quat": frames.yaw_to_quat(yaw),
+        "vel": vel,
+        "ang_vel": np.array([0.0, 0.0, w]),
+        "goal_rel": np.array([0.0, 0.0, 1.0]) - pos,
+    }
+
+
+def bench_ticks(bundle_dir: Path, backend: str, n: int) -> dict[str, Any]:
+    from ros_bridge import Runtime, load_bundle, load_profile
+    from ros_bridge.bags import build
+
+    bundle = load_bundle(bundle_dir)
+    policy = bundle.make_policy(backend)
+    obs = bundle.golden_obs[0]
+    for _ in range(200):
+        policy(obs)
+    t0 = time.perf_counter_ns()
+    for _ in range(n):
+        policy(obs)
+    base_us = (time.perf_counter_ns() - t0) / n / 1e3
+    out: dict[str, Any] = {"backend": policy.backend, "bare_inference_us": base_us, "profiles": {}}
+    for name in DRONE_PROFILES:
+        rt = Runtime(bundle, load_profile(name), goal=[0, 0, 1], backend=backend)
+        dt = rt.dt
+        msgs = []
+        for k in range(64):
+            t = k * dt
+            msgs.append(
+                [
+                    (role, build(rt.profile.inputs[role].type, data))
+                    for role, data in rt.adapter.encode_inputs(circle_state(t), t)
+                ]
+            )
+        for role, m in msgs[0]:
+            rt.on_message(role, m, 0.0)
+        rt.tick(0.0)
+        ok, why = rt.enable(0.0)
+        if not ok:
+            raise RuntimeError(f"{name}: {why}")
+        ticks, decode = [], []
+        for k in range(n):
+            t = k * dt
+            step = msgs[k % len(msgs)]
+            d0 = time.perf_counter_ns()
+            for role, m in step:
+                rt.on_message(role, m, t)
+            d1 = time.perf_counter_ns()
+            rt.tick(t)
+            d2 = time.perf_counter_ns()
+            decode.append((d1 - d0) / 1e3)
+            ticks.append((d2 - d1) / 1e3)
+        if rt.state.value != "ACTIVE":
+            raise RuntimeError(f"{name}: runtime left ACTIVE: {rt.fault}")
+        ticks.sort()
+        med = statistics.median(ticks)
+        out["profiles"][name] = {
+            "tick_median_us": med,
+            "tick_p99_us": ticks[int(0.99 * len(ticks))],
+            "decode_median_us": statistics.median(decode),
+            "ratio_to_bare_inference": med / base_us,
+            "ratio_to_target": med / TICK_TARGET_US,
+            "meets_target": med < TICK_TARGET_US,
+        }
+    return out
+
+
+def write_long_bag(bundle_dir: Path, path: Path, minutes: float, hz: float) -> int:
+    """A generic_drone input bag (Odometry + Imu + goal) of ``minutes`` at ``hz``."""
+    from ros_bridge import load_bundle, load_profile
+    from ros_bridge.bags import BagWriter, _resolve_topic, build
+    from ros_bridge.robots import make_adapter
+
+    prof = load_profile("generic_drone")
+    adapter = make_adapter(prof, load_bundle(bundle_dir))
+    steps = int(minutes * 60 * hz)
+    with BagWriter(path) as w:
+        for k in range(steps):
+            t = 1.0 + k / hz
+            for role, data in adapter.encode_inputs(circle_state(t), t):
+                spec = prof.inputs[role]
+                w.write(_resolve_topic(spec.topic), spec.type, build(spec.type, data), t, spec.qos)
+    return steps
+
+
+def bench_replay(bundle_dir: Path, minutes: float, hz: float, work: Path) -> dict[str, Any]:
+    from ros_bridge import load_bundle, load_profile
+    from ros_bridge.bags import read_bag, replay
+
+    bag = work / "long_in"
+    t0 = time.perf_counter()
+    steps = write_long_bag(bundle_dir, bag, minutes, hz)
+    write_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    n_read = sum(1 for _ in read_bag(bag))
+    read_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    res = replay(load_bundle(bundle_dir), load_profile("generic_drone"), bag, work / "long_out", goal=[0, 0, 1])
+    replay_s = time.perf_counter() - t0
+    if res.final_state != "ACTIVE":
+        raise RuntimeError(f"replay ended in {res.final_state}: {res.faults[-3:]}")
+    return {
+        "bag_minutes": minutes,
+        "bag_hz": hz,
+        "input_steps": steps,
+        "input_messages": n_read,
+        "ticks": res.ticks,
+        "commands": res.commands,
+        "write_bag_s": write_s,
+        "read_only_baseline_s": read_s,
+        "replay_s": replay_s,
+        "ratio_to_read_baseline": replay_s / read_s,
+        "ratio_to_target": replay_s / REPLAY_TARGET_S,
+        "meets_target": replay_s < REPLAY_TARGET_S,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bundle", type=Path, help="PolicyBundle (default: a 64x64 DroneHover policy)")
+    ap.add_argument("--ticks", type=int, default=5000, help="timed ticks per profile")
+    ap.add_argument("--minutes", type=float, default=10.0, help="length of the replayed bag")
+    ap.add_argument("--hz", type=float, default=50.0, help="input rate of the replayed bag")
+    ap.add_argument("--json", action="store_true", help="print JSON")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ros_bench_"))
+    try:
+        bundle = args.bundle or make_bundle(work / "bundle")
+        report = {
+            "targets": {"tick_us": TICK_TARGET_US, "replay_s": REPLAY_TARGET_S},
+            "ticks": [bench_ticks(bundle, b, args.ticks) for b in ("onnxruntime", "numpy")],
+            "replay": bench_replay(bundle, args.minutes, args.hz, work),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"runtime tick (target < {TICK_TARGET_US:g} us), median over {args.ticks}")
+    for col in ("backend", "profile", "tick us", "p99 us", "decode us", "x bare inference", "target"):
+        table.add_column(col, justify="right")
+    for b in report["ticks"]:
+        for name, r in b["profiles"].items():
+            table.add_row(
+                f"{b['backend']} (bare {b['bare_inference_us']:.1f} us)",
+                name,
+                f"{r['tick_median_us']:.1f}",
+                f"{r['tick_p99_us']:.1f}",
+                f"{r['decode_median_us']:.1f}",
+                f"{r['ratio_to_bare_inference']:.2f}",
+                "ok" if r["meets_target"] else "MISSED",
+            )
+    console = Console()
+    console.print(table)
+    r = report["replay"]
+    console.print(
+        f"replay of a {r['bag_minutes']:g}-minute {r['bag_hz']:g} Hz bag ({r['input_messages']} "
+        f"messages, {r['ticks']} ticks): {r['replay_s']:.2f} s (target < {REPLAY_TARGET_S:g} s: "
+        f"{'ok' if r['meets_target'] else 'MISSED'}); read-only baseline {r['read_only_baseline_s']:.2f} s "
+        f"(x{r['ratio_to_read_baseline']:.2f})"
+    )
+
+
+if __name__ == "__main__":
+    main()
