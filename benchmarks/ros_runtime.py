@@ -45,7 +45,15 @@ def make_bundle(out: Path) -> Path:
 
     rng = np.random.default_rng(0)
     actor = [(w + rng.normal(0, 0.05, w.shape), b) for w, b in policy.actor]
-    deploy = Policy(actor, "tanh", np.zeros(spec.obs_size), np.ones(spec.obs_size), 10.0, -np.ones(4), np.ones(4))
+    deploy = Policy(
+        actor,
+        "tanh",
+        np.zeros(spec.obs_size),
+        np.ones(spec.obs_size),
+        10.0,
+        -np.ones(4),
+        np.ones(4),
+    )
     return export_bundle(deploy, "DroneHover", out, golden_episodes=1)
 
 
@@ -155,7 +163,13 @@ def bench_replay(bundle_dir: Path, minutes: float, hz: float, work: Path) -> dic
     n_read = sum(1 for _ in read_bag(bag))
     read_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    res = replay(load_bundle(bundle_dir), load_profile("generic_drone"), bag, work / "long_out", goal=[0, 0, 1])
+    res = replay(
+        load_bundle(bundle_dir),
+        load_profile("generic_drone"),
+        bag,
+        work / "long_out",
+        goal=[0, 0, 1],
+    )
     replay_s = time.perf_counter() - t0
     if res.final_state != "ACTIVE":
         raise RuntimeError(f"replay ended in {res.final_state}: {res.faults[-3:]}")
@@ -200,7 +214,15 @@ def main() -> None:
     from rich.table import Table
 
     table = Table(title=f"runtime tick (target < {TICK_TARGET_US:g} us), median over {args.ticks}")
-    for col in ("backend", "profile", "tick us", "p99 us", "decode us", "x bare inference", "target"):
+    for col in (
+        "backend",
+        "profile",
+        "tick us",
+        "p99 us",
+        "decode us",
+        "x bare inference",
+        "target",
+    ):
         table.add_column(col, justify="right")
     for b in report["ticks"]:
         for name, r in b["profiles"].items():

@@ -17,7 +17,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,7 @@ def build(typename: str, data: dict[str, Any] | None = None) -> Any:
     return _builder(typename)(data)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _builder(typename: str) -> Any:
     """A compiled constructor for one message type (replays build tens of thousands)."""
     ts = typestore()
@@ -172,7 +172,14 @@ class BagWriter:
         if self.storage == "sqlite3-humble":
             _downgrade_to_humble(self.path)
 
-    def write(self, topic: str, typename: str, data: dict[str, Any] | Any, t: float, qos: Qos | None = None) -> None:
+    def write(
+        self,
+        topic: str,
+        typename: str,
+        data: dict[str, Any] | Any,
+        t: float,
+        qos: Qos | None = None,
+    ) -> None:
         """Write one message (a field dict or a rosbags message) at time ``t`` (s)."""
         conn = self._conns.get(topic)
         if conn is None:
@@ -181,7 +188,7 @@ class BagWriter:
             )
             self._conns[topic] = conn
         msg = build(typename, data) if isinstance(data, dict) else data
-        self._writer.write(conn, int(round(t * 1e9)), self._ts.serialize_cdr(msg, typename))
+        self._writer.write(conn, round(t * 1e9), self._ts.serialize_cdr(msg, typename))
 
     def write_output(self, profile: Profile, out: Output, t: float) -> None:
         """Write a runtime output to its profile topic (service calls to '<service>/_request')."""
@@ -212,8 +219,12 @@ def _qos_profiles(qos: Qos | None) -> list[Any]:
         RQos(
             QosHistory.KEEP_LAST,
             qos.depth,
-            QosReliability.RELIABLE if qos.reliability == "reliable" else QosReliability.BEST_EFFORT,
-            QosDurability.VOLATILE if qos.durability == "volatile" else QosDurability.TRANSIENT_LOCAL,
+            QosReliability.RELIABLE
+            if qos.reliability == "reliable"
+            else QosReliability.BEST_EFFORT,
+            QosDurability.VOLATILE
+            if qos.durability == "volatile"
+            else QosDurability.TRANSIENT_LOCAL,
             QosTime(0, 0),
             QosTime(0, 0),
             QosLiveliness.AUTOMATIC,
@@ -278,7 +289,9 @@ def read_bag(path: str | Path, topics: list[str] | None = None) -> Iterator[BagM
     try:
         conns = [c for c in reader.connections if topics is None or c.topic in topics]
         for conn, stamp, raw in reader.messages(connections=conns):
-            yield BagMessage(conn.topic, conn.msgtype, stamp * 1e-9, ts.deserialize_cdr(raw, conn.msgtype))
+            yield BagMessage(
+                conn.topic, conn.msgtype, stamp * 1e-9, ts.deserialize_cdr(raw, conn.msgtype)
+            )
     finally:
         reader.close()
 
@@ -376,13 +389,21 @@ def replay(
                     out.write_output(profile, o, t)
                     result.commands += 1
                 if rt.state is State.ACTIVE and rt.last_action is not None:
-                    out.write(ACTION_TOPIC, "std_msgs/msg/Float64MultiArray", {"data": rt.last_action.tolist()}, t)
+                    out.write(
+                        ACTION_TOPIC,
+                        "std_msgs/msg/Float64MultiArray",
+                        {"data": rt.last_action.tolist()},
+                        t,
+                    )
                 result.ticks += 1
                 result.active_ticks += rt.state is State.ACTIVE
                 result.states[rt.state.value] = result.states.get(rt.state.value, 0) + 1
                 if t >= next_diag:
                     out.write(
-                        DIAGNOSTICS_TOPIC, "diagnostic_msgs/msg/DiagnosticArray", rt.diagnostics(t), t
+                        DIAGNOSTICS_TOPIC,
+                        "diagnostic_msgs/msg/DiagnosticArray",
+                        rt.diagnostics(t),
+                        t,
                     )
                     next_diag = t + 1.0 / diagnostics_hz
                 k += 1
@@ -498,7 +519,9 @@ def episodes_of(path: str | Path) -> list[Episode]:
     return eps
 
 
-def _resampled_rmse(t_a: list[float], x_a: list[np.ndarray], t_b: list[float], x_b: list[np.ndarray], hz: float) -> float | None:
+def _resampled_rmse(
+    t_a: list[float], x_a: list[np.ndarray], t_b: list[float], x_b: list[np.ndarray], hz: float
+) -> float | None:
     if len(t_a) < 2 or len(t_b) < 2:
         return None
     end = min(t_a[-1], t_b[-1])
@@ -508,7 +531,9 @@ def _resampled_rmse(t_a: list[float], x_a: list[np.ndarray], t_b: list[float], x
     grid = np.arange(start, end, 1.0 / hz)
     a, b = np.asarray(x_a), np.asarray(x_b)
     if a.shape[1:] != b.shape[1:]:
-        raise BagError(f"the two bags carry differently sized vectors: {a.shape[1:]} vs {b.shape[1:]}")
+        raise BagError(
+            f"the two bags carry differently sized vectors: {a.shape[1:]} vs {b.shape[1:]}"
+        )
     ia = np.stack([np.interp(grid, t_a, a[:, k]) for k in range(a.shape[1])], 1)
     ib = np.stack([np.interp(grid, t_b, b[:, k]) for k in range(b.shape[1])], 1)
     return float(np.sqrt(np.mean(np.sum((ia - ib) ** 2, axis=1))))
@@ -536,7 +561,9 @@ def compare(real: str | Path, sim: str | Path, *, hz: float = 50.0) -> dict[str,
             {
                 "episode": i,
                 "trajectory_rmse": _resampled_rmse(r.times, r.positions, s.times, s.positions, hz),
-                "command_rmse": _resampled_rmse(r.cmd_times, r.commands, s.cmd_times, s.commands, hz),
+                "command_rmse": _resampled_rmse(
+                    r.cmd_times, r.commands, s.cmd_times, s.commands, hz
+                ),
                 "success_real": r.success,
                 "success_sim": s.success,
                 "duration_real": r.times[-1] if r.times else 0.0,
@@ -548,7 +575,11 @@ def compare(real: str | Path, sim: str | Path, *, hz: float = 50.0) -> dict[str,
         vals = [p[key] for p in per if p[key] is not None]
         return float(np.mean(vals)) if vals else None
 
-    pairs = [(p["success_real"], p["success_sim"]) for p in per if None not in (p["success_real"], p["success_sim"])]
+    pairs = [
+        (p["success_real"], p["success_sim"])
+        for p in per
+        if None not in (p["success_real"], p["success_sim"])
+    ]
     return {
         "episodes": n,
         "episodes_real": len(ra),

@@ -19,7 +19,14 @@ from .frames import matrix_to_quat
 
 def _rpy_matrix(r: float, p: float, y: float) -> np.ndarray:
     # URDF: fixed-axis roll, pitch, yaw = Rz(y) @ Ry(p) @ Rx(r)
-    cr, sr, cp, sp, cy, sy = math.cos(r), math.sin(r), math.cos(p), math.sin(p), math.cos(y), math.sin(y)
+    cr, sr, cp, sp, cy, sy = (
+        math.cos(r),
+        math.sin(r),
+        math.cos(p),
+        math.sin(p),
+        math.cos(y),
+        math.sin(y),
+    )
     return np.array(
         [
             [cy * cp, cy * sp * sr - sy * cr, cy * sp * cr + sy * sr],
@@ -152,7 +159,11 @@ class SerialChain:
                 r_err = target_rot @ rot.T
                 # axis-angle vector of the rotation error (small-angle form is enough here)
                 w = 0.5 * np.array(
-                    [r_err[2, 1] - r_err[1, 2], r_err[0, 2] - r_err[2, 0], r_err[1, 0] - r_err[0, 1]]
+                    [
+                        r_err[2, 1] - r_err[1, 2],
+                        r_err[0, 2] - r_err[2, 0],
+                        r_err[1, 0] - r_err[0, 1],
+                    ]
                 )
                 err = np.concatenate([err, w])
             j = jac[:rows]

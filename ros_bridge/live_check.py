@@ -33,11 +33,10 @@ def _to_plain(msg: Any) -> Any:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.node import Node
     from rosgraph_msgs.msg import Clock
     from std_srvs.srv import SetBool
-
-    from diagnostic_msgs.msg import DiagnosticArray
 
     from . import bags
     from .node import _qos, fill, import_type
@@ -74,13 +73,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         clock = harness.create_publisher(Clock, "/clock", 10)
         pubs = {
-            role: harness.create_publisher(import_type(s.type), s.topic.replace("~", f"/{NODE_NAME}"), _qos(s.qos))
+            role: harness.create_publisher(
+                import_type(s.type), s.topic.replace("~", f"/{NODE_NAME}"), _qos(s.qos)
+            )
             for role, s in profile.inputs.items()
         }
         received: list[tuple[str, Any]] = []
         for role, s in profile.outputs.items():
             harness.create_subscription(
-                import_type(s.type), s.topic, lambda m, role=role: received.append((role, m)), _qos(s.qos)
+                import_type(s.type),
+                s.topic,
+                lambda m, role=role: received.append((role, m)),
+                _qos(s.qos),
             )
         states: list[str] = []
         harness.create_subscription(

@@ -35,7 +35,7 @@ class Output:
 def stamp(t: float) -> dict[str, int]:
     """``builtin_interfaces/Time`` fields for a time in seconds."""
     sec = math.floor(t)
-    return {"sec": int(sec), "nanosec": int(round((t - sec) * 1e9)) % 1_000_000_000}
+    return {"sec": int(sec), "nanosec": round((t - sec) * 1e9) % 1_000_000_000}
 
 
 def duration(t: float) -> dict[str, int]:
@@ -75,7 +75,9 @@ def to_builtin(msg: Any) -> Any:
     if hasattr(msg, "get_fields_and_field_types"):  # rclpy
         return {k: to_builtin(getattr(msg, k)) for k in msg.get_fields_and_field_types()}
     if hasattr(msg, "__dataclass_fields__"):  # rosbags
-        return {k: to_builtin(getattr(msg, k)) for k in msg.__dataclass_fields__ if k != "__msgtype__"}
+        return {
+            k: to_builtin(getattr(msg, k)) for k in msg.__dataclass_fields__ if k != "__msgtype__"
+        }
     if isinstance(msg, (list, tuple)):
         return [to_builtin(v) for v in msg]
     if hasattr(msg, "tolist"):

@@ -96,10 +96,9 @@ class PolicyNode:
     imports without rclpy for documentation and tests)."""
 
     def __init__(self) -> None:
+        from diagnostic_msgs.msg import DiagnosticArray
         from rclpy.node import Node
         from std_srvs.srv import SetBool, Trigger
-
-        from diagnostic_msgs.msg import DiagnosticArray
 
         node = Node(NODE_NAME, automatically_declare_parameters_from_overrides=False)
         self.node = node
@@ -172,7 +171,9 @@ class PolicyNode:
         self._tick_us = (time.perf_counter() - start) * 1e6
         if self.rt.state is not before:
             log = self.node.get_logger()
-            text = f"{before.value} -> {self.rt.state.value}" + (f": {self.rt.fault}" if self.rt.fault else "")
+            text = f"{before.value} -> {self.rt.state.value}" + (
+                f": {self.rt.fault}" if self.rt.fault else ""
+            )
             (log.error if self.rt.state.value in ("FALLBACK", "STOPPED") else log.info)(text)
 
     def _send(self, out: Output) -> None:

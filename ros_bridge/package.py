@@ -145,7 +145,9 @@ def generate_package(
     (root / "package.xml").write_text(
         _package_xml(name, version, bundle, prof, depends, maintainer, maintainer_email)
     )
-    (root / "setup.py").write_text(_setup_py(name, version, maintainer, maintainer_email, bundle, prof))
+    (root / "setup.py").write_text(
+        _setup_py(name, version, maintainer, maintainer_email, bundle, prof)
+    )
     (root / "setup.cfg").write_text(
         f"[develop]\nscript_dir=$base/lib/{name}\n[install]\ninstall_scripts=$base/lib/{name}\n"
     )
@@ -154,7 +156,9 @@ def generate_package(
 
 
 def _types(prof: Any) -> list[str]:
-    return [s.type for s in (*prof.inputs.values(), *prof.outputs.values(), *prof.services.values())]
+    return [
+        s.type for s in (*prof.inputs.values(), *prof.outputs.values(), *prof.services.values())
+    ]
 
 
 def _package_xml(
@@ -212,8 +216,14 @@ setup(
 
 
 def _readme(name: str, bundle: Any, prof: Any, depends: list[str]) -> str:
-    inputs = "\n".join(f"| in | `{s.topic}` | `{s.type}` | {s.qos.reliability}, {s.qos.durability}, depth {s.qos.depth} |" for s in prof.inputs.values())
-    outputs = "\n".join(f"| out | `{s.topic}` | `{s.type}` | {s.qos.reliability}, {s.qos.durability}, depth {s.qos.depth} |" for s in prof.outputs.values())
+    inputs = "\n".join(
+        f"| in | `{s.topic}` | `{s.type}` | {s.qos.reliability}, {s.qos.durability}, depth {s.qos.depth} |"
+        for s in prof.inputs.values()
+    )
+    outputs = "\n".join(
+        f"| out | `{s.topic}` | `{s.type}` | {s.qos.reliability}, {s.qos.durability}, depth {s.qos.depth} |"
+        for s in prof.outputs.values()
+    )
     services = "\n".join(f"| call | `{s.service}` | `{s.type}` | |" for s in prof.services.values())
     extra = [d for d in depends if d.endswith(("px4_msgs", "crazyflie_interfaces"))]
     extra_text = (

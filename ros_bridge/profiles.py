@@ -108,7 +108,9 @@ class Profile:
                     table[role] = replace(spec, topic=str(value))
                 else:
                     if attr not in ("reliability", "durability", "depth"):
-                        raise ProfileError(f"{key}: QoS setting must be reliability, durability or depth")
+                        raise ProfileError(
+                            f"{key}: QoS setting must be reliability, durability or depth"
+                        )
                     table[role] = replace(spec, qos=_qos({**spec.qos.__dict__, attr: value}, key))
             elif head == "services":
                 if rest not in services:

@@ -118,8 +118,11 @@ class DroneAdapter(Adapter):
         self.frame_id = str(self.params.get("frame_id", "map"))
 
     def has_state(self) -> bool:
-        return self.pos is not None and self.quat is not None and self.vel is not None and (
-            self.ang_vel is not None
+        return (
+            self.pos is not None
+            and self.quat is not None
+            and self.vel is not None
+            and (self.ang_vel is not None)
         )
 
     def velocity_command(self, action: np.ndarray) -> tuple[np.ndarray, float]:
@@ -510,7 +513,7 @@ class ArmAdapter(Adapter):
         if self.kind == "joint_delta":
             target = self.q + action[: self.chain.dof] * cm["joint_step"]
         else:
-            pos, rot, _, _ = self.chain.forward(self.q)
+            pos, _, _, _ = self.chain.forward(self.q)
             goal = pos + action[:3] * cm["ee_step"]
             goal[2] = max(goal[2], 0.0)  # as in simulation: never below the table top
             down = frames.quat_to_matrix((1.0, 0.0, 0.0, 0.0))  # gripper pointing down
@@ -587,7 +590,11 @@ class ArmForwardAdapter(ArmAdapter):
     """Float64MultiArray of joint positions in the controller's joint order."""
 
     def _array(self, positions: np.ndarray) -> list[Output]:
-        return [self._out("commands", {"layout": {"dim": [], "data_offset": 0}, "data": positions.tolist()})]
+        return [
+            self._out(
+                "commands", {"layout": {"dim": [], "data_offset": 0}, "data": positions.tolist()}
+            )
+        ]
 
     def command(self, action: np.ndarray, t: float) -> list[Output]:
         return self._array(self.targets(action))

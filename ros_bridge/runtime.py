@@ -213,13 +213,19 @@ class Runtime:
         except NotReady as exc:
             return self._fallback(t, f"lost {exc}")
         if not np.all(np.isfinite(obs)):
-            bad = [f.name for f in self.bundle.fields if not np.all(np.isfinite(obs[f.offset : f.offset + f.size]))]
+            bad = [
+                f.name
+                for f in self.bundle.fields
+                if not np.all(np.isfinite(obs[f.offset : f.offset + f.size]))
+            ]
             return self._fallback(t, f"non-finite observation fields {bad}")
         a = self.adapter
         if isinstance(a, DroneAdapter):
             tilt = tilt_of(a.quat)
             if tilt > self.tilt_kill:
-                self._stop(f"tilt kill: tilt {np.degrees(tilt):.0f} deg > {self.config.tilt_kill_deg:g}")
+                self._stop(
+                    f"tilt kill: tilt {np.degrees(tilt):.0f} deg > {self.config.tilt_kill_deg:g}"
+                )
                 return []
             if np.any(a.pos < self.breach_low) or np.any(a.pos > self.breach_high):
                 return self._fallback(t, f"geofence breach at {np.round(a.pos, 2).tolist()}")

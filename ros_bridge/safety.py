@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 
-class State(str, Enum):
+class State(str, Enum):  # noqa: UP042 (StrEnum is 3.11+; we support 3.10)
     WAIT_INPUTS = "WAIT_INPUTS"
     SELF_TEST = "SELF_TEST"
     READY = "READY"
@@ -68,7 +68,9 @@ class SafetyConfig:
         for f in fields(cls):
             value = getattr(cfg, f.name)
             if not math.isfinite(value) or (value < 0 and f.name != "geofence_margin_m"):
-                raise ValueError(f"safety.{f.name} must be a finite non-negative number, got {value}")
+                raise ValueError(
+                    f"safety.{f.name} must be a finite non-negative number, got {value}"
+                )
         return cfg
 
 

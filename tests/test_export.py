@@ -45,9 +45,14 @@ def test_onnx_graph_matches_torch_and_numpy(hover_run, hover_bundle):
     rng = np.random.default_rng(0)
     # Far-out observations exercise the observation clip, large ones the action clip.
     obs = np.concatenate(
-        [rng.normal(0, 1, (64, policy.obs_mean.size)), rng.normal(0, 1e3, (8, policy.obs_mean.size))]
+        [
+            rng.normal(0, 1, (64, policy.obs_mean.size)),
+            rng.normal(0, 1e3, (8, policy.obs_mean.size)),
+        ]
     )
-    sess = ort.InferenceSession(str(hover_bundle / "policy.onnx"), providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(
+        str(hover_bundle / "policy.onnx"), providers=["CPUExecutionProvider"]
+    )
     got = sess.run(None, {"obs": obs})[0]
     np.testing.assert_allclose(got, torch_actions(policy, obs), atol=1e-5, rtol=0)
     np.testing.assert_allclose(got, policy.act(obs), atol=1e-9, rtol=0)

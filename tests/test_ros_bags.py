@@ -62,7 +62,9 @@ def test_arm_replay_reproduces_joint_targets(arm_bundle, tmp_path):
     sim_bag, out_bag = tmp_path / "sim", tmp_path / "replay"
     rec = record_sim(arm_bundle, sim_bag, profile="arm_jtc", episodes=1, seed=5)
     # A random policy moves fast: give the velocity limit room so parity is checked alone.
-    prof = load_profile("arm_jtc").with_overrides({"safety.velocity_scale": 1.0, "safety.slew_rate": 1e3})
+    prof = load_profile("arm_jtc").with_overrides(
+        {"safety.velocity_scale": 1.0, "safety.slew_rate": 1e3}
+    )
     res = replay(load_bundle(arm_bundle), prof, sim_bag, out_bag)
     sim, rep = commands(sim_bag), commands(out_bag)
     common = set(sim) & set(rep)
@@ -126,8 +128,17 @@ def generic_bag(hover_bundle, tmp_path_factory):
 
 def test_replay_falls_back_when_a_topic_drops_out(hover_bundle, generic_bag, tmp_path):
     gap = (3.0, 3.5)  # the Imu goes silent for half a second
-    _rewrite(generic_bag, tmp_path / "drop", lambda m: None if m.topic == "/imu" and gap[0] < m.t < gap[1] else m.msg)
-    res = replay(load_bundle(hover_bundle), load_profile("generic_drone"), tmp_path / "drop", tmp_path / "out")
+    _rewrite(
+        generic_bag,
+        tmp_path / "drop",
+        lambda m: None if m.topic == "/imu" and gap[0] < m.t < gap[1] else m.msg,
+    )
+    res = replay(
+        load_bundle(hover_bundle),
+        load_profile("generic_drone"),
+        tmp_path / "drop",
+        tmp_path / "out",
+    )
     assert any("stale inputs: ['imu']" in f for f in res.faults)
     assert res.states["FALLBACK"] >= 1 and res.final_state == "STOPPED"
     cmds = [m for m in read_bag(tmp_path / "out") if m.topic == "/cmd_vel"]
@@ -141,7 +152,9 @@ def test_replay_falls_back_on_nan(hover_bundle, generic_bag, tmp_path):
         return m.msg
 
     _rewrite(generic_bag, tmp_path / "nan", poison)
-    res = replay(load_bundle(hover_bundle), load_profile("generic_drone"), tmp_path / "nan", tmp_path / "out")
+    res = replay(
+        load_bundle(hover_bundle), load_profile("generic_drone"), tmp_path / "nan", tmp_path / "out"
+    )
     assert any("non-finite observation fields ['pos', 'goal_rel']" in f for f in res.faults)
     assert res.final_state == "STOPPED"
 
@@ -153,14 +166,25 @@ def test_replay_falls_back_on_a_geofence_breach(hover_bundle, generic_bag, tmp_p
         return m.msg
 
     _rewrite(generic_bag, tmp_path / "fence", drift)
-    res = replay(load_bundle(hover_bundle), load_profile("generic_drone"), tmp_path / "fence", tmp_path / "out")
+    res = replay(
+        load_bundle(hover_bundle),
+        load_profile("generic_drone"),
+        tmp_path / "fence",
+        tmp_path / "out",
+    )
     assert any("geofence breach" in f for f in res.faults)
     diag = [m.msg.status[0] for m in read_bag(tmp_path / "out") if m.topic == "/diagnostics"]
     assert any(s.message.startswith("FALLBACK: geofence breach") and s.level == 2 for s in diag)
 
 
 def test_replay_without_enable_stays_ready(hover_bundle, generic_bag, tmp_path):
-    res = replay(load_bundle(hover_bundle), load_profile("generic_drone"), generic_bag, tmp_path / "o", enable=False)
+    res = replay(
+        load_bundle(hover_bundle),
+        load_profile("generic_drone"),
+        generic_bag,
+        tmp_path / "o",
+        enable=False,
+    )
     assert res.active_ticks == 0 and res.commands == 0 and res.final_state == State.READY.value
 
 
@@ -201,7 +225,9 @@ def test_cli_record_replay_compare_end_to_end(hover_run, tmp_path):
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["active_ticks"] == 385
-    r = runner.invoke(app, ["ros", "compare", "--real", str(tmp_path / "sim"), "--sim", str(tmp_path / "sim")])
+    r = runner.invoke(
+        app, ["ros", "compare", "--real", str(tmp_path / "sim"), "--sim", str(tmp_path / "sim")]
+    )
     assert r.exit_code == 0 and "trajectory RMSE" in r.output
     r = runner.invoke(
         app,

@@ -9,6 +9,7 @@ they need from here.
 from __future__ import annotations
 
 import fcntl
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def random_policy(obs_size: int, act_size: int, seed: int, scale: float = 0.3):
     sizes = [obs_size, 32, 32, act_size]
     actor = [
         (rng.normal(0, scale / np.sqrt(a), (a, b)), rng.normal(0, 0.01, b))
-        for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+        for a, b in itertools.pairwise(sizes)
     ]
     return Policy(
         actor,
@@ -97,7 +98,13 @@ def const_policy(obs_size: int, action: list[float]):
     act = np.asarray(action, np.float64)
     actor = [(np.zeros((obs_size, 8)), np.zeros(8)), (np.zeros((8, act.size)), act)]
     return Policy(
-        actor, "tanh", np.zeros(obs_size), np.ones(obs_size), 10.0, -np.ones(act.size), np.ones(act.size)
+        actor,
+        "tanh",
+        np.zeros(obs_size),
+        np.ones(obs_size),
+        10.0,
+        -np.ones(act.size),
+        np.ones(act.size),
     )
 
 
@@ -113,6 +120,8 @@ def const_bundle(
         from agentic_rl.export import export_bundle
 
         spec = sims.get_spec(task, mode)
-        export_bundle(const_policy(spec.obs_size, action), task, path, golden_episodes=1, action_mode=mode)
+        export_bundle(
+            const_policy(spec.obs_size, action), task, path, golden_episodes=1, action_mode=mode
+        )
 
     return _cached(factory, name, build)

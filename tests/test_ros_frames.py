@@ -63,11 +63,15 @@ def test_px4_attitude_rotates_the_same_physical_vectors(q, v_body_flu):
 @given(quats)
 def test_quaternion_matrix_round_trip_and_pybullet_agreement(q):
     m = frames.quat_to_matrix(q)
-    np.testing.assert_allclose(np.asarray(p.getMatrixFromQuaternion(q.tolist())).reshape(3, 3), m, atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(p.getMatrixFromQuaternion(q.tolist())).reshape(3, 3), m, atol=1e-6
+    )
     back = frames.matrix_to_quat(m)
     assert back[3] >= 0
     np.testing.assert_allclose(frames.same_hemisphere(back, q), q, atol=1e-9)
-    np.testing.assert_allclose(frames.quat_multiply(q, frames.quat_conjugate(q)), [0, 0, 0, 1], atol=1e-12)
+    np.testing.assert_allclose(
+        frames.quat_multiply(q, frames.quat_conjugate(q)), [0, 0, 0, 1], atol=1e-12
+    )
 
 
 @settings(max_examples=100, deadline=None)
@@ -75,7 +79,7 @@ def test_quaternion_matrix_round_trip_and_pybullet_agreement(q):
 def test_tilt_and_yaw_match_the_simulator(q):
     r = np.asarray(p.getMatrixFromQuaternion(q.tolist()))
     assert frames.tilt(q) == pytest.approx(math.acos(np.clip(r[8], -1, 1)), abs=1e-6)
-    roll, pitch, yaw = p.getEulerFromQuaternion(q.tolist())
+    _, pitch, yaw = p.getEulerFromQuaternion(q.tolist())
     assert frames.yaw(q) == pytest.approx(yaw, abs=1e-6) or abs(abs(pitch) - math.pi / 2) < 1e-3
 
 
@@ -97,7 +101,9 @@ def test_arm_forward_kinematics_and_velocity_match_pybullet():
             s = info["state"]
             pos, quat, vel = chain.tip_state(s["joint_pos"], s["joint_vel"])
             np.testing.assert_allclose(pos, s["ee_pos"], atol=1e-6)
-            np.testing.assert_allclose(frames.same_hemisphere(quat, s["ee_quat"]), s["ee_quat"], atol=1e-6)
+            np.testing.assert_allclose(
+                frames.same_hemisphere(quat, s["ee_quat"]), s["ee_quat"], atol=1e-6
+            )
             np.testing.assert_allclose(vel, s["ee_vel"], atol=1e-9)
             if term or trunc:
                 break

@@ -72,9 +72,13 @@ def _ros_python() -> Path:
     ROS_VENV.parent.mkdir(exist_ok=True)
     with open(ROS_VENV.parent / "ros2.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        ok = py.exists() and subprocess.run(
-            [str(py), "-c", "import rclpy, nav_msgs.msg, rosbags"], capture_output=True
-        ).returncode == 0
+        ok = (
+            py.exists()
+            and subprocess.run(
+                [str(py), "-c", "import rclpy, nav_msgs.msg, rosbags"], capture_output=True
+            ).returncode
+            == 0
+        )
         if ok:
             return py
         base = _python311()
@@ -97,7 +101,10 @@ def _ros_python() -> Path:
 def _netns_prefix() -> list[str]:
     """``unshare`` arguments for a private network namespace (root, or a user namespace)."""
     for args in (["unshare", "-n"], ["unshare", "-rn"]):
-        if shutil.which("unshare") and subprocess.run([*args, "true"], capture_output=True).returncode == 0:
+        if (
+            shutil.which("unshare")
+            and subprocess.run([*args, "true"], capture_output=True).returncode == 0
+        ):
             return args
     pytest.fail("cannot create a private network namespace (unshare -n / -rn): run as root")
 
@@ -113,7 +120,9 @@ def test_ros_venv_does_not_leak_into_the_main_environment():
 def test_generated_node_runs_on_real_rclpy(hover_bundle, tmp_path):
     py = _ros_python()
     ns = _netns_prefix()
-    pkg = generate_package(hover_bundle, "generic_drone", tmp_path / "ws" / "src", goal=[0.0, 0.0, 1.0])
+    pkg = generate_package(
+        hover_bundle, "generic_drone", tmp_path / "ws" / "src", goal=[0.0, 0.0, 1.0]
+    )
     bin_dir = Path(sys.executable).parent
     build = subprocess.run(
         [str(bin_dir / "colcon"), "build", "--event-handlers", "console_direct-"],

@@ -38,7 +38,14 @@ def test_package_xml_is_valid_format_3(package):
     assert pkg.package_format == 3 and pkg.name == PKG == package.name
     assert pkg.get_build_type() == "ament_python"
     deps = {d.name for d in pkg.exec_depends}
-    assert {"rclpy", "px4_msgs", "geometry_msgs", "diagnostic_msgs", "std_srvs", "python3-numpy"} <= deps
+    assert {
+        "rclpy",
+        "px4_msgs",
+        "geometry_msgs",
+        "diagnostic_msgs",
+        "std_srvs",
+        "python3-numpy",
+    } <= deps
 
 
 def _console_scripts(setup_py: Path) -> dict[str, str]:
@@ -87,7 +94,9 @@ def test_launch_files_start_the_packaged_node_with_declared_parameters(package):
 
 
 def test_params_file_holds_the_profile_and_goal(package):
-    params = yaml.safe_load((package / "config" / "params.yaml").read_text())["/**"]["ros__parameters"]
+    params = yaml.safe_load((package / "config" / "params.yaml").read_text())["/**"][
+        "ros__parameters"
+    ]
     flat = flatten(params)
     assert flat["profile"] == "px4" and flat["goal"] == [0.0, 0.0, 1.0]
     assert flat["topics.odometry"] == "/fmu/out/vehicle_odometry"
@@ -132,9 +141,12 @@ def test_node_uses_only_humble_rclpy_apis():
             elif isinstance(node, ast.Import):
                 used |= {a.name for a in node.names if a.name.startswith("rclpy")}
         for call in ast.walk(tree):
-            if isinstance(call, ast.Attribute) and isinstance(call.value, ast.Name):
-                if call.value.id in ("rclpy", "node", "harness", "client", "log", "fut"):
-                    used.add(call.attr)
+            if (
+                isinstance(call, ast.Attribute)
+                and isinstance(call.value, ast.Name)
+                and call.value.id in ("rclpy", "node", "harness", "client", "log", "fut")
+            ):
+                used.add(call.attr)
     assert used and used <= humble, used - humble
 
 
@@ -157,7 +169,9 @@ def test_colcon_build_installs_the_node_models_and_launch_files(package, tmp_pat
     share = prefix / "share" / package.name
     exe = prefix / "lib" / package.name / EXECUTABLE
     assert exe.is_file() and os.access(exe, os.X_OK)
-    assert (prefix / "share" / "ament_index" / "resource_index" / "packages" / package.name).is_file()
+    assert (
+        prefix / "share" / "ament_index" / "resource_index" / "packages" / package.name
+    ).is_file()
     for rel in ("package.xml", "README.md", "config/params.yaml", "models/policy.onnx",
                 "models/bundle.json", "models/golden.npz", "launch/policy.launch.xml"):  # fmt: skip
         assert (share / rel).is_file(), rel

@@ -8,8 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from ros_bridge import AdapterError, ProfileError, Runtime, State, load_bundle, load_profile
-from ros_bridge import frames
+from ros_bridge import AdapterError, ProfileError, Runtime, State, frames, load_bundle, load_profile
 from ros_bridge.bags import build
 from ros_bridge.observation import ObservationError
 from tests.test_ros_fixtures import arm_bundle, const_bundle, hover_bundle, hover_run, random_policy
@@ -20,7 +19,9 @@ DT = 1.0 / 48.0
 
 
 def drone_state(pos=(0.0, 0.0, 1.0), yaw=0.0, tilt=0.0, vel=(0.0, 0.0, 0.0), goal=(0.0, 0.0, 1.0)):
-    q = frames.quat_multiply(frames.yaw_to_quat(yaw), [math.sin(tilt / 2), 0.0, 0.0, math.cos(tilt / 2)])
+    q = frames.quat_multiply(
+        frames.yaw_to_quat(yaw), [math.sin(tilt / 2), 0.0, 0.0, math.cos(tilt / 2)]
+    )
     return {
         "pos": np.array(pos, float),
         "quat": q,
@@ -231,7 +232,9 @@ def test_joint_states_are_matched_by_name(arm_bundle):
     rt = Runtime(load_bundle(arm_bundle), load_profile("arm_forward"), goal=[0.1, 0.0, 0.2])
     names = ["panda_finger_joint1", *[f"panda_joint{i}" for i in (7, 3, 1, 2, 6, 5, 4)]]
     pos = [0.04, 0.7, 0.3, 0.1, 0.2, 0.6, 0.5, 0.4]
-    msg = build("sensor_msgs/msg/JointState", {"name": names, "position": pos, "velocity": [0.0] * 8})
+    msg = build(
+        "sensor_msgs/msg/JointState", {"name": names, "position": pos, "velocity": [0.0] * 8}
+    )
     rt.on_message("joint_states", msg, 0.0)
     np.testing.assert_allclose(rt.adapter.q, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
     short = build("sensor_msgs/msg/JointState", {"name": names[:3], "position": pos[:3]})
@@ -252,7 +255,9 @@ def test_profiles_and_pairings_fail_with_reasons(hover_bundle, arm_bundle, tmp_p
     from agentic_rl.export import export_bundle
 
     spec = sims.get_spec("DroneGates")
-    gates = export_bundle(random_policy(spec.obs_size, 4, 0), "DroneGates", tmp_path / "g", golden_episodes=1)
+    gates = export_bundle(
+        random_policy(spec.obs_size, 4, 0), "DroneGates", tmp_path / "g", golden_episodes=1
+    )
     with pytest.raises(ObservationError, match="gate_rel"):
         Runtime(load_bundle(gates), load_profile("px4"))
 

@@ -120,7 +120,9 @@ def package(
     bundle: Path = typer.Option(..., "--bundle", help="PolicyBundle folder."),
     profile: str = typer.Option(..., "--profile", help="Robot profile name or YAML file."),
     out: Path = typer.Option(..., "--out", help="Folder to create the package in (e.g. ws/src)."),
-    name: str = typer.Option(None, "--name", help="ROS package name (default: task_profile_policy)."),
+    name: str = typer.Option(
+        None, "--name", help="ROS package name (default: task_profile_policy)."
+    ),
     goal: str = typer.Option(None, "--goal", help="Default goal x,y,z in the task frame."),
     sets: list[str] = typer.Option([], "--set", help=SET_HELP),
 ) -> None:
@@ -258,5 +260,8 @@ def compare(
     table.add_row("trajectory RMSE", fmt(report["trajectory_rmse"]))
     table.add_row("command RMSE", fmt(report["command_rmse"]))
     table.add_row("success agreement", fmt(report["success_agreement"]))
-    table.add_row("success rate real / sim", f"{fmt(report['success_rate_real'])} / {fmt(report['success_rate_sim'])}")
+    table.add_row(
+        "success rate real / sim",
+        f"{fmt(report['success_rate_real'])} / {fmt(report['success_rate_sim'])}",
+    )
     console.print(table)

@@ -22,7 +22,7 @@ import json
 import math
 import platform
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -203,7 +203,7 @@ def _bundle_json(
     return {
         "format": BUNDLE_FORMAT,
         "version": BUNDLE_VERSION,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "task": {
             "id": task_id,
             "robot": spec.robot,

@@ -17,8 +17,6 @@ from typing import Any
 
 import numpy as np
 
-
-
 #: First seed of recorded episodes (a range of its own, away from training and evaluation).
 RECORD_SEED = 8_000_000
 
@@ -83,7 +81,9 @@ def record_sim(
             f"policy takes {bundle.obs_size}"
         )
     dt = 1.0 / bundle.control_hz
-    inputs = {role: (bags._resolve_topic(s.topic), s.type, s.qos) for role, s in prof.inputs.items()}
+    inputs = {
+        role: (bags._resolve_topic(s.topic), s.type, s.qos) for role, s in prof.inputs.items()
+    }
     result = RecordResult(bag=str(out), episodes=episodes, steps=0)
     # Bag stamps are unsigned: start the simulated clock at 1 s so markers before t can exist.
     t = 1.0
@@ -100,13 +100,23 @@ def record_sim(
             for ep in range(episodes):
                 obs, info = env.reset(seed=seed + ep)
                 marker = {"event": "start", "episode": ep, "seed": seed + ep, "task": task_id}
-                writer.write(bags.EPISODE_TOPIC, "std_msgs/msg/String", {"data": json.dumps(marker)}, t - dt / 2)
+                writer.write(
+                    bags.EPISODE_TOPIC,
+                    "std_msgs/msg/String",
+                    {"data": json.dumps(marker)},
+                    t - dt / 2,
+                )
                 done = False
                 write_state(info["state"], t)
                 adapter.on_activate(t)
                 while not done:
                     action = np.asarray(policy(obs), np.float64)
-                    writer.write(bags.ACTION_TOPIC, "std_msgs/msg/Float64MultiArray", {"data": action.tolist()}, t)
+                    writer.write(
+                        bags.ACTION_TOPIC,
+                        "std_msgs/msg/Float64MultiArray",
+                        {"data": action.tolist()},
+                        t,
+                    )
                     for o in adapter.command(action, t):
                         writer.write_output(prof, o, t)
                     obs, _, terminated, truncated, info = env.step(action)
@@ -121,7 +131,9 @@ def record_sim(
                     "termination_reason": info["termination_reason"],
                     "task_metrics": info.get("task_metrics", {}),
                 }
-                writer.write(bags.EPISODE_TOPIC, "std_msgs/msg/String", {"data": json.dumps(end)}, t + dt / 4)
+                writer.write(
+                    bags.EPISODE_TOPIC, "std_msgs/msg/String", {"data": json.dumps(end)}, t + dt / 4
+                )
                 result.successes.append(bool(info["is_success"]))
                 result.termination_reasons.append(str(info["termination_reason"]))
                 t += dt
