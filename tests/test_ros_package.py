@@ -196,3 +196,23 @@ def test_colcon_build_installs_the_node_models_and_launch_files(package, tmp_pat
         timeout=120,
     )
     assert out.returncode == 0 and "vendored ok" in out.stdout, out.stderr[-3000:]
+
+
+def test_cli_package_command(hover_bundle, tmp_path):
+    from typer.testing import CliRunner
+
+    from agentic_rl.cli import app
+
+    runner = CliRunner()
+    args = ["ros", "package", "--bundle", str(hover_bundle), "--out", str(tmp_path)]
+    r = runner.invoke(app, [*args, "--profile", "mavros", "--name", "hover_mavros", "--goal", "0,0,1.2",
+                            "--set", "topics.odometry=/uav1/mavros/local_position/odom"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "colcon build --packages-select hover_mavros" in r.output
+    params = yaml.safe_load((tmp_path / "hover_mavros" / "config" / "params.yaml").read_text())
+    flat = flatten(params["/**"]["ros__parameters"])
+    assert flat["topics.odometry"] == "/uav1/mavros/local_position/odom"
+    assert flat["goal"] == [0.0, 0.0, 1.2]
+    r = runner.invoke(app, [*args, "--profile", "arm_jtc"])
+    text = " ".join(re.sub("[\u2500-\u257f]", " ", r.output).split())  # drop rich's box lines
+    assert r.exit_code == 2 and "supports action modes" in text
