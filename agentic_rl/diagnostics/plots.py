@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from agentic_rl.diagnostics.keys import KeyFields, StateLayout
 from agentic_rl.diagnostics.packet import DiagnosisPacket
@@ -33,7 +34,8 @@ FAIL_COLOR, SUCCESS_COLOR = "#d62728", "#2ca02c"
 
 def _save(fig: Figure, path: Path) -> Path:
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=DPI)
+    # Fast zlib level: these PNGs are written once per candidate and are mostly flat colour.
+    fig.savefig(path, dpi=DPI, pil_kwargs={"compress_level": 3})
     return path
 
 
@@ -45,7 +47,9 @@ def training_plot(log: TrainLog, packet: DiagnosisPacket, path: Path) -> Path | 
     if not np.isfinite(success).any():
         return None
     metric = packet.task_metric_name
-    fig = Figure(figsize=(6.4, 4.2), layout="constrained")
+    # Fixed margins instead of a layout engine: constrained layout costs an extra draw.
+    fig = Figure(figsize=(6.4, 4.2))
+    fig.subplots_adjust(left=0.14, right=0.97, top=0.92, bottom=0.11, hspace=0.12)
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
     ax1.plot(steps, success, color="#1f77b4", label="training (last 100 episodes)")
     ax1.scatter(
@@ -73,7 +77,8 @@ def term_shares_plot(log: TrainLog | None, packet: DiagnosisPacket, path: Path) 
     names = [t.name for t in packet.terms]
     if not names:
         return None
-    fig = Figure(figsize=(6.4, 3.6), layout="constrained")
+    fig = Figure(figsize=(6.4, 3.6))
+    fig.subplots_adjust(left=0.11, right=0.74, top=0.9, bottom=0.14)
     ax = fig.subplots()
     if log is not None:
         mags = np.nan_to_num(np.abs(np.array([log.col(f"reward/{n}") for n in names])))
@@ -88,6 +93,7 @@ def term_shares_plot(log: TrainLog | None, packet: DiagnosisPacket, path: Path) 
             ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
             ax.set_title("reward term shares over training", fontsize=10)
             return _save(fig, path)
+    fig.subplots_adjust(left=0.25, right=0.95)
     ax.barh(names, [t.share for t in packet.terms])
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of |reward|")
@@ -118,7 +124,8 @@ def trajectory_plot(rollouts: Rollouts, spec: TaskSpec, path: Path, title: str =
         return None
     failed = [e for e in rollouts.episodes if not e.success][:MAX_TRAJECTORIES]
     won = [e for e in rollouts.episodes if e.success][:MAX_TRAJECTORIES]
-    fig = Figure(figsize=(5.6, 5.0), layout="constrained")
+    fig = Figure(figsize=(5.6, 5.0))
+    fig.subplots_adjust(left=0.0, right=0.95, top=0.95, bottom=0.03)
     ax: Any = fig.add_subplot(projection="3d")
     for group, color, end in ((failed, FAIL_COLOR, "x"), (won, SUCCESS_COLOR, "*")):
         for i, ep in enumerate(group):
@@ -131,7 +138,7 @@ def trajectory_plot(rollouts: Rollouts, spec: TaskSpec, path: Path, title: str =
             ax.scatter(*pos[-1], color=color, marker=end, s=40)
     targets = _targets(failed + won, layout, keys)
     if len(targets):
-        label = keys.primary.label if keys.primary else "target"
+        label = keys.primary.label.removeprefix("the ") if keys.primary else "target"
         ax.scatter(*targets.T, color="black", marker="D", s=25, label=label)
     unit = layout.unit(keys.position)
     ax.set_xlabel(f"x [{unit}]")
@@ -147,7 +154,8 @@ def termination_plot(packet: DiagnosisPacket, path: Path) -> Path:
     """Termination-reason histogram, nominal vs randomized physics side by side."""
     sums = [packet.nominal] + ([packet.randomized] if packet.randomized else [])
     reasons = list(dict.fromkeys(r for s in sums for r in s.termination_reasons))
-    fig = Figure(figsize=(6.0, 3.4), layout="constrained")
+    fig = Figure(figsize=(6.0, 3.4))
+    fig.subplots_adjust(left=0.1, right=0.97, top=0.9, bottom=0.14)
     ax = fig.subplots()
     width = 0.8 / len(sums)
     x = np.arange(len(reasons))
@@ -156,6 +164,7 @@ def termination_plot(packet: DiagnosisPacket, path: Path) -> Path:
         label = f"{'randomized' if s.randomized else 'nominal'} ({s.success_rate:.0%} success)"
         ax.bar(x + (k - (len(sums) - 1) / 2) * width, counts, width, label=label)
     ax.set_xticks(x, reasons)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("episodes")
     ax.legend(fontsize=7)
     ax.set_title("how evaluation episodes ended", fontsize=10)

@@ -4,9 +4,10 @@
 module wraps it rather than re-implementing it. The wrapper is the reward callable that
 ``evaluate`` hands to the env: the env calls it once per step with the true state snapshot and
 the applied (clipped) action, so it records the state trajectory, the actions and the
-candidate's reward terms without touching the env or the policy. Each seed runs as its own
-``evaluate`` call, because :class:`~agentic_rl.ppo.EvalResult` reports termination reasons as
-a histogram and the exemplars need each episode's own reason.
+candidate's reward terms without touching the env or the policy.
+:class:`~agentic_rl.ppo.EvalResult` reports termination reasons as a histogram; each
+episode's own reason is inferred from it where that is certain, and the few ambiguous
+episodes are re-run alone (see :func:`infer_reasons`).
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from agentic_rl.ppo import Policy, evaluate, load_policy
-from agentic_rl.ppo.evaluate import PolicyLike
+from agentic_rl.ppo.evaluate import EvalResult, PolicyLike
 from sims.randomization import RandomizeArg
 from sims.spec import TaskSpec
 
@@ -83,35 +85,37 @@ class Rollouts:
         return self.nominal + (self.randomized or [])
 
 
+@dataclass
+class _Track:
+    """What the recorder saw of one episode."""
+
+    states: list[np.ndarray]
+    actions: list[np.ndarray] = field(default_factory=list)
+    terms: list[Mapping[str, float]] = field(default_factory=list)
+    counted_at_start: int | None = None
+    escaped: int = 0
+
+
 class _Recorder:
     """The reward callable handed to ``evaluate``: records every step, pays the candidate's
     terms. Ground truth never depends on the candidate's reward, so a reward that raises
-    (or has exhausted its error budget) pays nothing on that step and evaluation goes on."""
+    (or has exhausted its error budget) pays nothing on that step and evaluation goes on.
+
+    Episode boundaries need no help from the env: ``SimTask`` passes the previous step's
+    state object as ``prev_state``, so a ``prev_state`` that is not the last ``state`` seen
+    is a fresh reset, and it is the new episode's first state.
+    """
 
     def __init__(self, reward: Any | None) -> None:
         self.reward = reward
-        self.start()
-
-    def start(self) -> None:
-        self.states: list[np.ndarray] = []
-        self.actions: list[np.ndarray] = []
-        self.terms: list[Mapping[str, float]] = []
-        self.escaped = 0  # exceptions that reached the recorder
-        self._counted_before = self._counted()
+        self.tracks: list[_Track] = []
+        self._last: Any = None
 
     def _counted(self) -> int | None:
         # rewards.RewardFunction counts every exception it sees, those it zeroes itself and
         # those it re-raises once over its error budget; a plain callable counts nothing.
         counts = getattr(self.reward, "error_counts", None)
         return sum(counts.values()) if isinstance(counts, dict) else None
-
-    @property
-    def errors(self) -> int:
-        """Steps of the current episode on which the reward raised."""
-        counted = self._counted()
-        if counted is None or self._counted_before is None:
-            return self.escaped
-        return counted - self._counted_before
 
     def __call__(
         self,
@@ -120,22 +124,32 @@ class _Recorder:
         prev_state: Mapping[str, Any],
         task: Mapping[str, float],
     ) -> Mapping[str, float]:
-        if not self.states:
-            self.states.append(_flat(prev_state))
-        self.states.append(_flat(state))
-        self.actions.append(np.array(action, dtype=np.float64))
+        if prev_state is not self._last:
+            self.tracks.append(_Track([_flat(prev_state)], counted_at_start=self._counted()))
+        track = self.tracks[-1]
+        self._last = state
+        track.states.append(_flat(state))
+        track.actions.append(np.array(action, dtype=np.float64))
         terms: Mapping[str, float] = {}
         if self.reward is not None:
             try:
                 terms = self.reward(state, action, prev_state, task)
             except Exception:  # a broken reward must not abort the ground-truth evaluation
-                self.escaped += 1
-        self.terms.append(terms)
+                track.escaped += 1
+        track.terms.append(terms)
         return terms
 
-    def episode_terms(self) -> dict[str, np.ndarray]:
-        names = list(dict.fromkeys(k for t in self.terms for k in t))
-        return {n: np.array([float(t.get(n, 0.0)) for t in self.terms]) for n in names}
+    def errors(self) -> list[int]:
+        """Steps of each recorded episode on which the reward raised."""
+        marks = [t.counted_at_start for t in self.tracks] + [self._counted()]
+        if any(m is None for m in marks):
+            return [t.escaped for t in self.tracks]
+        return [b - a for a, b in pairwise(marks)]  # type: ignore[operator]
+
+    @staticmethod
+    def terms_of(track: _Track) -> dict[str, np.ndarray]:
+        names = list(dict.fromkeys(k for t in track.terms for k in t))
+        return {n: np.array([float(t.get(n, 0.0)) for t in track.terms]) for n in names}
 
 
 def _flat(state: Mapping[str, Any]) -> np.ndarray:
@@ -168,6 +182,45 @@ def resolve_policy(policy: PolicyLike) -> PolicyLike:
     return load_policy(policy) if isinstance(policy, (str, Path)) else policy
 
 
+def infer_reasons(spec: TaskSpec, result: EvalResult) -> list[str | None]:
+    """Each episode's termination reason from ``evaluate``'s histogram, where it is certain.
+
+    Successes, failures at the time limit and earlier failures form three groups; a group
+    whose episodes can only have one reason in the histogram gets it (truncation happens only
+    at the time limit, so an early failure is never a timeout). Episodes left ``None`` are
+    ambiguous (say both crashes and flips) and need running on their own.
+    """
+    hist = result.termination_reasons
+    if len(hist) == 1:
+        return [next(iter(hist))] * result.episodes
+    by_name = {r.name: r for r in spec.termination_reasons}
+    success = [n for n in hist if n in by_name and by_name[n].success]
+    truncated = [n for n in hist if n in by_name and by_name[n].kind == "truncated"]
+    early = [n for n in hist if n in by_name and by_name[n].kind == "terminated"]
+    early = [n for n in early if not by_name[n].success]
+    truncated = [n for n in truncated if not by_name[n].success]
+    limit = spec.max_episode_steps
+    groups = {
+        "success": [i for i, ok in enumerate(result.successes) if ok],
+        "at_limit": [
+            i for i, ok in enumerate(result.successes) if not ok and result.lengths[i] >= limit
+        ],
+        "early": [
+            i for i, ok in enumerate(result.successes) if not ok and result.lengths[i] < limit
+        ],
+    }
+    names = {"success": success, "at_limit": truncated, "early": early}
+    out: list[str | None] = [None] * result.episodes
+    for group, members in groups.items():
+        options = names[group]
+        # at the limit, an episode may also have been terminated on its last step: only
+        # certain when the single truncation reason accounts for every member
+        if len(options) == 1 and (group != "at_limit" or hist[options[0]] == len(members)):
+            for i in members:
+                out[i] = options[0]
+    return out
+
+
 def run_episodes(
     policy: PolicyLike,
     spec: TaskSpec,
@@ -178,6 +231,10 @@ def run_episodes(
 ) -> list[EpisodeRecord]:
     """Run one seeded, deterministic episode per seed and record it step by step.
 
+    One :func:`~agentic_rl.ppo.evaluate` call runs them all in one env; an episode whose
+    termination reason the histogram leaves ambiguous (see :func:`infer_reasons`) is run
+    again on its own, which reproduces it exactly (seeded resets, deterministic policy).
+
     Args:
         policy: anything :func:`agentic_rl.ppo.evaluate` accepts (loaded once here).
         spec: the task's spec.
@@ -186,26 +243,39 @@ def run_episodes(
         reward: the candidate's reward callable (see :func:`compile_reward`), or ``None``.
     """
     policy = resolve_policy(policy)
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        return []
     recorder = _Recorder(reward)
+    result = evaluate(policy, spec.id, seeds=seeds, randomized=randomize, reward=recorder)  # type: ignore[arg-type]
+    tracks = recorder.tracks
+    if [len(t.actions) for t in tracks] != result.lengths:
+        raise RuntimeError(
+            f"recorded {[len(t.actions) for t in tracks]} steps per episode but evaluate ran "
+            f"{result.lengths}; the env must pass the previous state object as prev_state"
+        )
+    reasons = infer_reasons(spec, result)
+    errors = recorder.errors()
     dt = 1.0 / spec.control_hz
     out = []
-    for seed in seeds:
-        recorder.start()
-        result = evaluate(policy, spec.id, seeds=[seed], randomized=randomize, reward=recorder)  # type: ignore[arg-type]
-        (reason,) = result.termination_reasons
+    for i, seed in enumerate(seeds):
+        if reasons[i] is None:
+            out += run_episodes(policy, spec, [seed], randomize=randomize, reward=reward)
+            continue
+        track = tracks[i]
         out.append(
             EpisodeRecord(
-                seed=int(seed),
+                seed=seed,
                 randomized=bool(randomize),
-                success=result.successes[0],
-                reason=reason,
-                metrics=result.task_metrics[0],
-                ret=result.returns[0],
+                success=result.successes[i],
+                reason=reasons[i],  # type: ignore[arg-type]
+                metrics=result.task_metrics[i],
+                ret=result.returns[i],
                 dt=dt,
-                states=np.array(recorder.states),
-                actions=np.array(recorder.actions),
-                terms=recorder.episode_terms(),
-                reward_errors=recorder.errors,
+                states=np.array(track.states),
+                actions=np.array(track.actions),
+                terms=recorder.terms_of(track),
+                reward_errors=errors[i],
             )
         )
     return out
