@@ -263,6 +263,12 @@ def test_no_learning():
     flat = curve([0.0] * 6, [1.0] * 6, [1.0, 1.01, 0.99, 1.0, 1.0, 1.0])
     found = F.no_learning(flat, summary({"timeout": 20}))
     assert found is not None and found.severity == "critical"
+    assert found.message.startswith("No learning")
+    # reward collected, task flat: same code, the message says the reward is misaligned
+    collected = curve([0.0] * 6, [5.0, 10, 15, 20, 30, 35], [1.0, 1.01, 0.99, 1.0, 1.0, 1.0])
+    found = F.no_learning(collected, summary({"timeout": 20}))
+    assert found is not None and found.message.startswith("Task not learned")
+    assert found.evidence["reward_trend"] > F.HACK_REWARD_RISE
     learning = curve([0.0] * 6, [1.0] * 6, [1.0, 0.9, 0.7, 0.5, 0.4, 0.3])
     assert F.no_learning(learning, summary({"timeout": 20})) is None
     assert F.no_learning(flat, summary({"success": 10, "timeout": 10})) is None

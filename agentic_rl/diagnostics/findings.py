@@ -433,7 +433,10 @@ NO_LEARNING_METRIC_CHANGE = 0.05
 def no_learning(training: Sequence[CurvePoint], nominal: EvalSummary) -> Finding | None:
     """Success stays at or below :data:`NO_LEARNING_MAX_SUCCESS` (late training and nominal
     evaluation), changes by less than :data:`NO_LEARNING_SUCCESS_CHANGE`, and the task metric
-    moves less than :data:`NO_LEARNING_METRIC_CHANGE` of its scale over training."""
+    moves less than :data:`NO_LEARNING_METRIC_CHANGE` of its scale over training. The message
+    tells apart a reward that did not move either (no gradient) from one the policy learned
+    to collect (episode reward up by :data:`HACK_REWARD_RISE` or more) without the task
+    following (misaligned)."""
     pts = [p for p in training if p.success_rate is not None]
     if len(pts) < NO_LEARNING_MIN_POINTS or nominal.success_rate > NO_LEARNING_MAX_SUCCESS:
         return None
@@ -444,15 +447,25 @@ def no_learning(training: Sequence[CurvePoint], nominal: EvalSummary) -> Finding
     change = abs(trend(metric)) if len(metric) >= NO_LEARNING_MIN_POINTS else 0.0
     if change >= NO_LEARNING_METRIC_CHANGE:
         return None
+    rewards = [p.episode_reward for p in pts if p.episode_reward is not None]
+    rise = trend(rewards) if len(rewards) >= NO_LEARNING_MIN_POINTS else 0.0
+    if rise >= HACK_REWARD_RISE:
+        message = (
+            f"Task not learned: success stayed at {s_late:.0%} and the task metric moved "
+            f"{change:.1%} while the episode reward rose ({rise:+.0%} of its scale). The policy "
+            "learns to collect this reward, but collecting it does not solve the task."
+        )
+    else:
+        message = (
+            f"No learning: success stayed at {s_late:.0%}, the task metric moved {change:.1%} "
+            f"and the episode reward {rise:+.0%} over training. The reward gives no usable "
+            "gradient toward the task (too sparse, dominated by a constant, or too flat)."
+        )
     return Finding(
         code="no_learning",
         severity="critical",
-        message=(
-            f"No learning: success stayed at {s_late:.0%} and the task metric moved "
-            f"{change:.0%} over training. The reward gives no usable gradient toward the task "
-            "(too sparse, dominated by a constant, or pointing elsewhere)."
-        ),
-        evidence={"success_late": s_late, "metric_change": change},
+        message=message,
+        evidence={"success_late": s_late, "metric_change": change, "reward_trend": rise},
     )
 
 
