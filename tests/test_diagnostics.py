@@ -447,6 +447,13 @@ def test_rollouts_record_every_step(tiny_run):
         assert ep.actions.shape == (ep.length, 4) and np.abs(ep.actions).max() <= 1.0
         assert all(len(v) == ep.length for v in ep.terms.values())
         assert ep.ret == pytest.approx(sum(float(v.sum()) for v in ep.terms.values()))
+    # explicit ranges: a heavier drone on the same seeds flies a different path
+    heavy = run_rollouts(
+        policy, HOVER, episodes=1, seed=5, randomized_episodes=1, randomize={"mass": (1.2, 1.2)}
+    )
+    assert heavy.randomized is not None and heavy.randomized[0].randomized
+    assert heavy.randomized[0].seed == heavy.nominal[0].seed == 5
+    assert not np.allclose(heavy.randomized[0].states[-1], heavy.nominal[0].states[-1])
 
 
 def test_broken_reward_does_not_stop_evaluation(tiny_run):

@@ -25,6 +25,8 @@ MOMENT_OFFSETS_S = (1.0, 0.5, 0.25, 0.0)
 TRAJECTORY_POINTS = 60
 #: Vertical speed (m/s) above which the robot is "climbing"/"descending".
 VERTICAL_SPEED = 0.1
+#: Speed (m/s) under which the robot is "nearly still".
+STILL_SPEED = 0.05
 #: Rate of change of the target distance (m/s) that counts as approaching/moving away.
 APPROACH_SPEED = 0.05
 #: |action| at or above this is saturated.
@@ -96,7 +98,8 @@ def _doing(ep: EpisodeRecord, layout: StateLayout, keys: KeyFields, i: int) -> l
         elif v[2] > VERTICAL_SPEED:
             words.append(f"climbing at {v[2]:.2f} {unit} (speed {speed:.2f} {unit})")
         else:
-            words.append(f"moving at {speed:.2f} {unit}")
+            still = "nearly still" if speed < STILL_SPEED else "moving"
+            words.append(f"{still} at {speed:.2f} {unit}")
     target = keys.primary
     if target is not None and i > 0:
         d = np.linalg.norm(layout.get(s[i - 1 : i + 1], target.field), axis=-1)
@@ -176,13 +179,15 @@ def describe(
     if target is not None:
         d = np.linalg.norm(layout.get(ep.states, target.field), axis=-1)
         j = int(np.argmin(d))
-        parts.append(f"Closest to {target.label}: {d[j]:.2f} m at t={j * ep.dt:.2f} s.")
+        who = f" ({target.subject})" if target.subject else ""
+        parts.append(f"Closest to {target.label}{who}: {d[j]:.2f} m at t={j * ep.dt:.2f} s.")
     if end > 0:
         i0 = _index_at(ep, MOMENT_OFFSETS_S[0])
         trend = []
         if target is not None:
             d = np.linalg.norm(layout.get(ep.states, target.field), axis=-1)
-            trend.append(f"distance to {target.label} {d[i0]:.2f} -> {d[end]:.2f} m")
+            of = f" from {target.subject}" if target.subject else ""
+            trend.append(f"distance{of} to {target.label} {d[i0]:.2f} -> {d[end]:.2f} m")
         if keys.velocity is not None:
             v = np.linalg.norm(layout.get(ep.states, keys.velocity), axis=-1)
             trend.append(f"speed {v[i0]:.2f} -> {v[end]:.2f} {layout.unit(keys.velocity)}")

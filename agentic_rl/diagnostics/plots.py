@@ -30,6 +30,8 @@ DPI = 80
 #: At most this many failed and this many successful episodes in the trajectory plot.
 MAX_TRAJECTORIES = 8
 FAIL_COLOR, SUCCESS_COLOR = "#d62728", "#2ca02c"
+#: Smallest half-width (m) of each axis of the trajectory plot.
+MIN_HALF_SPAN = 0.1
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -110,6 +112,9 @@ def _targets(episodes: Sequence[EpisodeRecord], layout: StateLayout, keys: KeyFi
         for ep in episodes:
             world = layout.get(ep.states, keys.position) + t.sign * layout.get(ep.states, t.field)
             points.append(np.round(world, 2))
+    # Tasks whose goal is relative to an object (push, pick-and-place) also state it directly.
+    if not points and "goal_pos" in layout.spec.field_names:
+        points = [np.round(layout.get(ep.states, "goal_pos"), 2) for ep in episodes]
     if not points:
         return np.zeros((0, 3))
     return np.unique(np.concatenate(points), axis=0)[:50]
@@ -140,6 +145,13 @@ def trajectory_plot(rollouts: Rollouts, spec: TaskSpec, path: Path, title: str =
     if len(targets):
         label = keys.primary.label.removeprefix("the ") if keys.primary else "target"
         ax.scatter(*targets.T, color="black", marker="D", s=25, label=label)
+    # A robot that barely moved would otherwise get micrometre axes with offset labels.
+    shown = np.concatenate([targets, *(layout.get(e.states, keys.position) for e in failed + won)])
+    low, high = shown.min(axis=0), shown.max(axis=0)
+    mid, half = (low + high) / 2, np.maximum((high - low) / 2, MIN_HALF_SPAN)
+    ax.set_xlim(mid[0] - half[0], mid[0] + half[0])
+    ax.set_ylim(mid[1] - half[1], mid[1] + half[1])
+    ax.set_zlim(mid[2] - half[2], mid[2] + half[2])
     unit = layout.unit(keys.position)
     ax.set_xlabel(f"x [{unit}]")
     ax.set_ylabel(f"y [{unit}]")
