@@ -190,9 +190,14 @@ def test_inert_term_zero_constant_and_varying():
 def test_reward_hacking_needs_rising_reward_and_worsening_task():
     rising = [1, 2, 3, 4, 5, 6]
     hacked = curve([0.6, 0.6, 0.4, 0.3, 0.2, 0.1], rising, [0.2, 0.2, 0.4, 0.6, 0.8, 1.0])
-    found = F.reward_hacking(hacked, higher_is_better=False)
+    terms = [
+        term("hover_bonus", 0.5, curve=[1, 2, 4, 8, 16, 32]),  # grows: the suspect
+        term("progress", 0.5, curve=[5, 5, 4, 4, 3, 3]),
+    ]
+    found = F.reward_hacking(hacked, higher_is_better=False, terms=terms)
     assert found is not None and found.severity == "critical"
     assert found.evidence["reward_trend"] > F.HACK_REWARD_RISE
+    assert found.term == "hover_bonus" and "'hover_bonus' grew the most" in found.message
     # the metric worsening alone (success flat) is enough
     flat_success = curve([0.1] * 6, rising, [0.2, 0.2, 0.4, 0.6, 0.8, 1.0])
     assert F.reward_hacking(flat_success, higher_is_better=False) is not None

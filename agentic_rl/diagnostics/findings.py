@@ -144,11 +144,17 @@ def _early_late(values: np.ndarray) -> tuple[float, float]:
     return float(values[:k].mean()), float(values[-k:].mean())
 
 
-def reward_hacking(training: Sequence[CurvePoint], higher_is_better: bool = True) -> Finding | None:
+def reward_hacking(
+    training: Sequence[CurvePoint],
+    higher_is_better: bool = True,
+    terms: Sequence[TermStats] = (),
+) -> Finding | None:
     """The episode reward rises by at least :data:`HACK_REWARD_RISE` (late vs early third of
     training, per unit of scale) while the task gets worse: the success rate drops by at least
     :data:`HACK_SUCCESS_DROP`, or the task metric worsens by at least
-    :data:`HACK_METRIC_WORSENING` with success not improving by :data:`HACK_SUCCESS_FLAT`."""
+    :data:`HACK_METRIC_WORSENING` with success not improving by :data:`HACK_SUCCESS_FLAT`.
+    The suspect ``term`` is the one whose per-episode sum grew the most in absolute units
+    (late minus early third of its curve)."""
     pts = [p for p in training if p.episode_reward is not None and p.success_rate is not None]
     if len(pts) < HACK_MIN_POINTS:
         return None
@@ -174,13 +180,26 @@ def reward_hacking(training: Sequence[CurvePoint], higher_is_better: bool = True
         if dropped
         else f"the task metric got {worse:.0%} worse"
     )
+    suspect, growth = None, 0.0
+    for t in terms:
+        if len(t.curve) >= 2:
+            early, late = _early_late(np.asarray(t.curve, dtype=np.float64))
+            if late - early > growth:
+                suspect, growth = t.name, late - early
+    culprit = (
+        f"'{suspect}' grew the most (+{growth:.3g} per episode): tie it to real progress."
+        if suspect
+        else "Find the term that grew and tie it to real progress."
+    )
+    if suspect:
+        evidence["term_growth"] = growth
     return Finding(
         code="reward_hacking",
+        term=suspect,
         severity="critical",
         message=(
             f"Suspected reward hacking: the episode reward rose ({rise:+.0%} of its scale) while "
-            f"{what}. Some term pays for behaviour that does not solve the task; find the term "
-            "that grew and tie it to real progress."
+            f"{what}. Some term pays for behaviour that does not solve the task; {culprit}"
         ),
         evidence=evidence,
     )
@@ -481,7 +500,7 @@ def compute_findings(
     summaries = [packet.nominal] + ([packet.randomized] if packet.randomized else [])
     found = [
         no_learning(packet.training, packet.nominal),
-        reward_hacking(packet.training, packet.task_metric_higher_is_better),
+        reward_hacking(packet.training, packet.task_metric_higher_is_better, packet.terms),
         nonfinite_terms(packet.terms, packet.train_steps),
         crash_dominated(summaries, spec),
         timeout_dominated(summaries, spec, episodes, layout, keys),
