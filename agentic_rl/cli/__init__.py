@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from agentic_rl.cli import refine as refine_cli
 from agentic_rl.cli import rewards as rewards_cli
 from agentic_rl.cli import ros as ros_cli
 from agentic_rl.cli import tasks
@@ -16,6 +17,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+refine_cli.register(app)
 tasks.register(app)
 train_cli.register(app)
 app.add_typer(rewards_cli.app)

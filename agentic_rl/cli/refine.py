@@ -1,0 +1,154 @@
+"""``agentic-rl refine`` (the main job) and ``agentic-rl report``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from agentic_rl import config as cfgmod
+
+
+def register(app: typer.Typer) -> None:
+    app.command("refine")(refine)
+    app.command("report")(report)
+
+
+def refine(
+    task: str = typer.Option(
+        None, "--task", help="Task id, e.g. DroneHover (see `agentic-rl tasks`)."
+    ),
+    designer: str = typer.Option(
+        None, "--designer", help="offline (default, no network), openai or replay."
+    ),
+    iterations: int = typer.Option(None, "--iterations", help="Refinement iterations [4]."),
+    candidates: int = typer.Option(None, "--candidates", help="Candidates per iteration [4]."),
+    steps: int = typer.Option(None, "--steps", help="PPO env steps per candidate [150000]."),
+    seeds: int = typer.Option(
+        None, "--seeds", help="Held-out evaluation episodes per candidate [20]."
+    ),
+    workers: int = typer.Option(None, "--workers", help="Candidates trained at once [all cores]."),
+    executor: str = typer.Option(
+        None, "--executor", help="serial, process (default) or ray; env AGENTIC_RL_EXECUTOR."
+    ),
+    budget_usd: float = typer.Option(None, "--budget-usd", help="Stop before spending more USD."),
+    budget_tokens: int = typer.Option(None, "--budget-tokens", help="Stop before more tokens."),
+    max_wall: float = typer.Option(None, "--max-wall", help="Stop after this many seconds."),
+    target_success: float = typer.Option(
+        None, "--target-success", help="Stop once the best reaches this success rate (0-1)."
+    ),
+    randomize: bool = typer.Option(
+        None, "--randomize/--no-randomize", help="Train under domain randomization."
+    ),
+    out: str = typer.Option(None, "--out", help="Parent folder of run folders [runs]."),
+    resume: Path = typer.Option(None, "--resume", help="Continue an interrupted run folder."),
+    config_file: Path = typer.Option(None, "--config", help="YAML or TOML file of these options."),
+    overrides: list[str] = typer.Option(
+        [], "--set", help="Override any option, e.g. --set ppo.learning_rate=1e-3 (repeatable)."
+    ),
+    base_url: str = typer.Option(
+        None, "--base-url", help="OpenAI-compatible endpoint (openai designer)."
+    ),
+    model: str = typer.Option(None, "--model", help="Model name (openai designer)."),
+    vision: bool = typer.Option(
+        None, "--vision/--no-vision", help="Attach scene images and plots."
+    ),
+    transcript: Path = typer.Option(None, "--transcript", help="llm_transcript.jsonl to replay."),
+    quiet: bool = typer.Option(False, "--quiet", help="Only print the final summary."),
+) -> None:
+    """Design, train, diagnose and refine reward candidates until a stop condition; export the
+    best policy as a PolicyBundle and write report.html."""
+    from agentic_rl.loop import RefineLoop
+    from agentic_rl.runstore import RunLockedError
+
+    console = Console(quiet=quiet)
+    try:
+        if resume is not None:
+            loop = RefineLoop.resume(resume, console)
+        else:
+            if task is None and config_file is None:
+                raise typer.BadParameter("give --task (or a --config file that sets task)")
+            designer_opts = {
+                k: v
+                for k, v in {
+                    "base_url": base_url,
+                    "model": model,
+                    "vision": vision,
+                    "transcript": str(transcript) if transcript else None,
+                }.items()
+                if v is not None
+            }
+            options = {
+                "task": task,
+                "designer": designer,
+                "iterations": iterations,
+                "candidates": candidates,
+                "steps": steps,
+                "seeds": seeds,
+                "workers": workers,
+                "executor": executor or os.environ.get("AGENTIC_RL_EXECUTOR"),
+                "budget_usd": budget_usd,
+                "budget_tokens": budget_tokens,
+                "max_wall": max_wall,
+                "target_success": target_success,
+                "randomize": randomize,
+                "out": out,
+                "designer_options": designer_opts or None,
+            }
+            config = cfgmod.resolve(config_file, options, overrides)
+            loop = RefineLoop.start(config, console)
+        console.print(f"run folder: [bold]{loop.store.root}[/]  (seed {loop.config.seed})")
+        summary = loop.run()
+    except (ValidationError, ValueError, FileNotFoundError, RunLockedError, ImportError) as exc:
+        Console(stderr=True).print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    print_summary(Console(), loop.store.root, summary)
+
+
+def print_summary(console: Console, root: Path, summary: dict) -> None:
+    table = Table(title=f"refine {summary['task_id']}: {summary['stop_reason']}")
+    for col in ("iteration", "best", "success", "candidates (success)"):
+        table.add_column(col)
+    for it in summary["per_iteration"]:
+        best = it["best"]
+        rates = ", ".join("-" if r is None else f"{r:.0%}" for r in it["success_rates"])
+        table.add_row(
+            str(it["iteration"]),
+            best["cid"] if best else "-",
+            f"{best['success_rate']:.0%}" if best else "-",
+            rates,
+        )
+    console.print(table)
+    initial, final = summary["initial"], summary["final"]
+    if initial and final:
+        console.print(
+            f"success: iteration 0 best {initial['success_rate']:.0%} -> final best "
+            f"{final['success_rate']:.0%} ({final['cid']})"
+        )
+    usage = summary["usage"]
+    console.print(
+        f"wall time {summary['wall_time_s']:.0f} s; designer tokens "
+        f"{usage['prompt_tokens'] + usage['completion_tokens']:,}, cost ${usage['cost_usd']:.2f}"
+    )
+    console.print(f"report:          {root / 'report.html'}")
+    if summary.get("best_bundle"):
+        console.print(f"exported policy: {root / 'best'}")
+
+
+def report(
+    run_dir: Path = typer.Argument(..., help="A run folder written by `agentic-rl refine`."),
+) -> None:
+    """(Re)write report.html of a run folder and print where it is."""
+    from agentic_rl.report import write_report
+
+    if not (run_dir / "manifest.json").exists():
+        Console(stderr=True).print(
+            f"[red]error:[/] {run_dir} is not a run folder (no manifest.json)"
+        )
+        raise typer.Exit(2)
+    path = write_report(run_dir)
+    Console().print(f"report: {path}")
