@@ -88,7 +88,10 @@ class RefineConfig(BaseModel):
     def _known_task(cls, value: str) -> str:
         import sims
 
-        return sims.resolve(value)[0]
+        try:
+            return sims.resolve(value)[0]
+        except (sims.UnknownTaskError, sims.PluginError) as exc:
+            raise ValueError(str(exc)) from None
 
 
 def load_file(path: str | Path) -> dict[str, Any]:

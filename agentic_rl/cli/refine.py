@@ -104,7 +104,13 @@ def refine(
         console.print(f"run folder: [bold]{loop.store.root}[/]  (seed {loop.config.seed})")
         summary = loop.run()
     except (ValidationError, ValueError, FileNotFoundError, RunLockedError, ImportError) as exc:
-        Console(stderr=True).print(f"[red]error:[/] {exc}")
+        message = str(exc)
+        if isinstance(exc, ValidationError):
+            message = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg'].removeprefix('Value error, ')}"
+                for e in exc.errors()
+            )
+        Console(stderr=True).print(f"[red]error:[/] {message}")
         raise typer.Exit(2) from None
     print_summary(Console(), loop.store.root, summary)
 

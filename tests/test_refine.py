@@ -1,0 +1,356 @@
+"""The refinement loop: config, executors, end-to-end runs, kill -9 + resume, replay, report."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agentic_rl import config as cfgmod
+from agentic_rl.config import RefineConfig
+from agentic_rl.executors import CandidateJob, make_executor
+from agentic_rl.loop import RefineLoop
+from agentic_rl.runstore import RunLockedError, RunStore
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = dict(
+    task="DroneHover",
+    iterations=2,
+    candidates=2,
+    steps=4096,
+    seeds=3,
+    randomized_seeds=2,
+    reeval_seeds=2,
+    workers=2,
+    video=False,
+    ppo={"num_envs": 8, "num_steps": 128, "update_epochs": 2, "tensorboard": False},
+)
+
+
+def tiny_config(tmp_path: Path, **kw) -> RefineConfig:
+    return RefineConfig(**{**TINY, "out": str(tmp_path / "runs"), **kw})
+
+
+# ---------------------------------------------------------------------------- config
+def test_config_file_options_and_overrides(tmp_path):
+    (tmp_path / "c.yaml").write_text(
+        "task: DroneGates\niterations: 3\nppo:\n  learning_rate: 0.001\n"
+    )
+    cfg = cfgmod.resolve(
+        tmp_path / "c.yaml",
+        {"candidates": 5, "iterations": None},
+        ["ppo.num_envs=4", "designer_options.model=gpt-x", "target_success=0.9"],
+    )
+    assert cfg.task == "agentic_rl/DroneGates-v0" and cfg.iterations == 3 and cfg.candidates == 5
+    assert cfg.ppo == {"learning_rate": 0.001, "num_envs": 4}
+    assert cfg.designer_options.model == "gpt-x" and cfg.target_success == 0.9
+    (tmp_path / "c.toml").write_text('task = "ArmReach"\nsteps = 5000\n')
+    assert cfgmod.resolve(tmp_path / "c.toml", {}, []).steps == 5000
+
+
+@pytest.mark.parametrize(
+    "text,suffix,match",
+    [
+        ("task: DroneHovr\n", ".yaml", "Did you mean"),
+        ("task: DroneHover\niterations: 0\n", ".yaml", "greater than or equal to 1"),
+        ("task: DroneHover\ncandidate: 3\n", ".yaml", "Extra inputs are not permitted"),
+        ("task = [", ".toml", "not valid TOML"),
+        ("task: x", ".json", "must end in"),
+    ],
+)
+def test_bad_config_is_a_clear_error(tmp_path, text, suffix, match):
+    path = tmp_path / f"c{suffix}"
+    path.write_text(text)
+    with pytest.raises(Exception, match=match):
+        cfgmod.resolve(path, {}, [])
+
+
+def test_bad_override_syntax():
+    with pytest.raises(ValueError, match="key=value"):
+        cfgmod.apply_overrides({}, ["iterations"])
+
+
+def test_refine_cli_reports_bad_input_in_one_line(tmp_path):
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agentic_rl.cli",
+            "refine",
+            "--task",
+            "Submarine",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2
+    assert "unknown task 'Submarine'" in out.stderr
+
+
+# ---------------------------------------------------------------------------- run folder
+def test_run_folder_lock_admits_one_writer(tmp_path):
+    store = RunStore(tmp_path)
+    store.lock()
+    code = (
+        "import sys; from agentic_rl.runstore import RunStore, RunLockedError\n"
+        f"s = RunStore({str(tmp_path)!r})\n"
+        "try:\n    s.lock()\nexcept RunLockedError as e:\n    print(e); sys.exit(3)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 3 and str(os.getpid()) in out.stdout
+    store.unlock()
+    other = RunStore(tmp_path)
+    other.lock()  # free again
+    with pytest.raises(RunLockedError):
+        RunStore(tmp_path).lock()
+    other.unlock()
+
+
+# ---------------------------------------------------------------------------- executors
+def _job(tmp_path: Path, name: str, **kw) -> CandidateJob:
+    import rewards
+    from agentic_rl.ppo import make_config
+
+    d = tmp_path / name
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "reward.py").write_text(rewards.reference_source("agentic_rl/DroneHover-v0"))
+    ppo = make_config(
+        task_id="DroneHover",
+        total_steps=2048,
+        num_envs=4,
+        num_steps=64,
+        update_epochs=1,
+        tensorboard=False,
+    )
+    return CandidateJob(
+        task_id="agentic_rl/DroneHover-v0",
+        candidate=name,
+        out_dir=str(d),
+        ppo=ppo.model_dump(mode="json"),
+        eval_episodes=2,
+        randomized_episodes=1,
+        plots=False,
+        **kw,
+    )
+
+
+@pytest.mark.slow
+def test_process_executor_survives_crash_timeout_and_killed_worker(tmp_path):
+    good = _job(tmp_path, "i0/c0")
+    crash = _job(tmp_path, "i0/c1")
+    crash.ppo["num_envs"] = 0  # invalid config: the worker's training raises
+    slow = _job(tmp_path, "i0/c2", timeout=3.0)
+    slow.ppo["total_steps"] = 10_000_000
+    executor = make_executor("process", workers=3)
+    results = {r.candidate: r for r in executor.run([good, crash, slow])}
+    assert results["i0/c0"].status == "done" and results["i0/c0"].packet_path
+    assert results["i0/c1"].status == "failed" and "num_envs" in results["i0/c1"].error
+    assert results["i0/c2"].status == "timeout" and "3 s" in results["i0/c2"].error
+
+    victim = _job(tmp_path, "i0/c3", timeout=120.0)
+    victim.ppo["total_steps"] = 10_000_000
+    executor = make_executor("process", workers=1)
+    it = executor.run([victim])
+    time.sleep(0)  # generator starts the worker on first next(): kill it from a thread
+    import threading
+
+    def kill_soon():
+        for _ in range(200):
+            if executor.pids:
+                os.kill(next(iter(executor.pids.values())), signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+    threading.Thread(target=kill_soon, daemon=True).start()
+    (result,) = list(it)
+    assert result.status == "failed" and "SIGKILL" in result.error
+
+
+# ---------------------------------------------------------------------------- end to end
+def _check_run(root: Path, cfg: RefineConfig) -> dict:
+    manifest = json.loads((root / "manifest.json").read_text())
+    summary = json.loads((root / "summary.json").read_text())
+    assert manifest["status"] == "finished" and len(manifest["iterations"]) == cfg.iterations
+    for it in manifest["iterations"]:
+        assert len(it["candidates"]) == cfg.candidates
+        for c in it["candidates"]:
+            d = Path(c["run_dir"])
+            assert (d / "proposal.json").exists()
+            if c["status"] == "trained":
+                assert (d / "packet.json").exists() and (d / "packet.txt").exists()
+                assert 0.0 <= c["success_rate"] <= 1.0
+    assert (root / "best" / "policy.onnx").exists() and (root / "best" / "bundle.json").exists()
+    assert (root / "report.html").stat().st_size > 10_000
+    assert (root / "llm_transcript.jsonl").exists()
+    assert summary["initial"] and summary["final"]
+    assert summary["final"]["success_rate"] >= summary["initial"]["success_rate"]
+    return manifest
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("executor", ["serial", "process"])
+def test_refine_end_to_end(tmp_path, executor):
+    cfg = tiny_config(tmp_path, executor=executor)
+    loop = RefineLoop.start(cfg)
+    loop.run()
+    manifest = _check_run(loop.store.root, cfg)
+    statuses = {c["status"] for it in manifest["iterations"] for c in it["candidates"]}
+    assert "stopped_early" in statuses  # successive halving with 2 candidates stops one
+
+
+def _cli_refine(args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agentic_rl.cli", "refine", "--quiet", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for(root_parent: Path, predicate, timeout: float = 300.0) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for manifest in root_parent.glob("*/*/manifest.json"):
+            try:
+                data = json.loads(manifest.read_text())
+            except json.JSONDecodeError:  # pragma: no cover - atomic writes make this impossible
+                raise
+            if predicate(data):
+                return manifest.parent
+        time.sleep(0.2)
+    raise TimeoutError("the run never reached the expected state")
+
+
+def _snapshot(root: Path) -> dict[str, float]:
+    """mtime of every finished candidate's result.json (a retrain would rewrite it)."""
+    return {
+        str(p.relative_to(root)): p.stat().st_mtime_ns
+        for p in root.glob("iter_*/cand_*/result.json")
+    }
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_loses_nothing_and_retrains_nothing(tmp_path):
+    out = tmp_path / "runs"
+    args = [
+        "--task",
+        "DroneHover",
+        "--iterations",
+        "2",
+        "--candidates",
+        "2",
+        "--steps",
+        "4096",
+        "--seeds",
+        "3",
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--set",
+        "randomized_seeds=2",
+        "--set",
+        "reeval_seeds=2",
+        "--set",
+        "video=false",
+        "--set",
+        'ppo={"num_envs": 8, "num_steps": 128, "update_epochs": 2, "tensorboard": false}',
+    ]
+    kill_points = [
+        # mid-rung training of iteration 0
+        lambda m: (
+            m["current"]
+            and any(c["state"] == "training_rung" for c in m["current"]["candidates"].values())
+        ),
+        # iteration 0 done, iteration 1 proposed or training
+        lambda m: m["iteration"] == 1 and m["current"] is not None,
+    ]
+    proc = _cli_refine(args)
+    root = _wait_for(out, kill_points[0])
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for point in kill_points[1:]:
+        before = _snapshot(root)
+        proc = _cli_refine(["--resume", str(root)])
+        _wait_for(out, point)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        after = _snapshot(root)
+        assert all(after[k] == v for k, v in before.items()), "a finished candidate was retrained"
+    before = _snapshot(root)
+    proc = _cli_refine(["--resume", str(root)])
+    _, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    after = _snapshot(root)
+    assert all(after[k] == v for k, v in before.items()), "a finished candidate was retrained"
+    cfg = RefineConfig.model_validate_json((root / "config.json").read_text())
+    _check_run(root, cfg)
+
+
+@pytest.mark.slow
+def test_replay_designer_reproduces_selections(tmp_path):
+    cfg = tiny_config(tmp_path, executor="serial")
+    first = RefineLoop.start(cfg)
+    first.run()
+    transcript = first.store.root / "llm_transcript.jsonl"
+    replay_cfg = tiny_config(
+        tmp_path,
+        executor="serial",
+        designer="replay",
+        designer_options={"transcript": str(transcript)},
+    )
+    second = RefineLoop.start(replay_cfg)
+    second.run()
+
+    def picks(root):
+        m = json.loads((root / "manifest.json").read_text())
+        return [(it["best_index"], [c["code"] for c in it["candidates"]]) for it in m["iterations"]]
+
+    assert picks(first.store.root) == picks(second.store.root)
+
+
+# ---------------------------------------------------------------------------- report
+@pytest.mark.slow
+def test_report_renders_in_headless_chromium(tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("LOUD SKIP: chromium is not installed (.ci/run installs it)")
+    cfg = tiny_config(tmp_path, executor="serial", iterations=1, video=True)
+    loop = RefineLoop.start(cfg)
+    loop.run()
+    page = loop.store.root / "report.html"
+    text = page.read_text()
+    assert "data:image/png;base64" in text and "data:image/gif;base64" in text
+    assert "Iteration 0" in text and "http://" not in text.replace("http://www.w3.org", "")
+    shot = tmp_path / "report.png"
+    subprocess.run(
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'chrome'}",
+            f"--screenshot={shot}",
+            "--window-size=1200,2400",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    assert shot.stat().st_size > 50_000  # a rendered page with plots, not a blank one
