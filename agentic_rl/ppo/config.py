@@ -14,9 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 class PPOConfig(BaseModel):
     """Hyperparameters of one PPO run (CleanRL continuous-control defaults, tuned for CPU).
 
-    Sizes are chosen for speed on one CPU core: many cheap env steps per update, few large
-    minibatches (each optimizer step costs the same ~1 ms whether it sees 64 or 1024 samples,
-    so SB3's default 64-sample minibatches spend most of a run in Python overhead).
+    Sizes are chosen for speed on one CPU core: 16 envs stepped with a numpy policy, and
+    minibatches of 128-512 samples (an optimizer step on 64 samples costs nearly as much
+    Python and dispatch overhead as one on 512, so SB3's default 64-sample minibatches spend
+    most of a run there). The presets record how each size was validated for learning.
     """
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
