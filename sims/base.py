@@ -241,11 +241,23 @@ class SimTask(gym.Env):
     def render(self) -> np.ndarray | None:
         if self.render_mode != "rgb_array":
             return None
-        return self.scene_image(*self.render_size)
+        return self._image(self._render_camera(), *self.render_size)
 
     def scene_image(self, width: int = 320, height: int = 240) -> np.ndarray:
         """An RGB image (H, W, 3, uint8) of the scene from the overview camera (TinyRenderer)."""
-        target, dist, yaw, pitch = self._camera()
+        return self._image(self._camera(), width, height)
+
+    def _render_camera(self) -> tuple[tuple[float, float, float], float, float, float]:
+        """Camera of ``render()`` frames (videos); tasks may follow the robot."""
+        return self._camera()
+
+    def _image(
+        self,
+        camera: tuple[tuple[float, float, float], float, float, float],
+        width: int,
+        height: int,
+    ) -> np.ndarray:
+        target, dist, yaw, pitch = camera
         view = p.computeViewMatrixFromYawPitchRoll(target, dist, yaw, pitch, 0, 2)
         proj = p.computeProjectionMatrixFOV(60, width / height, 0.05, 50)
         _, _, rgba, _, _ = p.getCameraImage(

@@ -624,6 +624,13 @@ class DroneTask(SimTask):
     def _camera(self) -> tuple[tuple[float, float, float], float, float, float]:
         return (0.0, 0.0, 0.6), 3.2, 35.0, -30.0
 
+    def _render_camera(self) -> tuple[tuple[float, float, float], float, float, float]:
+        # videos: a chase camera between the drone and the scene centre, so the 10 cm drone
+        # stays visible while the scene remains readable
+        (cx, cy, cz), dist, yaw, pitch = self._camera()
+        x, y, z = self._pos
+        return ((x + cx) / 2, (y + cy) / 2, (z + cz) / 2), 0.6 * dist, yaw, pitch
+
     # ------------------------------------------------------------------ helpers for tasks
     def _uniform(self, low: float, high: float) -> float:
         return float(self.np_random.uniform(low, high))
@@ -672,6 +679,17 @@ class DroneTask(SimTask):
         if obstacle:
             self._obstacles.add(body)
         return body
+
+    def _add_marker(self, rgba: tuple[float, float, float, float], radius: float = 0.04) -> int:
+        """A visual-only sphere (no collision) marking a goal in images and videos."""
+        cid = self.client
+        return p.createMultiBody(
+            0,
+            -1,
+            p.createVisualShape(p.GEOM_SPHERE, radius=radius, rgbaColor=rgba, physicsClientId=cid),
+            basePosition=(0, 0, -10),
+            physicsClientId=cid,
+        )
 
     def _place(self, body: int, pos: tuple[float, float, float], yaw: float = 0.0) -> None:
         p.resetBasePositionAndOrientation(

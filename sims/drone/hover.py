@@ -48,8 +48,12 @@ class DroneHover(DroneTask):
     )
     CONSTANTS = {"pos_tolerance": POS_TOL, "tilt_tolerance": TILT_TOL, "hold_seconds": HOLD_SECONDS}
 
+    def _build_task_world(self) -> None:
+        self.marker = self._add_marker((0.1, 0.8, 0.2, 0.8))
+
     def _reset_layout(self) -> None:
         self.goal = (self._uniform(-0.5, 0.5), self._uniform(-0.5, 0.5), self._uniform(0.75, 1.25))
+        self._place(self.marker, self.goal)
         self._tail: list[tuple[float, bool]] = []
         spec = self.task_spec
         self._hold_from = spec.max_episode_steps - int(HOLD_SECONDS * spec.control_hz)

@@ -72,6 +72,7 @@ class DroneObstacles(DroneTask):
     CONSTANTS = {"goal_tolerance": GOAL_TOL, "pillar_radius": PILLAR_RADIUS, "drone_radius": 0.06}
 
     def _build_task_world(self) -> None:
+        self.marker = self._add_marker((0.1, 0.8, 0.2, 0.8), radius=0.08)
         self.pillars = [
             self._add_cylinder(PILLAR_RADIUS, PILLAR_HEIGHT, (0.3, 0.35, 0.8, 1))
             for _ in range(N_PILLARS)
@@ -79,6 +80,7 @@ class DroneObstacles(DroneTask):
 
     def _reset_layout(self) -> None:
         self.goal = np.array([4.0, self._uniform(-0.8, 0.8), self._uniform(0.8, 1.3)])
+        self._place(self.marker, tuple(self.goal))
         xy: list[np.ndarray] = []
         while len(xy) < N_PILLARS:  # rejection sampling keeps pillars 0.45 m apart
             c = np.array([self._uniform(*FIELD_X), self._uniform(*FIELD_Y)])

@@ -106,10 +106,14 @@ class DroneOrbit(DroneTask):
         "score_seconds": SCORE_SECONDS,
     }
 
+    def _build_task_world(self) -> None:
+        self.marker = self._add_marker((0.9, 0.2, 0.2, 0.8))
+
     def _reset_layout(self) -> None:
         self.center = np.array(
             [self._uniform(-0.3, 0.3), self._uniform(-0.3, 0.3), self._uniform(0.9, 1.2)]
         )
+        self._place(self.marker, tuple(self.center))
         self.cmd_radius = self._uniform(0.5, 1.0)
         self.cmd_speed = self._uniform(0.4, 0.9)
         self._errors: list[tuple[float, float, float]] = []
