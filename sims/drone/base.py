@@ -361,7 +361,7 @@ class DroneTask(SimTask):
         return (0.0, 0.0, 0.0)
 
     def _reset_layout(self) -> None:
-        """Sample goals and move task bodies for a new episode (uses ``self.np_random``)."""
+        """Sample goals and move task bodies for a new episode (draw with ``self._uniform``)."""
 
     def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
         """Values of the task fields, flattened in spec order."""
@@ -410,13 +410,15 @@ class DroneTask(SimTask):
         af.motor_tau = params["motor_lag"]
         af.drag = model.DRAG * params["drag"]
         s = params["inertia"]
-        p.changeDynamics(
-            self.drone,
-            -1,
-            mass=af.mass,
-            localInertiaDiagonal=(model.IXX * s, model.IYY * s, model.IZZ * s),
-            physicsClientId=self.client,
-        )
+        if getattr(self, "_applied_body", None) != (af.mass, s):  # skip the call when unchanged
+            p.changeDynamics(
+                self.drone,
+                -1,
+                mass=af.mass,
+                localInertiaDiagonal=(model.IXX * s, model.IYY * s, model.IZZ * s),
+                physicsClientId=self.client,
+            )
+            self._applied_body = (af.mass, s)
         self._motor_alpha = 1.0 - math.exp(-self._physics_dt / af.motor_tau)
         self._action_delay_ticks = round(params["action_delay"] * self.task_spec.physics_hz)
         self._obs_delay_steps = round(params["obs_delay"] * self.task_spec.control_hz)
@@ -425,10 +427,10 @@ class DroneTask(SimTask):
 
     # ------------------------------------------------------------------ episode
     def _reset_task(self) -> None:
-        rng = self.np_random
-        heading = rng.uniform(0, 2 * math.pi)
+        self._draws: list[float] = []
+        heading = self._uniform(0, 2 * math.pi)
         self._wind_dir = (math.cos(heading), math.sin(heading))
-        self._wind_phase = rng.uniform(0, 2 * math.pi)
+        self._wind_phase = self._uniform(0, 2 * math.pi)
         # Contact manifolds survive restoreState and would warm-start the solver with the last
         # episode's impulses: lift the drone clear and let collision detection drop them.
         p.resetBasePositionAndOrientation(
@@ -633,7 +635,11 @@ class DroneTask(SimTask):
 
     # ------------------------------------------------------------------ helpers for tasks
     def _uniform(self, low: float, high: float) -> float:
-        return float(self.np_random.uniform(low, high))
+        """A uniform draw from the episode's seeded generator (drawn in batches: one numpy
+        call per draw would dominate the cost of a reset)."""
+        if not self._draws:
+            self._draws = self.np_random.random(16).tolist()
+        return low + (high - low) * self._draws.pop()
 
     def _add_box(
         self,

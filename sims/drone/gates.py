@@ -111,17 +111,17 @@ class DroneGates(DroneTask):
             self.gates.append(body)
 
     def _reset_layout(self) -> None:
-        heading, prev = 0.0, np.array([0.0, 0.0])
-        self.centres, self.normals = [], []
+        heading, px, py = 0.0, 0.0, 0.0
+        self.centres: list[tuple[float, float, float]] = []
+        self.normals: list[tuple[float, float, float]] = []
         for body in self.gates:
             heading += self._uniform(-0.5, 0.5)
-            xy = prev + SPACING * np.array([math.cos(heading), math.sin(heading)])
-            centre = np.array([xy[0], xy[1], self._uniform(0.8, 1.4)])
+            px, py = px + SPACING * math.cos(heading), py + SPACING * math.sin(heading)
+            centre = (px, py, self._uniform(0.8, 1.4))
             yaw = heading + self._uniform(-0.2, 0.2)
-            self._place(body, tuple(centre), yaw)
+            self._place(body, centre, yaw)
             self.centres.append(centre)
-            self.normals.append(np.array([math.cos(yaw), math.sin(yaw), 0.0]))
-            prev = xy
+            self.normals.append((math.cos(yaw), math.sin(yaw), 0.0))
         self.passed = 0
         self._finish_step = None
 
@@ -155,15 +155,15 @@ class DroneGates(DroneTask):
 
     def _task_end(self, state: Mapping[str, np.ndarray], contacts: set[int]) -> str | None:
         i = self.passed
-        offset = np.asarray(self._pos) - self.centres[i]
-        n = self.normals[i]
-        along = float(offset @ n)
-        prev_along = float((np.asarray(self._prev_pos) - self.centres[i]) @ n)
+        (cx, cy, cz), (nx, ny, _) = self.centres[i], self.normals[i]
+        x, y, z = self._pos
+        px, py, _ = self._prev_pos
         self._prev_pos = self._pos
+        along = (x - cx) * nx + (y - cy) * ny  # signed distance past the gate plane
+        prev_along = (px - cx) * nx + (py - cy) * ny
         if prev_along < 0.0 <= along:
-            lateral = offset - along * n
-            horiz = abs(-lateral[0] * n[1] + lateral[1] * n[0])
-            if horiz > OPENING / 2 or abs(lateral[2]) > OPENING / 2:
+            sideways = -(x - cx) * ny + (y - cy) * nx  # gate normals are horizontal
+            if abs(sideways) > OPENING / 2 or abs(z - cz) > OPENING / 2:
                 return "missed_gate"
             self.passed += 1
             if self.passed == N_GATES:
@@ -185,5 +185,5 @@ class DroneGates(DroneTask):
         }
 
     def _camera(self) -> tuple[tuple[float, float, float], float, float, float]:
-        c = np.mean(self.centres, axis=0) if hasattr(self, "centres") else (2.4, 0.0, 1.0)
+        c = np.mean(self.centres, axis=0) if getattr(self, "centres", None) else (2.4, 0.0, 1.0)
         return (float(c[0]), float(c[1]), 0.8), 4.5, -60.0, -35.0

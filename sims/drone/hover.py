@@ -60,7 +60,7 @@ class DroneHover(DroneTask):
 
     def _start_pose(self) -> tuple[tuple[float, float, float], float]:
         yaw = self._uniform(-math.pi, math.pi)
-        if self.np_random.random() < 0.5:
+        if self._uniform(0.0, 1.0) < 0.5:
             return (self._uniform(-0.5, 0.5), self._uniform(-0.5, 0.5), model.REST_HEIGHT), yaw
         gx, gy, gz = self.goal
         return (

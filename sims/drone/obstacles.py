@@ -79,47 +79,46 @@ class DroneObstacles(DroneTask):
         ]
 
     def _reset_layout(self) -> None:
-        self.goal = np.array([4.0, self._uniform(-0.8, 0.8), self._uniform(0.8, 1.3)])
-        self._place(self.marker, tuple(self.goal))
-        xy: list[np.ndarray] = []
+        self.goal = (4.0, self._uniform(-0.8, 0.8), self._uniform(0.8, 1.3))
+        self._place(self.marker, self.goal)
+        xy: list[tuple[float, float]] = []
         while len(xy) < N_PILLARS:  # rejection sampling keeps pillars 0.45 m apart
-            c = np.array([self._uniform(*FIELD_X), self._uniform(*FIELD_Y)])
-            if all(np.linalg.norm(c - o) > 0.45 for o in xy):
-                xy.append(c)
-        for body, c in zip(self.pillars, xy, strict=False):
-            self._place(body, (float(c[0]), float(c[1]), PILLAR_HEIGHT / 2))
-        self.pillar_xy = np.array(xy)
+            cx, cy = self._uniform(*FIELD_X), self._uniform(*FIELD_Y)
+            if all(math.hypot(cx - ox, cy - oy) > 0.45 for ox, oy in xy):
+                xy.append((cx, cy))
+        for body, (cx, cy) in zip(self.pillars, xy, strict=True):
+            self._place(body, (cx, cy, PILLAR_HEIGHT / 2))
+        self.pillar_xy = xy
         self._min_clearance = math.inf
 
     def _start_pose(self) -> tuple[tuple[float, float, float], float]:
-        self._start = np.array([0.0, self._uniform(-0.5, 0.5), self._uniform(0.8, 1.2)])
-        return tuple(self._start), 0.0
+        self._start = (0.0, self._uniform(-0.5, 0.5), self._uniform(0.8, 1.2))
+        return self._start, 0.0
 
     def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
-        rel = self.pillar_xy - (pos[0], pos[1])
-        dist = np.hypot(rel[:, 0], rel[:, 1])
-        order = np.argsort(dist)[:N_SENSED]
-        clearance = float(dist[order[0]]) - PILLAR_RADIUS - self.CONSTANTS["drone_radius"]
+        # plain floats: eight pillars are cheaper in Python than in numpy
+        x, y, z = pos
+        near = sorted((math.hypot(px - x, py - y), px - x, py - y) for px, py in self.pillar_xy)[
+            :N_SENSED
+        ]
+        clearance = near[0][0] - PILLAR_RADIUS - self.CONSTANTS["drone_radius"]
         self._clearance = clearance
         self._min_clearance = min(self._min_clearance, clearance)
         g = self.goal
-        return (
-            g[0] - pos[0],
-            g[1] - pos[1],
-            g[2] - pos[2],
-            *rel[order].ravel().tolist(),
-            clearance,
-        )
+        rel = tuple(v for _, dx, dy in near for v in (dx, dy))
+        return (g[0] - x, g[1] - y, g[2] - z, *rel, clearance)
 
     def _near_obstacle(self) -> bool:
         return self._clearance < 0.05
 
     def _task_end(self, state: Mapping[str, np.ndarray], contacts: set[int]) -> str | None:
-        return "success" if np.linalg.norm(state["goal_rel"]) < GOAL_TOL else None
+        g = self.goal
+        x, y, z = self._pos
+        return "success" if math.dist(g, (x, y, z)) < GOAL_TOL else None
 
     def _episode_metrics(self) -> dict[str, float]:
         dist = float(np.linalg.norm(self.state["goal_rel"]))
-        total = float(np.linalg.norm(self.goal - self._start))
+        total = math.dist(self.goal, self._start)
         return {
             "success": float(
                 self.state is not None and dist < GOAL_TOL and self._min_clearance > 0

@@ -100,16 +100,16 @@ class DroneTrajectory(DroneTask):
     }
 
     def _reset_layout(self) -> None:
-        self.shape = "circle" if self.np_random.random() < 0.5 else "figure8"
+        self.shape = "circle" if self._uniform(0.0, 1.0) < 0.5 else "figure8"
         self.period = self._uniform(6.0, 8.0)
-        self.center = np.array(
+        self.center = tuple(
             [self._uniform(-0.3, 0.3), self._uniform(-0.3, 0.3), self._uniform(0.9, 1.2)]
         )
         self.end_step = round(LAPS * self.period * self.task_spec.control_hz)
         self._sq_errors: list[float] = []
 
-    def reference(self, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """Reference position and velocity at time ``t`` (s)."""
+    def reference(self, t: float) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+        """Reference position and velocity at time ``t`` (s), as plain float triples."""
         w = 2 * math.pi / self.period
         s, c = math.sin(w * t), math.cos(w * t)
         if self.shape == "circle":
@@ -118,30 +118,36 @@ class DroneTrajectory(DroneTask):
         else:  # lemniscate of Gerono, starting at the crossing point
             offset = (RADIUS * s, RADIUS * s * c, 0.0)
             vel = (RADIUS * w * c, RADIUS * w * math.cos(2 * w * t), 0.0)
-        return self.center + offset, np.array(vel)
+        cx, cy, cz = self.center
+        return (cx + offset[0], cy + offset[1], cz), vel
 
     def _start_pose(self) -> tuple[tuple[float, float, float], float]:
         start, _ = self.reference(0.0)
-        return tuple(start + self.np_random.uniform(-0.05, 0.05, 3)), 0.0
+        return tuple(a + self._uniform(-0.05, 0.05) for a in start), 0.0
 
     def _start_velocity(self) -> tuple[float, float, float]:
         # a flying start: the drone enters the path moving with the reference
-        return tuple(self.reference(0.0)[1].tolist())
+        return self.reference(0.0)[1]
 
     def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
         t = self.elapsed_steps / self.task_spec.control_hz
-        ref, vel = self.reference(t)
-        ahead, _ = self.reference(t + LOOKAHEAD)
-        p = np.asarray(pos)
+        (rx, ry, rz), vel = self.reference(t)
+        (ax, ay, az), _ = self.reference(t + LOOKAHEAD)
+        x, y, z = pos
+        self._err = math.sqrt((rx - x) ** 2 + (ry - y) ** 2 + (rz - z) ** 2)
         return (
-            *(ref - p).tolist(),
-            *vel.tolist(),
-            *(ahead - p).tolist(),
+            rx - x,
+            ry - y,
+            rz - z,
+            *vel,
+            ax - x,
+            ay - y,
+            az - z,
             min(1.0, self.elapsed_steps / self.end_step),
         )
 
     def _task_end(self, state: Mapping[str, np.ndarray], contacts: set[int]) -> str | None:
-        err = float(np.linalg.norm(state["ref_rel"]))
+        err = self._err
         self._sq_errors.append(err * err)
         if err > MAX_DEVIATION:
             return "lost_track"
