@@ -15,10 +15,13 @@ process with CPU, memory and wall-clock limits). The result is :class:`Accepted`
 terms, source hash and measured cost) or :class:`Rejected` (stage, line, and a message a
 model can act on).
 
->>> import sims, rewards
->>> spec = sims.get_spec("DroneHover")
->>> fn = rewards.load_reward(spec, "reference")      # or "sparse", or a file path
->>> result = rewards.check_source(response_text, spec)
+Typical use::
+
+    import sims, rewards
+
+    spec = sims.get_spec("DroneHover")
+    fn = rewards.load_reward(spec, "reference")         # or "sparse", or a file path
+    result = rewards.check_source(response_text, spec)  # Accepted | Rejected
 
 This package never imports torch, and imports ``sims`` only to record smoke-run states.
 """

@@ -13,6 +13,7 @@ entry points share it:
 
 from __future__ import annotations
 
+import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -181,8 +182,8 @@ def compile_program(
 
 
 def load_reward(
-    spec: TaskSpec,
-    which: str,
+    spec: TaskSpec | RewardContext,
+    which: str | os.PathLike[str],
     *,
     budget_us: float = DEFAULT_BUDGET_US,
     max_consecutive_overruns: int = DEFAULT_MAX_CONSECUTIVE_OVERRUNS,
@@ -210,8 +211,8 @@ def load_reward(
         FileNotFoundError: if ``which`` is neither a keyword nor an existing file.
         LookupError: for ``"reference"`` on a task without a reference reward.
     """
-    text = _resolve_which(spec, which)
     ctx = RewardContext.from_spec(spec)
+    text = _resolve_which(ctx.task_id, which)
     key = (ctx.key(), source_hash(extract_code(text)), float(budget_us))
     program = _accepted.get(key)
     if program is None:
@@ -230,11 +231,12 @@ def load_reward(
     )
 
 
-def _resolve_which(spec: TaskSpec, which: str) -> str:
+def _resolve_which(task_id: str, which: str | os.PathLike[str]) -> str:
+    which = os.fspath(which)
     if which == "sparse":
         return SPARSE_SOURCE
     if which == "reference":
-        return reference_source(spec.id)
+        return reference_source(task_id)
     if "\n" in which and "compute_reward" in which:
         return which  # program or response text passed directly
     path = Path(which)

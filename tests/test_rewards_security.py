@@ -307,6 +307,7 @@ def _programs(draw: st.DrawFn) -> str:
     )
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_programs())
 def test_fuzz_random_programs_never_crash_the_host(source):
