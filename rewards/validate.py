@@ -945,6 +945,9 @@ class _FunctionChecker(ast.NodeVisitor):
                 self._check_local_call(node, name)
             elif name == "range":
                 self._check_range(node)
+            elif name in ("pow", "round") and len(node.args) >= 2:
+                # pow(a, b) is a ** b; round(n, -k) computes 10 ** k on integers
+                self._check_power(node, ast.Pow(), node.args[1])
             self.visit(func)
         elif isinstance(func, ast.Attribute):
             # `state.get("x")` must name a real field; `state.get("x", default)` is an

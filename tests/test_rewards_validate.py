@@ -110,6 +110,7 @@ def test_state_attribute_access_is_explained():
             "",
             "range must have a bound",
         ),
+        ("    return {'x': float(pow(9, 9 ** 60))}\n", "", "exponents and shifts above 64"),
         ("    return {'x': 1.0}\n", "@staticmethod\n", "decorators"),
         ("    return {'x': 1.0}\n", "X = compute()\n", "module-level assignments"),
         ("    return {'x': 1.0}\n", "import torch\n", "torch is not available"),
