@@ -10,6 +10,7 @@ and checks the host never sees anything but structured rejections or guarded cal
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import re
 from pathlib import Path
@@ -108,8 +109,9 @@ def test_sandbox_child_cannot_write_files_even_through_numpy(tmp_path):
     from rewards.sandbox import _apply_limits
 
     canary = tmp_path / "canary.npy"
-    ctx = __import__("multiprocessing").get_context("spawn")
-    proc = ctx.Process(target=_write_after_limits, args=(str(canary), _apply_limits, LIMITS))
+    proc = multiprocessing.get_context("spawn").Process(
+        target=_write_after_limits, args=(str(canary), _apply_limits, LIMITS)
+    )
     proc.start()
     proc.join(60)
     assert proc.exitcode == 0
