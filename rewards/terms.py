@@ -70,7 +70,7 @@ def _vec(v: Vector) -> list[float]:
         out = v.tolist()
         return out if isinstance(out, list) else [out]
     if isinstance(v, (list, tuple)):
-        return [float(x) for x in v]
+        return list(map(float, v))
     return [float(v)]  # a scalar counts as a 1-vector, so norm(x) == abs(x)
 
 
@@ -249,7 +249,10 @@ def success_bonus(
 
 def alignment(a: Vector, b: Vector, eps: float = 1e-6) -> float:
     """Cosine of the angle between two vectors, in [-1, 1]; 0 if either is shorter than eps."""
-    x, y = _vec(a), _vec(b)
+    return _cosine(_vec(a), _vec(b), eps)
+
+
+def _cosine(x: list[float], y: list[float], eps: float = 1e-6) -> float:
     if len(x) != len(y):
         raise ValueError(f"alignment() got vectors of length {len(x)} and {len(y)}")
     nx, ny = math.hypot(*x), math.hypot(*y)
@@ -300,7 +303,7 @@ def gate_alignment(vel: Vector, to_gate: Vector, min_speed: float = 0.1) -> floa
     """
     v = _vec(vel)
     fade = min(1.0, math.hypot(*v) / min_speed) if min_speed > 0.0 else 1.0
-    return fade * alignment(v, to_gate)
+    return fade * _cosine(v, _vec(to_gate))
 
 
 def landing_softness(
