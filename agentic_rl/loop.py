@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+import resource
 import shutil
 import time
 from collections.abc import Callable
@@ -279,9 +280,17 @@ class RefineLoop:
             cands[k]["state"] = state
             jobs.append(self._job(i, int(k), steps, stop_at))
         self._save()
+        busy = min(cfg.workers, len(jobs))
+        wall0, cpu0 = time.monotonic(), _cpu_seconds()
         with make_executor(cfg.executor, cfg.workers) as executor:
             for result in executor.run(jobs):
                 self._record_result(i, result)
+        # CPU utilisation of the training phase: CPU seconds of this process and its finished
+        # workers over the wall time of the cores it could use
+        usage = self.manifest.setdefault("training_cpu", {"cpu_s": 0.0, "core_s": 0.0})
+        usage["cpu_s"] += _cpu_seconds() - cpu0
+        usage["core_s"] += (time.monotonic() - wall0) * busy
+        self._save()
 
     def _job(self, i: int, k: int, steps: int, stop_at: int | None) -> CandidateJob:
         cfg = self.config
@@ -482,6 +491,15 @@ class _BudgetStop(Exception):
     pass
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its reaped children (workers)."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def _make_designer(config: RefineConfig, store: RunStore) -> Any:
     from agentic_rl.designers import make_designer
 
@@ -502,8 +520,13 @@ def _make_designer(config: RefineConfig, store: RunStore) -> Any:
             raise ValueError(
                 "the replay designer needs a transcript: --transcript RUN_DIR/llm_transcript.jsonl"
             )
-        options["transcript"] = Path(opts.transcript)
-        options["record"] = store.transcript_path
+        source = Path(opts.transcript)
+        if not source.exists():
+            raise FileNotFoundError(f"transcript to replay {source} does not exist")
+        # the run keeps a copy, so it can itself be replayed and reported like any other
+        if not store.transcript_path.exists():
+            shutil.copyfile(source, store.transcript_path)
+        options["transcript"] = store.transcript_path
     return make_designer(config.designer, **options)
 
 
@@ -553,6 +576,11 @@ def build_summary(manifest: dict[str, Any], config: RefineConfig) -> dict[str, A
             for it in iterations
         ],
         "baselines": manifest.get("baselines", {}),
+        "training_cpu_utilisation": (
+            manifest["training_cpu"]["cpu_s"] / manifest["training_cpu"]["core_s"]
+            if manifest.get("training_cpu", {}).get("core_s")
+            else None
+        ),
         "usage": manifest["usage"],
         "wall_time_s": manifest["wall_time"],
         "designer": config.designer,
