@@ -493,7 +493,9 @@ class OpenAIDesigner(Designer):
             latency = time.perf_counter() - t0
             return self._accept(resp, choices, body, ctx, attempt, latency, ask, parent)
         raise DesignerError(
-            f"{self.model} at {self.base_url}: {last_error}; gave up after {attempts} attempts"
+            self._mask(
+                f"{self.model} at {self.base_url}: {last_error}; gave up after {attempts} attempts"
+            )
         )
 
     def _accept(
@@ -584,9 +586,13 @@ class OpenAIDesigner(Designer):
         delay = min(self.backoff_max, self.backoff_base * 2.0**attempt)
         return delay / 2 + self._rng.uniform(0.0, delay / 2)
 
+    def _mask(self, text: str) -> str:
+        """``text`` with the API key masked (servers echo keys in error messages)."""
+        return text.replace(self.api_key, "***") if len(self.api_key) >= 6 else text
+
     def _fatal(self, exc: Any) -> DesignerError:
         """A non-retryable HTTP error as a one-line DesignerError saying what to set."""
-        status, detail = exc.status_code, _err(exc)
+        status, detail = exc.status_code, self._mask(_err(exc))
         if status == 401:
             return DesignerError(
                 f"{self.base_url} rejected the API key (401: {detail}); set OPENAI_API_KEY to a "
