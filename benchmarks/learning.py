@@ -15,10 +15,10 @@ ArmReach >= 90% at their default budgets.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,7 +59,7 @@ def bench_task(
         eval_episodes=0,
         **(overrides or {}),
     )
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = train(
         cfg,
         task_id,
@@ -67,7 +67,7 @@ def bench_task(
         overwrite=True,
         out_dir=f"{out}/{task_id.split('/')[-1]}_seed{seed}",
     )
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     ev = evaluate(result.policy, task_id, seeds=range(2_000_000, 2_000_000 + episodes))
     target = TARGETS.get(task_id)
     return {
@@ -75,6 +75,9 @@ def bench_task(
         "steps": result.steps,
         "wall_s": wall,
         "steps_per_s": result.steps_per_second,
+        "cpu_s": cpu,
+        "cpu_steps_per_s": result.steps / cpu,
+        "cpu_s_to_target": time_to_success(Path(result.csv), target or 0.9),
         "success_rate": ev.success_rate,
         "target": target,
         "met": None if target is None else ev.success_rate >= target,
@@ -84,36 +87,77 @@ def bench_task(
     }
 
 
-def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
-    """The results section as markdown."""
+def time_to_success(csv_path: Path, level: float) -> float | None:
+    """CPU seconds until the training success rate (last 100 episodes) first reached ``level``."""
+    with csv_path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            success = row.get("rollout/success_rate") or ""
+            if success and float(success) >= level:
+                return float(row["time/cpu_s"])
+    return None
+
+
+HEADER = [
+    "| task | steps | wall (s) | CPU (s) | CPU to target (s) | steps/s (CPU) | success | target "
+    "| met | endings | metrics | date |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | --- | --- | --- |",
+]
+
+
+def table_row(r: dict[str, Any], date: str) -> str:
+    """One markdown table row for a task's result."""
+    target = "-" if r["target"] is None else f"{r['target']:.0%}"
+    met = "-" if r["met"] is None else ("yes" if r["met"] else "**no**")
+    endings = ", ".join(f"{k} {v}" for k, v in sorted(r["termination_reasons"].items()))
+    metrics = ", ".join(f"{k} {v:.3g}" for k, v in r["metrics"].items() if k != "success")
+    to_target = "-" if r["cpu_s_to_target"] is None else f"{r['cpu_s_to_target']:.0f}"
+    return (
+        f"| {r['task'].split('/')[-1]} | {r['steps']:,} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | "
+        f"{to_target} | {r['cpu_steps_per_s']:.0f} | {r['success_rate']:.0%} | {target} | {met} "
+        f"| {endings} | {metrics} | {date} |"
+    )
+
+
+def markdown(rows: list[str], meta: dict[str, Any]) -> str:
+    """The results section as markdown, given its table rows."""
     lines = [
         BEGIN,
         "## PPO learning (reference reward)",
         "",
-        f"`{meta['command']}` on {meta['date']}, {meta['machine']}, one torch thread, seed "
+        "`python benchmarks/learning.py --tasks TASK...` (rows may come from separate "
+        f"invocations; see each row's date), {meta['machine']}, one torch thread, seed "
         f"{meta['seed']}, {meta['episodes']} evaluation episodes per task (held-out seeds, "
-        "nominal physics). Wall times are noisy when other jobs share the machine.",
+        "nominal physics, deterministic policy), default budgets unless *steps* says otherwise. "
+        "Wall times are noisy when other jobs share the machine; CPU seconds (this process) "
+        "are what the run takes on a core of its own. *CPU to target*: CPU seconds until the "
+        "training success rate (last 100 episodes, stochastic policy) first reached the target.",
         "",
-        "| task | steps | wall (s) | steps/s | success | target | met | endings | metrics |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | :---: | --- | --- |",
+        *HEADER,
+        *rows,
+        END,
     ]
-    for r in rows:
-        target = "-" if r["target"] is None else f"{r['target']:.0%}"
-        met = "-" if r["met"] is None else ("yes" if r["met"] else "**no**")
-        endings = ", ".join(f"{k} {v}" for k, v in sorted(r["termination_reasons"].items()))
-        metrics = ", ".join(f"{k} {v:.3g}" for k, v in r["metrics"].items() if k != "success")
-        lines.append(
-            f"| {r['task'].split('/')[-1]} | {r['steps']:,} | {r['wall_s']:.0f} | "
-            f"{r['steps_per_s']:.0f} | {r['success_rate']:.0%} | {target} | {met} | {endings} | "
-            f"{metrics} |"
-        )
-    lines.append(END)
     return "\n".join(lines)
 
 
-def write_results(section: str, path: Path = RESULTS) -> None:
-    """Replace the learning section of RESULTS.md (or append it), keeping other sections."""
+def merge_rows(text: str, new: dict[str, str]) -> list[str]:
+    """Table rows of the current section with ``new`` (task name -> row) replacing or added."""
+    rows: dict[str, str] = {}
+    if BEGIN in text and END in text:
+        section = text.split(BEGIN, 1)[1].split(END, 1)[0]
+        for line in section.splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if line.startswith("| ") and line not in HEADER and cells[0] != "task":
+                rows[cells[0]] = line
+    rows.update(new)
+    order = [t.split("/")[-1] for t in DEFAULT_BUDGETS]
+    return [rows[k] for k in sorted(rows, key=lambda k: (order.index(k) if k in order else 99, k))]
+
+
+def write_results(new_rows: dict[str, str], meta: dict[str, Any], path: Path = RESULTS) -> None:
+    """Update the learning section of RESULTS.md (or append it), keeping other sections and
+    the rows of tasks not run this time."""
     text = path.read_text() if path.exists() else "# Benchmark results\n"
+    section = markdown(merge_rows(text, new_rows), meta)
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
         tail = rest.split(END, 1)[1]
@@ -148,19 +192,19 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         if not args.json:
             print(
                 f"{task_id}: {row['success_rate']:.0%} success after {row['steps']:,} steps, "
-                f"{row['wall_s']:.0f} s ({row['steps_per_s']:.0f} steps/s) {row['termination_reasons']}",
+                f"{row['wall_s']:.0f} s wall, {row['cpu_s']:.0f} s CPU "
+                f"({row['cpu_steps_per_s']:.0f} steps per CPU s), CPU s to target "
+                f"{row['cpu_s_to_target']} {row['termination_reasons']}",
                 flush=True,
             )
     if not args.no_write:
         meta = {
-            "command": "python benchmarks/learning.py "
-            + " ".join(argv if argv is not None else sys.argv[1:]),
-            "date": datetime.now(UTC).strftime("%Y-%m-%d"),
             "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
             "seed": args.seed,
             "episodes": args.episodes,
         }
-        write_results(markdown(rows, meta))
+        date = datetime.now(UTC).strftime("%Y-%m-%d")
+        write_results({r["task"].split("/")[-1]: table_row(r, date) for r in rows}, meta)
     if args.json:
         print(json.dumps(rows, indent=2))
     return rows

@@ -37,12 +37,18 @@ class Run:
     seed: int
     steps: int
     wall_s: float
+    cpu_s: float
     success_rate: float
     metrics: dict[str, float]
 
     @property
     def steps_per_s(self) -> float:
         return self.steps / self.wall_s
+
+    @property
+    def cpu_steps_per_s(self) -> float:
+        """Steps per CPU second of this process: robust to other jobs on the machine."""
+        return self.steps / self.cpu_s
 
 
 def run_ours(
@@ -63,11 +69,11 @@ def run_ours(
         eval_episodes=0,
         **(overrides or {}),
     )
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = train(cfg, task_id, reward=reward, overwrite=True, out_dir=f"{out}/ours_seed{seed}")
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     ev = evaluate(result.policy, task_id, seeds=eval_seeds)
-    return Run("ours", seed, result.steps, wall, ev.success_rate, ev.mean_metrics())
+    return Run("ours", seed, result.steps, wall, cpu, ev.success_rate, ev.mean_metrics())
 
 
 class PlainInfo(gym.Wrapper):
@@ -103,18 +109,18 @@ def run_sb3(task_id: str, reward: str, steps: int, seed: int, eval_seeds: range)
     def make() -> gym.Env:
         return PlainInfo(factory())
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     env = make_vec_env(make, n_envs=1, seed=seed)
     model = SB3PPO("MlpPolicy", env, seed=seed, device="cpu", verbose=0)
     model.learn(total_timesteps=steps)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     env.close()
 
     def act(obs: np.ndarray) -> np.ndarray:
         return model.predict(obs, deterministic=True)[0]
 
     ev = evaluate(act, task_id, seeds=eval_seeds)
-    return Run("sb3", seed, model.num_timesteps, wall, ev.success_rate, ev.mean_metrics())
+    return Run("sb3", seed, model.num_timesteps, wall, cpu, ev.success_rate, ev.mean_metrics())
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -144,6 +150,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             for r in runs[-2:]:
                 print(
                     f"seed {seed} {r.impl:>4}: {r.steps_per_s:7.0f} steps/s  {r.wall_s:6.1f} s  "
+                    f"({r.cpu_steps_per_s:.0f} steps per CPU s)  "
                     f"success {r.success_rate:.0%}  {r.metrics}",
                     flush=True,
                 )
@@ -152,9 +159,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         mine = [r for r in runs if r.impl == impl]
         return {
             "steps_per_s": float(np.mean([r.steps_per_s for r in mine])),
+            "cpu_steps_per_s": float(np.mean([r.cpu_steps_per_s for r in mine])),
             "wall_s": float(np.mean([r.wall_s for r in mine])),
             "success_rate": float(np.mean([r.success_rate for r in mine])),
-            "per_seed": [r.__dict__ | {"steps_per_s": r.steps_per_s} for r in mine],
+            "per_seed": [
+                r.__dict__ | {"steps_per_s": r.steps_per_s, "cpu_steps_per_s": r.cpu_steps_per_s}
+                for r in mine
+            ],
         }
 
     ours, sb3 = summary("ours"), summary("sb3")
@@ -167,6 +178,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "ours": ours,
         "sb3": sb3,
         "speed_ratio": ours["steps_per_s"] / sb3["steps_per_s"],
+        # the same ratio in CPU seconds, which other jobs on a shared machine do not skew
+        "cpu_speed_ratio": ours["cpu_steps_per_s"] / sb3["cpu_steps_per_s"],
         "success_delta": ours["success_rate"] - sb3["success_rate"],
     }
     if args.json:
@@ -175,7 +188,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(
             f"{task_id}, {args.steps:,} steps, seeds {args.seeds}: "
             f"ours {ours['steps_per_s']:.0f} steps/s, sb3 {sb3['steps_per_s']:.0f} steps/s, "
-            f"speed_ratio {report['speed_ratio']:.2f}; success ours {ours['success_rate']:.0%} "
+            f"speed_ratio {report['speed_ratio']:.2f} (CPU {report['cpu_speed_ratio']:.2f}); "
+            f"success ours {ours['success_rate']:.0%} "
             f"vs sb3 {sb3['success_rate']:.0%}"
         )
     return report

@@ -467,10 +467,14 @@ def train(
     )
     ckpt_path = out / "checkpoint.pt"
     wall_before = float(state["wall_time"]) if state is not None else 0.0
+    # CPU seconds of this process: on a shared machine this, not wall time, is what a run
+    # would take on a core of its own.
+    cpu_before = float(state.get("cpu_time", 0.0)) if state is not None else 0.0
 
     def save() -> None:
         extra = {
             "wall_time": wall_before + (time.perf_counter() - start),
+            "cpu_time": cpu_before + (time.process_time() - cpu_start),
             "action_low": trainer.venv.action_low,
             "action_high": trainer.venv.action_high,
             "reward": describe_reward(reward),
@@ -479,6 +483,7 @@ def train(
         save_checkpoint(ckpt_path, {**trainer.state_dict(), **extra})
 
     start = time.perf_counter()
+    cpu_start = time.process_time()
     start_step = trainer.global_step
     interrupted = False
     try:
@@ -506,6 +511,7 @@ def train(
                 logger.record("time/rollout_s", t1 - t0)
                 logger.record("time/update_s", t2 - t1)
                 logger.record("time/wall_s", wall_before + elapsed)
+                logger.record("time/cpu_s", cpu_before + time.process_time() - cpu_start)
                 logger.record("time/updates", trainer.update_idx)
                 row = logger.dump(trainer.global_step)
                 success = rollout.get("rollout/success_rate")
