@@ -448,7 +448,11 @@ def train(
     reward_fn = load_reward(task_id, reward)
     trainer = PPO(config, task_id, reward_fn, randomize)
     if state is not None:
-        trainer.load_state_dict(state)
+        try:
+            trainer.load_state_dict(state)
+        except Exception:
+            trainer.close()  # release the physics clients before reporting the failure
+            raise
     config_path = out / "config.json"
     config_path.write_text(
         json.dumps(
