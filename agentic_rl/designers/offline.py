@@ -42,9 +42,10 @@ dropped                ``object_pos``                               ``-1 if belo
 
 * ``crash_dominated`` (finding, or > 50% of failed episodes ended by a terminating failure):
   attitude and crash guards x2 / add (``tilt``, ``spin``, ``crash``, ``clearance`` after
-  collisions, ``soft_landing`` after hard landings, ``dropped``); and add ``closeness``, a
-  bounded positive per-step reward, because with a negative-only reward ending the episode
-  early *pays* (the classic reason a distance-only drone learns to crash).
+  collisions, ``soft_landing`` after hard landings, ``dropped``); and ``distance`` is replaced
+  by ``closeness`` (or ``closeness`` added), a bounded positive per-step reward, because with
+  a negative-only reward ending the episode early *pays* (the classic reason a distance-only
+  drone learns to crash or fly out of the arena).
 * ``timeout_dominated`` far from the goal (final distance > 3 x tolerance): progress shaping
   x2 / add, plus ``closeness`` for a gradient everywhere (and gate/approach events x1.5).
 * ``timeout_dominated`` near the goal: precision, ``on_target`` x2 / add, ``goal_bonus`` and
@@ -567,6 +568,23 @@ class Rules:
             g.gated.discard(name)
             log.add(rule, f"dropped {name}", why)
 
+    def swap_core(self, g: Genome, rule: str, log: RuleLog) -> None:
+        """Replace the negative ``distance`` by the bounded, positive ``closeness``.
+
+        With a reward that is negative on every step, ending the episode early (crashing,
+        leaving the arena) *raises* the return; ``closeness`` points the same way (toward
+        the goal) but makes every step the robot survives worth more than nothing.
+        """
+        why = "a bounded positive per-step reward, so ending the episode early never pays"
+        if "distance" in g.weights:
+            w = g.weights.pop("distance")
+            g.weights["closeness"] = max(g.weights.get("closeness", 0.0), w)
+            if "distance" in g.gated:
+                g.gated.discard("distance")
+            log.add(rule, f"replaced distance by closeness ({_fmt(g.weights['closeness'])})", why)
+        else:
+            self.add(g, "closeness", rule, log, why)
+
     def core(self, g: Genome) -> str:
         return "closeness" if "closeness" in g.weights else "distance"
 
@@ -587,13 +605,7 @@ class Rules:
                 self.boost(g, "clearance", 2.0, "crash_dominated", log, "collisions ended episodes")
             if failures.get("hard_landing", 0.0) > 0:
                 self.boost(g, "soft_landing", 2.0, "crash_dominated", log, "hard landings")
-            self.add(
-                g,
-                "closeness",
-                "crash_dominated",
-                log,
-                "a bounded positive per-step reward, so ending the episode early never pays",
-            )
+            self.swap_core(g, "crash_dominated", log)
         if "timeout_dominated" in codes or timeout_share > 0.5:
             final = _final_distance(packet, self.view)
             far = final is None or final > FAR_FACTOR * self.view.tol
