@@ -323,3 +323,13 @@ def test_every_proposal_passes_the_reward_pipeline(task, tmp_path):
             f"{task}: {verdict.stage} line {verdict.line}: {verdict.message}\n{text}"
         )
         assert set(verdict.program.terms) <= set(cat)
+
+
+def test_timeout_evidence_of_the_diagnostics_decides_far_or_near(tmp_path):
+    evidence = {"far": 0.0, "final_distance": 0.2}
+    packet = make_packet(
+        findings=[("timeout_dominated", None, evidence)], metrics={"final_distance": 1.2}
+    )
+    w, p = child(tmp_path, packet)
+    assert w["on_target"] == 2 * PARENT["on_target"] and w["progress"] == PARENT["progress"]
+    assert "final distance 0.2 m" in p.rationale

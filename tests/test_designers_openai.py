@@ -229,7 +229,7 @@ def test_hung_connection_times_out_and_retries(server, transcript):
 
 def test_hung_connection_every_time_says_raise_timeout(server, transcript):
     server.push(Reply(hang=5.0), Reply(hang=5.0))
-    with pytest.raises(DesignerError, match="--timeout"):
+    with pytest.raises(DesignerError, match=r"designer_options\.timeout"):
         designer(server, transcript, timeout=0.3, max_retries=1).propose(SPEC, [], 1)
 
 

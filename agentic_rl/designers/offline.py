@@ -607,8 +607,16 @@ class Rules:
                 self.boost(g, "soft_landing", 2.0, "crash_dominated", log, "hard landings")
             self.swap_core(g, "crash_dominated", log)
         if "timeout_dominated" in codes or timeout_share > 0.5:
-            final = _final_distance(packet, self.view)
-            far = final is None or final > FAR_FACTOR * self.view.tol
+            finding = packet.finding("timeout_dominated")
+            evidence = finding.evidence if finding is not None else {}
+            final = evidence.get("final_distance", _final_distance(packet, self.view))
+            # The diagnostics measure "far" over the timed-out episodes themselves; without
+            # that, the mean final distance of all episodes decides.
+            far = (
+                bool(evidence["far"])
+                if "far" in evidence
+                else final is None or final > FAR_FACTOR * self.view.tol
+            )
             where = "unknown distance" if final is None else f"final distance {final:.3g} m"
             if far:
                 why = f"episodes time out far from the goal ({where}, tolerance {self.view.tol:g})"

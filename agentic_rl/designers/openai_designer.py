@@ -131,8 +131,8 @@ class OpenAIDesigner(Designer):
         self.api_key = api_key or os.environ.get("OPENAI_API_KEY") or ""
         if not self.api_key.strip():
             raise DesignerError(
-                "no API key: set OPENAI_API_KEY (or pass --api-key); a local server without "
-                "auth accepts any value, e.g. OPENAI_API_KEY=local"
+                "no API key: set OPENAI_API_KEY (a local server without auth accepts any "
+                "value, e.g. OPENAI_API_KEY=local)"
             )
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip(
             "/"
@@ -151,9 +151,13 @@ class OpenAIDesigner(Designer):
                     "to a positive number, or leave it unset for no limit"
                 )
         if timeout is None or not timeout > 0:
-            raise DesignerError(f"timeout must be > 0 seconds, got {timeout}; set --timeout")
+            raise DesignerError(
+                f"timeout must be > 0 seconds, got {timeout}; set designer_options.timeout"
+            )
         if max_retries < 0:
-            raise DesignerError(f"max_retries must be >= 0, got {max_retries}; set --max-retries")
+            raise DesignerError(
+                f"max_retries must be >= 0, got {max_retries}; set designer_options.max_retries"
+            )
         try:
             self.prices = PriceTable(prices)
             if budget_usd is not None:
@@ -465,7 +469,8 @@ class OpenAIDesigner(Designer):
                     ctx, body, attempt, latency, error=f"{kind}: {_err(exc)}", retry_in=retry_in
                 )
                 last_error = (
-                    f"no answer within {self.timeout:g} s (raise --timeout if the model is slow)"
+                    f"no answer within {self.timeout:g} s (a slow model needs a longer timeout: "
+                    "--set designer_options.timeout=300)"
                     if kind == "timeout"
                     else f"cannot connect ({_err(exc)}); check --base-url and that the server runs"
                 )
