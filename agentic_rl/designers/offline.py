@@ -78,6 +78,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentic_rl.designers.base import (
@@ -731,7 +732,7 @@ class OfflineDesigner(Designer):
     def __init__(
         self,
         *,
-        transcript: str | None = None,
+        transcript: str | Path | None = None,
         seed: int = 0,
         sigma: float = PERTURB_SIGMA,
     ) -> None:

@@ -77,7 +77,13 @@ class ReplayDesigner(Designer):
     def repair(self, spec: TaskSpec, proposal: Proposal, rejection: Rejection) -> Proposal:
         """The next recorded ``repair`` call's proposal."""
         rec = self._next("repair", spec)
-        return self._proposals(rec)[0]
+        proposals = self._proposals(rec)
+        if not proposals:
+            raise DesignerError(
+                f"transcript {self.path} record seq {rec.get('seq')} is a repair without a "
+                "proposal; the file was edited or cut"
+            )
+        return proposals[0]
 
     def _next(self, call: str, spec: TaskSpec, iteration: int | None = None) -> dict[str, Any]:
         # A resumed run may have recorded an iteration's proposals twice (it crashed after
