@@ -317,7 +317,7 @@ def _hover_reward():
 @pytest.mark.slow
 def test_short_hover_run_clearly_beats_a_random_policy(tmp_path):
     cfg = make_config(
-        task_id=HOVER, total_steps=120_000, progress=False, tensorboard=False, eval_episodes=0
+        task_id=HOVER, total_steps=100_000, progress=False, tensorboard=False, eval_episodes=0
     )
     result = train(cfg, HOVER, reward=_hover_reward(), out_dir=tmp_path)
     seeds = range(500, 520)
