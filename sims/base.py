@@ -204,7 +204,8 @@ class SimTask(gym.Env):
                 f"action has {len(values)} components, {self.task_spec.id} expects "
                 f"{self._action_dim} ({self.action_mode} mode)"
             )
-        if not math.isfinite(math.fsum(values)):
+        total = sum(values)  # fast path: NaN or inf in any component makes the sum non-finite
+        if not math.isfinite(total) and not all(math.isfinite(x) for x in values):
             raise ValueError(f"action contains NaN or inf: {values}")
         # Out-of-range actions are clipped, not rejected: PPO samples unbounded Gaussians.
         a = np.array([-1.0 if x < -1.0 else (1.0 if x > 1.0 else x) for x in values])
