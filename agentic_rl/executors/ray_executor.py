@@ -228,9 +228,11 @@ class RayExecutor(Executor):
     # ------------------------------------------------------------------ running
     def run(self, jobs: Iterable[CandidateJob]) -> Iterator[CandidateResult]:
         """Run every job on Ray; yield results as they complete (see the module docstring)."""
+        queue = deque(jobs)
+        if not queue:
+            return  # nothing to do: do not start a local Ray for it
         if self._task is None:
             self.connect()
-        queue = deque(jobs)
         try:
             while queue or self._running:
                 while queue and len(self._running) < self.workers:
