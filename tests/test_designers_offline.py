@@ -205,6 +205,14 @@ def test_reward_hacking_ties_the_term_to_the_goal(tmp_path):
     assert w["distance"] == 1.5 * PARENT["distance"]
 
 
+def test_reward_hacking_leaves_a_penalty_alone(tmp_path):
+    packet = make_packet(
+        findings=[("reward_hacking", "crash", {})], terminations={"success": 10}, success=1.0
+    )
+    w, p = child(tmp_path, packet)
+    assert w == PARENT and not p.meta["genome"]["gated"]
+
+
 def test_reward_hacking_of_the_core_term_adds_precision(tmp_path):
     packet = make_packet(findings=[("reward_hacking", "distance", {})])
     w, _ = child(tmp_path, packet)

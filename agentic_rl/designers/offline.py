@@ -57,12 +57,14 @@ dropped                ``object_pos``                               ``-1 if belo
 * ``inert_term``: a shaping term that never changes is dropped (it only adds noise); guards
   (crash, bonuses, events) are kept, since a guard that never fires means that failure never
   happened; the core distance term is rescaled x3 instead.
-* ``reward_hacking`` (the term rises while the task metric falls): the term is gated by
-  closeness to the goal (tied to the task metric) and halved; the core term x1.5.
+* ``reward_hacking`` (the term rises while the task metric falls): a reward term is gated by
+  closeness to the goal (tied to the task metric) and halved, and the core term x1.5; for
+  the core term itself, precision (``on_target`` x1.5, ``goal_bonus``) is added instead. A
+  penalty that "rises" toward zero is only being avoided, so penalties are left alone.
 * ``nonfinite_terms``: the term is dropped.
 * ``randomization_gap``: smoother control, ``action_rate`` and ``spin`` x1.5 / add.
 * ``no_learning``: denser signal, ``closeness`` and ``progress`` add.
-* no finding and success below 100%: precision, ``on_target`` x1.5 / add.
+* no rule changed anything and success is below 100%: precision, ``on_target`` x1.5 / add.
 
 **Candidates.** Iteration 0: candidate 0 is the naive reward; candidate k > 0 adds one
 ingredient drawn (seeded) from the catalogue. Later iterations: candidate 0 is the parent
@@ -667,6 +669,9 @@ class Rules:
                 if self.cat[f.term].role == "core":
                     self.add(g, "goal_bonus", "reward_hacking", log, why)
                     self.boost(g, "on_target", 1.5, "reward_hacking", log, why)
+                elif self.cat[f.term].sign < 0:
+                    # A penalty that "rises" toward 0 is the policy avoiding it: no hacking.
+                    log.add("reward_hacking", f"kept {f.term}", why + "; it is a penalty")
                 else:
                     g.gated.add(f.term)
                     self.scale(
@@ -683,7 +688,8 @@ class Rules:
             why = "success and task metric stayed flat: the signal is too sparse"
             self.add(g, "closeness", "no_learning", log, why)
             self.add(g, "progress", "no_learning", log, why)
-        if not log.entries and packet.nominal.success_rate < 1.0:
+        unchanged = g.weights == parent.weights and g.gated == parent.gated
+        if unchanged and packet.nominal.success_rate < 1.0:
             why = f"no finding; success {packet.nominal.success_rate:.0%}: reward precision"
             self.boost(g, "on_target", 1.5, "precision", log, why)
         return g, log
