@@ -263,8 +263,9 @@ def test_endpoint_refusing_n_falls_back(server, transcript):
         Reply.chat([GOOD]),
         Reply.chat([GOOD]),
     )
-    props = designer(server, transcript).propose(SPEC, [], 2)
+    props = designer(server, transcript, max_retries=0).propose(SPEC, [], 2)
     assert len(props) == 2 and len(server.chat_requests) == 3
+    assert [("n" in r.body) for r in server.chat_requests] == [True, False, False]
 
 
 # ---------------------------------------------------------------------- images

@@ -427,7 +427,9 @@ class OpenAIDesigner(Designer):
         oa = self._openai
         attempts = self.max_retries + 1
         last_error = ""
-        for attempt in range(attempts):
+        attempt = -1
+        while attempt + 1 < attempts:
+            attempt += 1
             body: dict[str, Any] = {
                 "model": self.model,
                 "messages": messages,
@@ -451,9 +453,10 @@ class OpenAIDesigner(Designer):
                 )
                 if status == 400 and ask > 1 and _mentions_n(exc):
                     # The endpoint does not take n: ask for one answer per call from now on.
+                    # Not a fault of the endpoint, so it does not use up an attempt.
                     self._supports_n = False
                     ask = 1
-                    body.pop("n", None)
+                    attempt -= 1
                     continue
                 if retry_in is None:
                     raise self._fatal(exc) from None
