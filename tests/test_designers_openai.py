@@ -482,3 +482,11 @@ def test_replay_reproduces_the_recorded_run_byte_for_byte(server, transcript, tm
     assert replay.usage.calls == 0 and len(server.chat_requests) == 3
     with pytest.raises(DesignerError, match="used up"):
         replay.propose(SPEC, [], 1)
+
+
+def test_missing_openai_package_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "openai", None)  # makes `import openai` fail
+    with pytest.raises(DesignerError, match=r"pip install 'agentic-rl\[openai\]'"):
+        make_designer("openai", api_key=KEY)
