@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agentic_rl.records import IterationRecord
-from agentic_rl.robustness.ranges import RangeOutcome, Ranges, propose_with_reasons
+from agentic_rl.robustness.ranges import RangeOutcome, Ranges, bounds_for, propose_with_reasons
 from agentic_rl.robustness.report import (
     REPORT_DIR,
     RobustnessReport,
@@ -84,12 +84,8 @@ def cached_or_new_report(
             old = load_report(path)
         except ValueError:
             old = None  # unreadable or older format: measure again
-        if (
-            old is not None
-            and old.policy_sha256 == policy.sha256
-            and old.sweep is not None
-            and old.sweep.settings == settings
-        ):
+        # a sweep that could not run (too little nominal success) is a result too: reused
+        if old is not None and old.policy_sha256 == policy.sha256 and old.settings == settings:
             return old
     report = build_report(policy, settings, transfer_episodes=transfer_episodes)
     write_report(report, bundle_dir / REPORT_DIR)
@@ -137,12 +133,13 @@ def auto_randomization(
             report_path = str(bundle / REPORT_DIR / "robustness.json")
             note = f"bounds from the sweep of the best policy ({bundle})"
             if sweep is None:
-                note = f"sweep failed ({report.sweep_error}); bounds are the spec's default ranges"
+                note = f"no sweep ({report.sweep_error}); bounds are the spec's default ranges"
     ranges, decisions = propose_with_reasons(spec, sweep, outcomes)
     record = {
         "version": RECORD_VERSION,
         "task_id": spec.id,
         "bounds_source": note,
+        "bounds": {k: [lo, hi] for k, (lo, hi) in bounds_for(spec, sweep).items()},
         "report": report_path,
         "sweep": list(sweep_rows(sweep)) if sweep is not None else None,
         "joint_success": sweep.joint_success if sweep is not None else None,

@@ -55,6 +55,7 @@ class RobustnessReport(BaseModel):
         None, description="How the policy was trained (None: not recorded)."
     )
     created: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    settings: SweepSettings = Field(default_factory=SweepSettings)
     sweep: SweepResult | None = None
     sweep_error: str | None = Field(None, description="Why there is no sweep, if there is none.")
     transfer: TransferResult | None = None
@@ -97,6 +98,7 @@ def build_report(
         policy_sha256=policy.sha256,
         action_mode=policy.action_mode,
         train_randomize=policy.train_randomize,
+        settings=settings,
         realism=realism_table(spec),
     )
     if progress:
@@ -178,9 +180,12 @@ def plot_sweep(result: SweepResult, path: Path) -> Path:
     n = len(result.params)
     cols = min(4, n)
     rows = -(-n // cols)
-    fig = Figure(figsize=(3.0 * cols, 2.3 * rows + 0.5))
-    fig.subplots_adjust(left=0.07, right=0.98, top=1 - 0.45 / (2.3 * rows + 0.5), bottom=0.08)
-    fig.subplots_adjust(hspace=0.55, wspace=0.3)
+    height = 2.3 * rows + 0.6
+    # fixed margins in inches (no layout engine): room for the title above the first row
+    fig = Figure(figsize=(3.0 * cols, height))
+    fig.subplots_adjust(
+        left=0.07, right=0.98, top=1 - 0.65 / height, bottom=0.35 / height, hspace=0.6, wspace=0.3
+    )
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, p in zip(axes, result.params, strict=False):
         pts = [(p.nominal, result.nominal_success, True)]
@@ -222,13 +227,16 @@ def plot_transfer(result: TransferResult, path: Path) -> Path:
         KEEP_COLOR if r.success_rate >= 0.9 * result.nominal_success else BREAK_COLOR for r in rows
     ]
     ax.barh(range(len(rows)), values, color=colors)
+    for y, v in enumerate(values):
+        # the number, so a 0% bar is not an empty row
+        ax.text(max(v, 0.0) + 0.01, y, f"{v:.0%}", va="center", fontsize=7)
     ax.set_yticks(range(len(rows)), names, fontsize=8)
     ax.invert_yaxis()
     ax.axvline(result.nominal_success, color="black", ls="--", lw=1, label="nominal")
-    ax.set_xlim(0, 1.02)
+    ax.set_xlim(0, 1.1)
     ax.set_xlabel("success rate", fontsize=8)
-    ax.legend(loc="lower right", fontsize=7)
-    ax.set_title(f"{result.task_id.split('/')[-1]}: sim-to-sim transfer", fontsize=10)
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    ax.set_title(f"{result.task_id.split('/')[-1]}: sim-to-sim transfer", fontsize=10, loc="left")
     return _save(fig, path)
 
 
