@@ -448,9 +448,13 @@ class RefineLoop:
         tmp = self.store.root / "best.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         export_bundle(Path(cand.run_dir), self.config.task, tmp, reward_source=cand.code)
+        onnx_error = _check_onnx_against_torch(tmp, Path(cand.run_dir) / "policy.npz")
         shutil.rmtree(self.store.best_dir, ignore_errors=True)
         tmp.rename(self.store.best_dir)
-        write_json(self.store.best_dir / "candidate.json", {"cid": cand.cid})
+        write_json(
+            self.store.best_dir / "candidate.json",
+            {"cid": cand.cid, "onnx_vs_torch_max_abs_error": onnx_error},
+        )
 
     # ------------------------------------------------------------------ finish
     def _finish(self) -> dict[str, Any]:
@@ -489,6 +493,31 @@ class RefineLoop:
 
 class _BudgetStop(Exception):
     pass
+
+
+#: Largest allowed difference between the exported ONNX graph and the torch policy.
+ONNX_ATOL = 1e-5
+
+
+def _check_onnx_against_torch(bundle: Path, policy_path: Path) -> float:
+    """Run the bundle's ONNX graph (onnxruntime) and the torch policy on the bundle's golden
+    observations; raise if they disagree by more than :data:`ONNX_ATOL`."""
+    import numpy as np
+    import onnxruntime
+
+    from agentic_rl.export.onnx_export import torch_actions
+    from agentic_rl.ppo import load_policy
+
+    obs = np.load(bundle / "golden.npz")["obs"]
+    session = onnxruntime.InferenceSession(str(bundle / "policy.onnx"))
+    onnx_out = session.run(None, {session.get_inputs()[0].name: obs})[0]
+    error = float(np.max(np.abs(onnx_out - torch_actions(load_policy(policy_path), obs))))
+    if not error <= ONNX_ATOL:
+        raise RuntimeError(
+            f"exported ONNX policy differs from the torch policy by {error:.2e} "
+            f"(> {ONNX_ATOL:g}) on the golden observations; the bundle was not installed"
+        )
+    return error
 
 
 def _cpu_seconds() -> float:

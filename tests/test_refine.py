@@ -189,6 +189,8 @@ def _check_run(root: Path, cfg: RefineConfig) -> dict:
                 assert (d / "packet.json").exists() and (d / "packet.txt").exists()
                 assert 0.0 <= c["success_rate"] <= 1.0
     assert (root / "best" / "policy.onnx").exists() and (root / "best" / "bundle.json").exists()
+    best = json.loads((root / "best" / "candidate.json").read_text())
+    assert best["cid"] == manifest["best"]["cid"] and best["onnx_vs_torch_max_abs_error"] <= 1e-5
     assert (root / "report.html").stat().st_size > 10_000
     assert (root / "llm_transcript.jsonl").exists()
     assert summary["initial"] and summary["final"]
