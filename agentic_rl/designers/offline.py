@@ -24,7 +24,7 @@ on_target              same                                         ``+tolerance
 goal_bonus             success ends the episode, fixed target       ``+success_bonus(dist)``
 speed_near_goal        a velocity field                             ``-near * |v|^2``
 tilt, spin             ``tilt``, ``ang_vel``                        ``-tilt^2``, ``-|w|^2``
-crash                  ``pos`` and ``tilt``                         ``-crash_penalty``
+crash                  ``pos``, ``tilt``, ``vel``                   ``-tipped or falling``
 action_rate            ``last_action``                              ``-action_rate``
 effort                 always                                       ``-action_magnitude``
 clearance              ``clearance``                                ``-closeness(clearance)``
@@ -277,10 +277,19 @@ def catalogue(view: TaskView) -> dict[str, Ingredient]:
                 "spin", -1, "smooth", 0.02, 'terms.angular_velocity_penalty(state["ang_vel"])'
             )
         )
-    if v.has("pos", "tilt"):
+    if v.has("pos", "tilt", "vel"):
+        # Tipping over, or dropping faster than 1 m/s just above the floor. Not "being low":
+        # drones that start on the floor rest below crash_penalty's default 0.05 m, and
+        # penalizing the start state teaches them to end episodes early instead.
         out.append(
             Ingredient(
-                "crash", -1, "guard", 5.0, 'terms.crash_penalty(state["pos"][2], state["tilt"])'
+                "crash",
+                -1,
+                "guard",
+                5.0,
+                'terms.crash_penalty(state["pos"][2], state["tilt"], min_height=0.0, '
+                'max_tilt=1.0) + (1.0 if state["pos"][2] < 0.1 and state["vel"][2] < -1.0 '
+                "else 0.0)",
             )
         )
     if v.has("last_action"):
