@@ -11,7 +11,6 @@ A designer turns a task and the history of finished iterations into reward-progr
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -190,8 +189,3 @@ def packet_text(record: CandidateRecord, limit_chars: int | None = None) -> str:
     if limit_chars is not None and len(text) > limit_chars:
         text = text[:limit_chars] + "\n[... packet text cut to fit the prompt]"
     return text
-
-
-def dumps(obj: Any) -> str:
-    """Compact, stable JSON for metadata."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
