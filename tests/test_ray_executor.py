@@ -105,6 +105,21 @@ def test_num_cpus_per_candidate_from_argument_or_environment(monkeypatch):
     assert RayExecutor(1, num_cpus=1).address == "head:6379"
 
 
+def test_unreachable_ray_address_is_a_one_line_cli_error(tmp_path):
+    env = {**os.environ, "AGENTIC_RL_EXECUTOR": "ray", "RAY_ADDRESS": "127.0.0.1:1"}
+    out = subprocess.run(
+        [
+            sys.executable, "-m", "agentic_rl.cli", "refine", "--quiet", "--task", "DroneHover",
+            "--iterations", "1", "--candidates", "1", "--steps", "1000", "--seeds", "1",
+            "--out", str(tmp_path), "--set", "video=false",
+        ],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 2, out.stderr
+    message = " ".join(out.stderr.split())  # rich wraps long lines
+    assert "cannot reach the Ray cluster at RAY_ADDRESS=127.0.0.1:1" in message
+
+
 # ---------------------------------------------------------------------------- real Ray
 def test_infeasible_num_cpus_is_refused_up_front(local_ray):
     with pytest.raises(ValueError, match="no Ray node has 3 CPUs"):

@@ -33,6 +33,7 @@ from __future__ import annotations
 import atexit
 import json
 import logging
+import math
 import os
 import socket
 import time
@@ -184,10 +185,11 @@ class RayExecutor(Executor):
         global _started_local
         if not ray.is_initialized():
             if self.address:
+                _check_reachable(self.address)
                 ray.init(address=self.address, logging_level=logging.WARNING)
             else:
                 ray.init(
-                    num_cpus=max(1, round(self.workers * self.num_cpus)),
+                    num_cpus=max(1, math.ceil(self.workers * self.num_cpus)),
                     include_dashboard=False,
                     object_store_memory=LOCAL_OBJECT_STORE_BYTES,
                     # worker logs stay in Ray's session folder: results carry the errors, and
@@ -315,6 +317,21 @@ class RayExecutor(Executor):
         for ref in self._running:
             ray.cancel(ref, force=True)
         self._running.clear()
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast on a head that is not listening: ``ray.init`` would wait minutes for it."""
+    hostport = address.removeprefix("ray://")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto", "local" or a form Ray resolves itself
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise ValueError(
+            f"cannot reach the Ray cluster at RAY_ADDRESS={address} ({exc}); start its head with "
+            "`ray start --head --port=6379`, fix the address, or unset RAY_ADDRESS for a local Ray"
+        ) from None
 
 
 def shutdown_local() -> None:
