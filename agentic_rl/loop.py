@@ -72,6 +72,7 @@ class RefineLoop:
         self.spec = sims.get_spec(config.task)
         self._designer_factory = designer_factory or _make_designer
         self.manifest: dict[str, Any] = {}
+        self._executor: Any = None
 
     # ------------------------------------------------------------------ entry points
     @classmethod
@@ -119,6 +120,9 @@ class RefineLoop:
                 self._loop()
             return self._finish()
         finally:
+            if self._executor is not None:
+                self._executor.close()
+                self._executor = None
             self.store.unlock()
 
     # ------------------------------------------------------------------ the loop
@@ -282,9 +286,10 @@ class RefineLoop:
         self._save()
         busy = min(cfg.workers, len(jobs))
         wall0, cpu0 = time.monotonic(), _cpu_seconds()
-        with make_executor(cfg.executor, cfg.workers) as executor:
-            for result in executor.run(jobs):
-                self._record_result(i, result)
+        if self._executor is None:  # one per run: a Ray cluster starts once, not per batch
+            self._executor = make_executor(cfg.executor, cfg.workers)
+        for result in self._executor.run(jobs):
+            self._record_result(i, result)
         # CPU utilisation of the training phase: CPU seconds of this process and its finished
         # workers over the wall time of the cores it could use
         usage = self.manifest.setdefault("training_cpu", {"cpu_s": 0.0, "core_s": 0.0})
