@@ -73,6 +73,7 @@ def generate_package(
     maintainer: str = "agentic-rl user",
     maintainer_email: str = "user@example.com",
     version: str = "0.1.0",
+    selector: str | Path | None = None,
 ) -> Path:
     """Write the ROS 2 package for ``bundle_dir`` on ``profile`` into ``out/<package>``.
 
@@ -84,6 +85,8 @@ def generate_package(
         goal: default goal [x, y, z] written to the params file.
         overrides: flat profile overrides (``topics.odometry``, ``safety.staleness_s`` ...).
         maintainer, maintainer_email, version: package.xml metadata.
+        selector: a policy library folder (``agentic-rl library``): adds its policies and the
+            ``selector_node`` (see :mod:`.selector_package`).
 
     Returns:
         The package folder.
@@ -152,6 +155,10 @@ def generate_package(
         f"[develop]\nscript_dir=$base/lib/{name}\n[install]\ninstall_scripts=$base/lib/{name}\n"
     )
     (root / "README.md").write_text(_readme(name, bundle, prof, depends))
+    if selector is not None:
+        from .selector_package import add_selector
+
+        add_selector(root, name, selector, bundle_dir, prof, goal)
     return root
 
 

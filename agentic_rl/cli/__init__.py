@@ -8,6 +8,7 @@ from agentic_rl.cli import refine as refine_cli
 from agentic_rl.cli import rewards as rewards_cli
 from agentic_rl.cli import robustness as robustness_cli
 from agentic_rl.cli import ros as ros_cli
+from agentic_rl.cli import select as select_cli
 from agentic_rl.cli import tasks
 from agentic_rl.cli import train as train_cli
 
@@ -23,6 +24,7 @@ tasks.register(app)
 train_cli.register(app)
 app.add_typer(rewards_cli.app)
 ros_cli.register(app)
+select_cli.register(app)
 robustness_cli.register(app)
 
 
