@@ -176,6 +176,13 @@ def test_dominant_term_is_rebalanced(tmp_path, share, factor):
     assert w["distance"] == PARENT["distance"]
 
 
+def test_dominant_core_term_is_kept(tmp_path):
+    packet = make_packet(findings=[("dominant_term", "distance", {"share": 0.9})])
+    w, p = child(tmp_path, packet)
+    assert w["distance"] == PARENT["distance"]
+    assert "kept distance" in [e["change"] for e in p.meta["rules"]]
+
+
 def test_sole_dominant_term_gets_a_companion(tmp_path):
     packet = make_packet(findings=[("dominant_term", "distance", {"share": 1.0})])
     w, _ = child(tmp_path, packet, parent={"distance": 1.0})
@@ -210,7 +217,8 @@ def test_reward_hacking_leaves_a_penalty_alone(tmp_path):
         findings=[("reward_hacking", "crash", {})], terminations={"success": 10}, success=1.0
     )
     w, p = child(tmp_path, packet)
-    assert w == PARENT and not p.meta["genome"]["gated"]
+    assert [e["change"] for e in p.meta["rules"]] == ["kept crash"]
+    assert not p.meta["genome"]["gated"] and set(w) == set(PARENT)
 
 
 def test_reward_hacking_of_the_core_term_adds_precision(tmp_path):
@@ -244,10 +252,13 @@ def test_no_finding_but_failures_asks_for_precision(tmp_path):
     assert w["on_target"] == 1.5 * PARENT["on_target"]
 
 
-def test_a_solved_task_keeps_its_weights(tmp_path):
+def test_a_solved_task_keeps_its_terms_and_only_explores_weights(tmp_path):
     packet = make_packet(terminations={"success": 10}, success=1.0)
-    w, _ = child(tmp_path, packet)
-    assert w == PARENT
+    w, p = child(tmp_path, packet)
+    assert p.meta["rules"] == [], "no rule fires on a solved task"
+    # the unchanged parent was trained already, so candidate 0 perturbs its weights
+    assert set(w) == set(PARENT) and w != PARENT
+    assert "already tried: weights perturbed" in p.meta["extra"]
 
 
 # ------------------------------------------------------------------------------ parents
@@ -267,10 +278,10 @@ def test_foreign_best_candidate_restarts_from_naive(tmp_path):
     assert "restart" in {e["rule"] for e in p.meta["rules"]}
 
 
-def test_missing_packet_keeps_the_parent(tmp_path):
+def test_missing_packet_keeps_the_parent_terms(tmp_path):
     (p,) = make_designer("offline").propose(HOVER, history_for(tmp_path, None, dict(PARENT)), 1)
-    assert p.meta["genome"]["weights"] == PARENT
-    assert "no_packet" in {e["rule"] for e in p.meta["rules"]}
+    assert [e["rule"] for e in p.meta["rules"]] == ["no_packet"]
+    assert set(p.meta["genome"]["weights"]) == set(PARENT)  # only the weights are explored
 
 
 def test_proposals_are_deterministic_for_a_seed(tmp_path):
@@ -341,3 +352,19 @@ def test_timeout_evidence_of_the_diagnostics_decides_far_or_near(tmp_path):
     w, p = child(tmp_path, packet)
     assert w["on_target"] == 2 * PARENT["on_target"] and w["progress"] == PARENT["progress"]
     assert "final distance 0.2 m" in p.rationale
+
+
+def test_a_child_already_trained_is_not_proposed_again(tmp_path):
+    packet = make_packet(findings=[("oscillation_near_goal", None, {})])
+    history = history_for(tmp_path, packet, dict(PARENT), score=0.7)
+    d = make_designer("offline", seed=0)
+    (first,) = d.propose(HOVER, history, 1)
+    worse = CandidateRecord(
+        iteration=1, index=0, status="trained", proposal=first, score=0.0, success_rate=0.0
+    )
+    history.append(IterationRecord(iteration=1, candidates=[worse], best_index=0))
+    (again,) = d.propose(HOVER, history, 1)
+    assert again.parent == "i0/c0", "the better parent is refined again"
+    assert again.meta["genome"] != first.meta["genome"]
+    assert "already tried: weights perturbed" in again.meta["extra"]
+    assert set(again.meta["genome"]["weights"]) == set(first.meta["genome"]["weights"])

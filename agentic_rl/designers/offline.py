@@ -53,7 +53,8 @@ dropped                ``object_pos``                               ``-1 if belo
 * ``oscillation_near_goal``: velocity damping near the goal (``speed_near_goal`` or
   ``vel_match``) x2 / add, ``action_rate`` x2 / add.
 * ``dominant_term`` (> 80% of magnitude, share s): that weight x ``clip((1-s)/s, 0.2, 0.7)``,
-  which would bring it to about half the magnitude; a sole term gets ``progress`` beside it.
+  which would bring it to about half the magnitude; a sole term gets ``progress`` beside it;
+  the core goal term is kept (it is meant to carry the reward).
 * ``inert_term``: a shaping term that never changes is dropped (it only adds noise); guards
   (crash, bonuses, events) are kept, since a guard that never fires means that failure never
   happened; the core distance term is rescaled x3 instead.
@@ -69,7 +70,9 @@ dropped                ``object_pos``                               ``-1 if belo
 **Candidates.** Iteration 0: candidate 0 is the naive reward; candidate k > 0 adds one
 ingredient drawn (seeded) from the catalogue. Later iterations: candidate 0 is the parent
 with the rules applied and nothing else; candidates k > 0 multiply every weight by
-``exp(N(0, 0.35))`` and odd k also add one random ingredient. The random stream is seeded by
+``exp(N(0, 0.35))`` and odd k also add one random ingredient. A genome already trained in
+the history (or earlier in the batch) is perturbed again until it is new, so a rules-only child
+that did worse than its parent is not proposed twice. The random stream is seeded by
 ``(seed, iteration, k)``, so proposals are deterministic for a seed.
 """
 
@@ -654,6 +657,11 @@ class Rules:
                 share = _share(packet, f.term, f.evidence)
                 if len(g.weights) == 1:
                     self.add(g, "progress", "dominant_term", log, f"{f.term} is the only term")
+                elif self.cat[f.term].role == "core":
+                    # The goal term carrying the reward is the intended design; shrinking it
+                    # weakens the pull to the goal (the other rules add what is missing).
+                    why = f"{f.term} dominates, but it is the task objective"
+                    log.add("dominant_term", f"kept {f.term}", why)
                 else:
                     factor = min(0.7, max(0.2, (1.0 - share) / max(share, 1e-6)))
                     why = f"{f.term} carries {share:.0%} of the reward magnitude"
@@ -702,6 +710,21 @@ class Rules:
             why = f"no finding; success {packet.nominal.success_rate:.0%}: reward precision"
             self.boost(g, "on_target", 1.5, "precision", log, why)
         return g, log
+
+
+def _key(genome: Genome) -> tuple[tuple[tuple[str, float], ...], tuple[str, ...]]:
+    return tuple(sorted(genome.weights.items())), tuple(sorted(genome.gated))
+
+
+def _genomes(history: list[IterationRecord], cat: dict[str, Ingredient]) -> list[Genome]:
+    """Every offline genome already proposed in the history."""
+    out = []
+    for it in history:
+        for c in it.candidates:
+            g = Genome.from_meta(c.proposal.meta.get("genome"), cat)
+            if g is not None:
+                out.append(g)
+    return out
 
 
 def _failure_shares(packet: DiagnosisPacket, view: TaskView) -> dict[str, float]:
@@ -771,6 +794,7 @@ class OfflineDesigner(Designer):
         parent = best_candidate(history)
         base, log, parent_id, packet_note = self._refined(view, cat, parent)
         proposals = []
+        tried = {_key(g) for g in _genomes(history, cat)}
         for k in range(n):
             rng = random.Random(f"offline:{self.seed}:{iteration}:{k}")
             genome, extra = base.copy(), []
@@ -782,6 +806,15 @@ class OfflineDesigner(Designer):
                 extra.append(f"weights x exp(N(0, {self.sigma:g}))")
                 if k % 2 == 1:
                     extra.append(self._explore(genome, cat, rng, k))
+            # Training a reward that was already trained teaches nothing (it happens when
+            # the rules' child of the best candidate did worse, so the best stays the same):
+            # perturb until the genome is new.
+            for _ in range(5):
+                if _key(genome) not in tried:
+                    break
+                self._perturb(genome, rng)
+                extra.append("already tried: weights perturbed")
+            tried.add(_key(genome))
             proposals.append(
                 self._proposal(view, genome, log, parent_id, packet_note, iteration, k, extra)
             )
