@@ -74,7 +74,12 @@ class RefineConfig(BaseModel):
     target_success: float | None = Field(
         None, ge=0, le=1, description="Stop once the best candidate reaches this success rate."
     )
-    randomize: bool = Field(False, description="Train candidates under domain randomization.")
+    randomize: bool | Literal["auto"] = Field(
+        False,
+        description="Domain randomization while training candidates: false (nominal physics), "
+        "true (the task's default ranges) or 'auto' (ranges proposed each iteration within "
+        "what a robustness sweep of the best policy survives).",
+    )
     seed: int = Field(0, description="Seed of designers, training and evaluation.")
     ppo: dict[str, Any] = Field(
         default_factory=dict, description="PPO config overrides (see `agentic-rl train`)."
@@ -82,6 +87,12 @@ class RefineConfig(BaseModel):
     out: str = Field("runs", description="Parent folder of run folders.")
     export: bool = Field(True, description="Export the best policy as a PolicyBundle.")
     video: bool = Field(True, description="Render a GIF of the best policy for the report.")
+
+    @field_validator("randomize", mode="before")
+    @classmethod
+    def _randomize_words(cls, value: Any) -> Any:
+        words = {"off": False, "false": False, "no": False, "on": True, "true": True, "yes": True}
+        return words.get(value.lower(), value) if isinstance(value, str) else value
 
     @field_validator("task")
     @classmethod

@@ -178,6 +178,7 @@ class RefineLoop:
         finally:
             self._sync_usage()
         current: dict[str, Any] = {"iteration": i, "stage": "validate", "candidates": {}}
+        current["randomize"] = self._randomization(i)
         for k, proposal in enumerate(proposals):
             d = self.store.candidate_dir(i, k)
             write_json(d / "proposal.json", proposal)
@@ -297,6 +298,24 @@ class RefineLoop:
         usage["core_s"] += (time.monotonic() - wall0) * busy
         self._save()
 
+    def _randomization(self, i: int) -> Any:
+        """This iteration's training randomization (``auto``: ranges from the robustness
+        sweep of the best policy so far, recorded in ``iter_<i>/randomization.json``)."""
+        if self.config.randomize != "auto":
+            return self.config.randomize
+        from agentic_rl.robustness import auto_randomization
+
+        best = self.store.best_dir if self.manifest["best"] else None
+        ranges, record = auto_randomization(
+            self.spec, best, self._history(), episodes=8, seed=self.config.seed
+        )
+        write_json(self.store.root / f"iter_{i}" / "randomization.json", record)
+        self.console.print(
+            f"iteration {i}: training under randomization "
+            + ", ".join(f"{k} [{lo:.3g}, {hi:.3g}]" for k, (lo, hi) in ranges.items())
+        )
+        return {k: [float(lo), float(hi)] for k, (lo, hi) in ranges.items()}
+
     def _job(self, i: int, k: int, steps: int, stop_at: int | None) -> CandidateJob:
         cfg = self.config
         from agentic_rl.ppo import make_config
@@ -310,7 +329,7 @@ class RefineLoop:
             out_dir=str(self.store.candidate_dir(i, k)),
             ppo=ppo.model_dump(mode="json"),
             stop_at=stop_at,
-            randomize=cfg.randomize,
+            randomize=self.manifest["current"].get("randomize", cfg.randomize),
             eval_episodes=cfg.seeds,
             eval_seed=10_000_000 + cfg.seed * 1000,
             randomized_episodes=cfg.randomized_seeds,

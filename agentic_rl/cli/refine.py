@@ -41,8 +41,11 @@ def refine(
     target_success: float = typer.Option(
         None, "--target-success", help="Stop once the best reaches this success rate (0-1)."
     ),
-    randomize: bool = typer.Option(
-        None, "--randomize/--no-randomize", help="Train under domain randomization."
+    randomize: str = typer.Option(
+        None,
+        "--randomize",
+        help="Domain randomization in training: off (default), on (the task's ranges) or auto "
+        "(ranges widened within a robustness sweep of the best policy).",
     ),
     out: str = typer.Option(None, "--out", help="Parent folder of run folders [runs]."),
     resume: Path = typer.Option(None, "--resume", help="Continue an interrupted run folder."),
