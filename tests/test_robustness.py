@@ -498,7 +498,7 @@ def test_a_policy_trained_under_randomization_is_more_robust_on_the_same_budget(
     seed, it learns gains that tolerate it. Both are compared on the same seeds and draws."""
     from agentic_rl.ppo import make_config, train
 
-    steps, delay = 150_000, (0.07, 0.1)
+    steps, delay = 200_000, (0.07, 0.1)
     policies = {}
     for name, randomize in (("nominal", False), ("randomized", {"obs_delay": (0.0, 0.1)})):
         cfg = make_config(
