@@ -8,9 +8,10 @@ of PPO runs at the same budget each:
   :func:`agentic_rl.robustness.auto_randomization` for ranges (a robustness sweep of the best
   policy so far bounds them, the outcome of the previous iteration widens or shrinks them) and
   trains under those. The best iteration, by the loop's selection score on nominal held-out
-  episodes (never regressing), is the auto policy. The refinement loop's own
-  ``--randomize auto`` is wired by the loop's owner; until then this script runs the same
-  schedule around :func:`agentic_rl.ppo.train` directly (reference reward, no reward design).
+  episodes (never regressing), is the auto policy. By default (``--via train``) this runs
+  around :func:`agentic_rl.ppo.train` with the task's reference reward, which isolates the
+  randomization from reward design; ``--via refine`` runs ``refine --randomize auto``
+  itself (offline designer, one candidate per iteration) against ``--randomize off``.
 * **nominal**: the same number of runs without randomization (seeds differ), best by the same
   score.
 
@@ -19,7 +20,8 @@ issue's **joint target randomization**: +-20% mass, +-20% motor thrust and torqu
 20 ms action latency and onboard-estimate sensor noise (``sensor_noise`` = 1: 5 mm, 0.02 m/s,
 0.05 rad/s). The target: the auto policy keeps >= 90% of its nominal success there.
 
-    python benchmarks/robustness.py [--tasks DroneHover DroneGates] [--steps N] [--json]
+    python benchmarks/robustness.py [--tasks DroneHover DroneGates] [--steps N]
+        [--iterations 2] [--episodes 50] [--via train|refine] [--json]
 
 Budgets default to 200k steps per run for DroneHover (its reference reward reaches ~100% there)
 and the task's default budget otherwise; pass ``--steps`` to fit a smaller machine, and read
@@ -95,7 +97,9 @@ def _train(task_id: str, steps: int, seed: int, out: Path, randomize: Any) -> tu
         eval_episodes=0,
     )
     t0 = time.perf_counter()
-    result = train(cfg, task_id, reward="reference", out_dir=out, randomize=randomize, overwrite=True)
+    result = train(
+        cfg, task_id, reward="reference", out_dir=out, randomize=randomize, overwrite=True
+    )
     return result.out_dir, time.perf_counter() - t0
 
 
@@ -179,6 +183,7 @@ def bench_task(
     auto_kept, nominal_kept = kept(auto_eval), kept(nominal_eval)
     return {
         "task": task_id,
+        "via": "train",
         "steps_per_run": steps,
         "runs_per_policy": iterations,
         "episodes": episodes,
@@ -211,13 +216,98 @@ def bench_task(
     }
 
 
+def bench_task_refine(
+    task_id: str,
+    steps: int,
+    iterations: int,
+    episodes: int,
+    seed: int,
+    out: Path,
+    log: bool,
+) -> dict[str, Any]:
+    """The same comparison through the refinement loop itself (offline designer, one
+    candidate per iteration): ``refine --randomize auto`` against ``refine --randomize off``."""
+    from rich.console import Console
+
+    from agentic_rl.config import RefineConfig
+    from agentic_rl.loop import RefineLoop
+
+    name = task_id.split("/")[-1]
+    spec = sims.get_spec(task_id)
+    t_task = time.perf_counter()
+    results: dict[str, Any] = {}
+    for label, randomize in (("auto", "auto"), ("nominal_only", False)):
+        cfg = RefineConfig(
+            task=task_id,
+            designer="offline",
+            iterations=iterations,
+            candidates=1,
+            steps=steps,
+            reeval_seeds=0,
+            workers=1,
+            executor="serial",
+            halving=False,
+            randomize=randomize,
+            seed=seed,
+            out=str(out / name / f"refine_{label}"),
+            video=False,
+        )
+        t0 = time.perf_counter()
+        loop = RefineLoop.start(cfg, Console(quiet=True))
+        summary = loop.run()
+        root = loop.store.root
+        records = [
+            json.loads((root / f"iter_{i}" / "randomization.json").read_text())
+            for i in range(iterations)
+            if (root / f"iter_{i}" / "randomization.json").is_file()
+        ]
+        target = {
+            k: v for k, v in TARGET_RANGES.items() if k in {p.name for p in spec.randomization}
+        }
+        ev = _evaluate(str(loop.store.best_dir), task_id, episodes, target)
+        kept = ev["randomized"] / ev["nominal"] if ev["nominal"] else None
+        results[label] = {
+            "run": str(root),
+            "iteration": summary.get("best", {}).get("iteration") if summary.get("best") else None,
+            "nominal": ev["nominal"],
+            "target": ev["randomized"],
+            "kept": kept,
+            "target_reasons": ev["randomized_reasons"],
+            "ranges": records[-1]["ranges"] if records else None,
+            "decisions": [r["decisions"] for r in records],
+            "wall_s": time.perf_counter() - t0,
+        }
+        if log:
+            print(
+                f"{name} refine --randomize {randomize or 'off'}: best nominal {ev['nominal']:.0%}, "
+                f"target {ev['randomized']:.0%} ({time.perf_counter() - t0:.0f} s)",
+                flush=True,
+            )
+    auto, nominal = results["auto"], results["nominal_only"]
+    return {
+        "task": task_id,
+        "via": "refine",
+        "steps_per_run": steps,
+        "runs_per_policy": iterations,
+        "episodes": episodes,
+        "target_ranges": {k: list(v) for k, v in TARGET_RANGES.items()},
+        "auto": auto,
+        "nominal_only": nominal,
+        "target_ratio_auto_vs_nominal": (
+            auto["target"] / nominal["target"] if nominal["target"] else None
+        ),
+        "met": auto["kept"] is not None and auto["kept"] >= TARGET_KEEP,
+        "wall_s": time.perf_counter() - t_task,
+    }
+
+
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.0%}"
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     print(
-        f"\n{'task':<12} {'policy':<13} {'nominal':>8} {'target':>8} {'kept':>6}   "
+        f"\n{'task':<14} {'policy':<13} {'nominal':>8} {'target':>8} {'kept':>6}   "
         "(target: joint +-20% mass and motor constants, 20 ms latency, sensor noise 1)"
     )
     for r in rows:
@@ -225,12 +315,12 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         for label, key in (("auto", "auto"), ("nominal-only", "nominal_only")):
             p = r[key]
             print(
-                f"{name:<12} {label:<13} {_pct(p['nominal']):>8} {_pct(p['target']):>8} "
+                f"{name:<14} {label:<13} {_pct(p['nominal']):>8} {_pct(p['target']):>8} "
                 f"{_pct(p['kept']):>6}"
             )
         ratio = r["target_ratio_auto_vs_nominal"]
         print(
-            f"{'':<12} target success auto / nominal-only = "
+            f"{'':<14} target success auto / nominal-only = "
             f"{'-' if ratio is None else f'{ratio:.2f}'}; auto keeps >= {TARGET_KEEP:.0%} of "
             f"nominal: {'yes' if r['met'] else 'NO'} ({r['steps_per_run']:,} steps x "
             f"{r['runs_per_policy']} runs per policy, {r['episodes']} episodes, "
@@ -247,14 +337,32 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--sweep-episodes", type=int, default=10, help="episodes per value")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/bench/robustness")
+    parser.add_argument(
+        "--via",
+        choices=("train", "refine"),
+        default="train",
+        help="train: the auto schedule around agentic_rl.ppo.train with the reference reward "
+        "(isolates randomization from reward design); refine: the refinement loop itself "
+        "(offline designer, one candidate per iteration)",
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     args = parser.parse_args(argv)
     rows = []
     for name in args.tasks:
         task_id = sims.resolve(name)[0]
         steps = args.steps or BUDGETS.get(task_id) or DEFAULT_BUDGETS.get(task_id, 1_000_000)
-        rows.append(
-            bench_task(
+        if args.via == "refine":
+            row = bench_task_refine(
+                task_id,
+                steps,
+                args.iterations,
+                args.episodes,
+                args.seed,
+                Path(args.out),
+                log=not args.json,
+            )
+        else:
+            row = bench_task(
                 task_id,
                 steps,
                 args.iterations,
@@ -264,7 +372,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                 Path(args.out),
                 log=not args.json,
             )
-        )
+        rows.append(row)
     meta = {"machine": f"{platform.machine()} {platform.python_version()}", "args": vars(args)}
     if args.json:
         print(json.dumps({"meta": meta, "rows": rows}, indent=2))
