@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 # The main job: the closed refinement loop on DroneHover with the built-in offline designer
 # (no network, no API key), sized for a 2-core laptop; prints where the report and policy are.
-DEMO_ARGS ?= --iterations 3 --candidates 4 --steps 100000 --workers 2
+DEMO_ARGS ?= --iterations 3 --candidates 4 --steps 200000 --workers 2
 demo: $(STAMP)
 	$(BIN)/agentic-rl refine --task agentic_rl/DroneHover-v0 --designer offline $(DEMO_ARGS)
 

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-DEMO = {"iterations": 3, "candidates": 4, "steps": 100_000, "workers": 2}
+DEMO = {"iterations": 3, "candidates": 4, "steps": 200_000, "workers": 2}
 
 
 def run_refine(task: str, args: argparse.Namespace, out: Path) -> tuple[Path, float]:
