@@ -20,6 +20,7 @@ policies) and ``classifier.npz`` (the CNN's weights).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -44,22 +45,28 @@ class SelectorFileError(ValueError):
 
 
 # ---------------------------------------------------------------------------------- images
-def _area_matrix(n_out: int, n_in: int) -> np.ndarray:
-    """(n_out, n_in) weights: output pixel i averages the input pixels it covers, each by
-    its overlap (exact area resampling; also works when enlarging)."""
+def _resize_axis(a: np.ndarray, n_out: int, axis: int) -> np.ndarray:
+    """Area-average ``a`` along ``axis`` to ``n_out`` samples: output ``i`` is the mean of the
+    input over [i, i + 1) * n_in / n_out, pixels weighted by their overlap. Exact, O(n), from
+    the running sum evaluated at the fractional edges."""
+    n_in = a.shape[axis]
+    shape = list(a.shape)
+    shape[axis] = 1
+    cs = np.concatenate([np.zeros(shape, np.float64), np.cumsum(a, axis, dtype=np.float64)], axis)
     edges = np.linspace(0.0, n_in, n_out + 1)
-    lo, hi = edges[:-1, None], edges[1:, None]
-    px = np.arange(n_in)[None, :]
-    overlap = np.clip(np.minimum(hi, px + 1) - np.maximum(lo, px), 0.0, None)
-    return (overlap / overlap.sum(axis=1, keepdims=True)).astype(np.float32)
+    lo = np.minimum(np.floor(edges).astype(np.intp), n_in - 1)
+    frac = (edges - lo).reshape([-1 if d == axis else 1 for d in range(a.ndim)])
+    c0, c1 = np.take(cs, lo, axis), np.take(cs, lo + 1, axis)
+    integral = c0 + frac * (c1 - c0)  # running sum at each edge (linear inside a pixel)
+    upper = np.take(integral, np.arange(1, n_out + 1), axis)
+    lower = np.take(integral, np.arange(n_out), axis)
+    return (upper - lower) * (n_out / n_in)
 
 
 def resize_area(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """Resize an (H, W, C) image by area averaging; returns float32 in the input's scale."""
     img = np.asarray(image, np.float32)
-    ry = _area_matrix(height, img.shape[0])
-    rx = _area_matrix(width, img.shape[1])
-    return np.einsum("yh,hwc,xw->yxc", ry, img, rx, optimize=True)
+    return _resize_axis(_resize_axis(img, height, 0), width, 1).astype(np.float32)
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
@@ -144,23 +151,50 @@ class SceneNet:
 
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Class logits for a batch (N, 3, S, S) or one image (3, S, S)."""
+        with _one_blas_thread():
+            return self._logits(x)
+
+    def _logits(self, x: np.ndarray) -> np.ndarray:
         single = x.ndim == 3
         h = np.asarray(x, np.float32)[None] if single else np.asarray(x, np.float32)
+        h = np.ascontiguousarray(h.transpose(0, 2, 3, 1))  # NHWC: channels last for im2col
         for w, b, s, pool in self.convs:
-            padded = np.pad(h, ((0, 0), (0, 0), (1, 1), (1, 1)))
-            # (N, C, H', W', 3, 3) windows at the stride, contracted with the kernels
-            win = np.lib.stride_tricks.sliding_window_view(padded, (3, 3), axis=(2, 3))
-            win = win[:, :, ::s, ::s]
-            h = np.einsum("nchwij,ocij->nohw", win, w, optimize=True) + b[None, :, None, None]
+            n = h.shape[0]
+            padded = np.pad(h, ((0, 0), (1, 1), (1, 1), (0, 0)))
+            # im2col: (N, H', W', C, 3, 3) windows at the stride -> rows of C*9, one BLAS
+            # matrix product with the kernels (an einsum over the 6-D view is ~5x slower)
+            win = np.lib.stride_tricks.sliding_window_view(padded, (3, 3), axis=(1, 2))
+            win = win[:, ::s, ::s]
+            hh, ww = win.shape[1], win.shape[2]
+            cols = win.reshape(n * hh * ww, -1)
+            h = (cols @ w.reshape(w.shape[0], -1).T + b).reshape(n, hh, ww, w.shape[0])
             np.maximum(h, 0.0, out=h)
             if pool > 1:  # floor division of odd sizes, as torch's max_pool2d does
-                n, c, hh, ww = h.shape
                 hh, ww = hh // pool * pool, ww // pool * pool
-                h = h[:, :, :hh, :ww].reshape(n, c, hh // pool, pool, ww // pool, pool)
-                h = h.max(axis=(3, 5))
-        pooled = np.concatenate([h.max(axis=(2, 3)), h.mean(axis=(2, 3))], axis=1)
+                h = h[:, :hh, :ww].reshape(n, hh // pool, pool, ww // pool, pool, -1)
+                h = h.max(axis=(2, 4))
+        pooled = np.concatenate([h.max(axis=(1, 2)), h.mean(axis=(1, 2))], axis=1)
         out = pooled @ self.fc_w.T + self.fc_b
         return out[0] if single else out
+
+
+_BLAS: list[Any] = []
+
+
+def _one_blas_thread() -> Any:
+    """A context in which numpy's BLAS uses one thread (threadpoolctl, when installed).
+
+    The products here are small: on a busy machine a multi-threaded BLAS spends more time
+    waiting for its threads to get a core than computing (3x the latency, measured)."""
+    if not _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS.append(ThreadpoolController())
+        except ImportError:  # the robot may not have it: numpy's default threading then
+            _BLAS.append(None)
+    ctl = _BLAS[0]
+    return ctl.limit(limits=1, user_api="blas") if ctl is not None else contextlib.nullcontext()
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

@@ -101,14 +101,12 @@ def test_duplicates_names_and_bad_sources_are_refused(tmp_path, refine_run, gate
     assert not list(lib.root.glob(".add-*"))  # failed adds leave nothing behind
 
 
-def test_second_policy_of_a_task_gets_a_free_name_and_remove_deletes_it(tmp_path, refine_run):
+def test_second_policy_of_a_task_gets_a_free_name_and_remove_deletes_it(
+    tmp_path, tmp_path_factory, refine_run
+):
     lib = Library(tmp_path / "lib")
     lib.add(refine_run, scene_images=0)
-    other = tmp_path / "other"
-    shutil.copytree(refine_run / "best", other)
-    with np.load(other / "weights.npz") as npz:  # a different policy of the same task
-        arrays = {k: npz[k] + (0.01 if npz[k].dtype.kind == "f" else 0) for k in npz.files}
-    np.savez(other / "weights.npz", **arrays)
+    other = const_bundle(tmp_path_factory, "DroneGates", [0.0, 0.0, 0.1, 0.0])
     assert lib.add(other, scene_images=0).name == "DroneGates-2"
     with pytest.raises(LibraryError, match="invalid"):
         lib.add(other, name="../escape", scene_images=0)

@@ -74,7 +74,9 @@ class LibraryEntry(BaseModel):
     control_hz: float
     source: str = Field(description="Where the policy was added from (absolute path).")
     added: str
-    policy_sha256: str = Field(description="Hash of the bundle's weights (duplicate check).")
+    policy_sha256: str = Field(
+        description="Hash of the task id and the bundle's weights (duplicate check)."
+    )
     success_rate: float | None = Field(None, description="Evaluation success of the run.")
     robustness: RobustnessFigures | None = None
     notes: str = ""
@@ -209,6 +211,8 @@ class Library:
         """
         from ros_bridge.bundle import BundleError, load_bundle
 
+        if name is not None:
+            _check_name(name)
         src = Path(source).resolve()
         if not src.exists():
             raise LibraryError(f"{source} does not exist; pass a run folder or a PolicyBundle")
@@ -220,7 +224,10 @@ class Library:
                 bundle = load_bundle(bundle_src)
             except BundleError as exc:
                 raise LibraryError(f"{bundle_src} is not a usable PolicyBundle: {exc}") from None
-            digest = _sha256(bundle_src / "weights.npz")
+            # the same weights on another task are another policy (zero-initialized ones are)
+            digest = hashlib.sha256(
+                bundle.task_id.encode() + (bundle_src / "weights.npz").read_bytes()
+            ).hexdigest()
             for e in self.entries():
                 if e.policy_sha256 == digest:
                     raise LibraryError(
@@ -236,11 +243,6 @@ class Library:
             except Exception:  # a plugin task not installed here: the bundle's text suffices
                 spec, success_text = None, ""
             entry_name = name or self._free_name(task_id)
-            if not _NAME.match(entry_name):
-                raise LibraryError(
-                    f"entry name {entry_name!r} is invalid: start with a letter, then letters, "
-                    "digits, '_', '-' or '.', at most 64 characters"
-                )
             if (self.entries_dir / entry_name).exists():
                 raise LibraryError(
                     f"the library already has an entry {entry_name!r}; pass --name to choose "
@@ -330,8 +332,12 @@ class Library:
         )
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise LibraryError(
+            f"entry name {name!r} is invalid: start with a letter, then letters, digits, '_', "
+            "'-' or '.', at most 64 characters"
+        )
 
 
 def run_success(run_dir: Path) -> float | None:

@@ -20,7 +20,7 @@ from torch import nn
 from agentic_rl.selector.scenes import SceneRandomizer, non_scene
 from ros_bridge.selection import NONE_CLASS, to_input
 
-#: (out_channels, stride, max_pool) of each convolution: 96 -> 48 -> 24 -> 12 -> 12. Full
+#: (out_channels, stride, max_pool) of each convolution (128 px input: 128 -> 64 -> 32 -> 16). Full
 #: resolution first, then max pooling: a goal marker a few pixels wide survives the pooling
 #: (a strided convolution would skip over it).
 DEFAULT_LAYERS: tuple[tuple[int, int, int], ...] = ((8, 1, 2), (16, 1, 2), (24, 1, 2), (32, 1, 1))
@@ -147,9 +147,9 @@ class TrainReport:
 def train_classifier(
     data: Dataset,
     *,
-    epochs: int = 12,
+    epochs: int = 25,
     batch_size: int = 32,
-    lr: float = 3e-3,
+    lr: float = 5e-3,
     seed: int = 0,
     layers: Sequence[tuple[int, int, int]] = DEFAULT_LAYERS,
     threads: int = 1,

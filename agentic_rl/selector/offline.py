@@ -86,8 +86,8 @@ class TrainSettings:
 
     per_class: int = 250
     held_out: int = 50
-    input_size: int = 96
-    epochs: int = 12
+    input_size: int = 128
+    epochs: int = 25
     seed: int = 0
     threads: int = 1
 

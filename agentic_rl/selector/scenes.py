@@ -180,11 +180,12 @@ def non_scene(rng: np.random.Generator, size: int) -> np.ndarray:
     w = round(h * ASPECTS[int(rng.integers(len(ASPECTS)))])
     kind = rng.integers(3)
     if kind == 0:
-        img = rng.uniform(0, 255, (h, w, 3))
-        if rng.random() < 0.5:  # coarse (blocky) noise as well as fine
-            k = int(rng.integers(4, 17))
-            img = np.kron(rng.uniform(0, 255, (h // k + 1, w // k + 1, 3)), np.ones((k, k, 1)))
-            img = img[:h, :w]
+        # noise of any contrast around any colour, fine or blocky: a shrunken photo of
+        # static is a faint noise field, a close-up of texture a strong one
+        k = int(rng.integers(1, 17)) if rng.random() < 0.5 else 1
+        noise = rng.uniform(-1, 1, (h // k + 1, w // k + 1, 3))
+        img = np.kron(noise, np.ones((k, k, 1)))[:h, :w]
+        img = rng.uniform(0, 255, 3) + img * rng.uniform(5, 128)
     else:
         a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
         t = (
