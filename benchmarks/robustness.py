@@ -68,8 +68,11 @@ EVAL_SEED = 50_000_000
 TARGET_SEED = 11
 
 
-def _evaluate(run_dir: str, task_id: str, episodes: int, ranges: dict | None) -> dict[str, Any]:
-    """Success of a trained run, nominal and (optionally) jointly randomized in ``ranges``."""
+def _evaluate(
+    run_dir: str, task_id: str, episodes: int, **randomized: dict[str, tuple[float, float]]
+) -> dict[str, Any]:
+    """Success of a trained policy on held-out seeds: nominal, and jointly randomized within
+    each named set of ranges (``own=...``, ``target=...``), the same seeds and draws for all."""
     policy = load_policy_source(run_dir, task_id)
     seeds = range(EVAL_SEED, EVAL_SEED + episodes)
     with EpisodeRunner(policy) as runner:
@@ -80,10 +83,10 @@ def _evaluate(run_dir: str, task_id: str, episodes: int, ranges: dict | None) ->
                 sims.get_spec(task_id), nominal.success_rate, nominal.mean_metrics()
             ),
         }
-        if ranges:
+        for label, ranges in randomized.items():
             rand = runner.run(seeds, joint_sampler(task_id, ranges, TARGET_SEED))
-            out["randomized"] = rand.success_rate
-            out["randomized_reasons"] = rand.termination_reasons
+            out[label] = rand.success_rate
+            out[f"{label}_reasons"] = rand.termination_reasons
     return out
 
 
@@ -117,6 +120,7 @@ def bench_task(
     spec = sims.get_spec(task_id)
     name = task_id.split("/")[-1]
     t_task = time.perf_counter()
+    target = {k: v for k, v in TARGET_RANGES.items() if k in {p.name for p in spec.randomization}}
     # ---- auto: the refine --randomize auto schedule
     history: list[RangeOutcome] = []
     best: dict[str, Any] | None = None
@@ -133,12 +137,12 @@ def bench_task(
             )
             record["sweep_wall_s"] = time.perf_counter() - t0
         run_dir, wall = _train(task_id, steps, seed + 1000 * i, out / name / f"auto_i{i}", ranges)
-        ev = _evaluate(run_dir, task_id, episodes, ranges)
+        ev = _evaluate(run_dir, task_id, episodes, own=ranges, target=target)
         history.append(
             RangeOutcome(
                 ranges=ranges,
                 nominal_success=ev["nominal"],
-                randomized_success=ev["randomized"],
+                randomized_success=ev["own"],
                 iteration=i,
             )
         )
@@ -155,7 +159,7 @@ def bench_task(
         if log:
             print(
                 f"{name} auto i{i}: {record['decisions'][0]} -> nominal {ev['nominal']:.0%}, "
-                f"randomized at its ranges {ev['randomized']:.0%} ({wall:.0f} s)",
+                f"at its ranges {ev['own']:.0%}, target {ev['target']:.0%} ({wall:.0f} s)",
                 flush=True,
             )
         if best is None or ev["score"] > best["score"]:  # the loop's never-regress rule
@@ -166,21 +170,22 @@ def bench_task(
     nominal_runs = []
     for i in range(iterations):
         run_dir, wall = _train(task_id, steps, seed + 1000 * i, out / name / f"nominal_i{i}", False)
-        ev = _evaluate(run_dir, task_id, episodes, None)
+        ev = _evaluate(run_dir, task_id, episodes, target=target)
         nominal_runs.append({"iteration": i, "train_wall_s": wall, **ev, "run": run_dir})
         if log:
-            print(f"{name} nominal i{i}: nominal {ev['nominal']:.0%} ({wall:.0f} s)", flush=True)
+            print(
+                f"{name} nominal i{i}: nominal {ev['nominal']:.0%}, target {ev['target']:.0%} "
+                f"({wall:.0f} s)",
+                flush=True,
+            )
     nominal_best = max(nominal_runs, key=lambda r: (r["score"], -r["iteration"]))
-    # ---- the comparison under the issue's joint randomization, same seeds for both
-    target = {k: v for k, v in TARGET_RANGES.items() if k in {p.name for p in spec.randomization}}
+    # ---- the comparison under the issue's joint randomization (same seeds and draws for all)
     assert best is not None
-    auto_eval = _evaluate(best["run"], task_id, episodes, target)
-    nominal_eval = _evaluate(nominal_best["run"], task_id, episodes, target)
 
     def kept(ev: dict[str, Any]) -> float | None:
-        return ev["randomized"] / ev["nominal"] if ev["nominal"] else None
+        return ev["target"] / ev["nominal"] if ev["nominal"] else None
 
-    auto_kept, nominal_kept = kept(auto_eval), kept(nominal_eval)
+    auto_kept, nominal_kept = kept(best), kept(nominal_best)
     return {
         "task": task_id,
         "via": "train",
@@ -191,23 +196,21 @@ def bench_task(
         "auto": {
             "iteration": best["iteration"],
             "ranges": best["ranges"],
-            "nominal": auto_eval["nominal"],
-            "target": auto_eval["randomized"],
+            "nominal": best["nominal"],
+            "target": best["target"],
             "kept": auto_kept,
-            "target_reasons": auto_eval["randomized_reasons"],
+            "target_reasons": best["target_reasons"],
         },
         "nominal_only": {
             "iteration": nominal_best["iteration"],
-            "nominal": nominal_eval["nominal"],
-            "target": nominal_eval["randomized"],
+            "nominal": nominal_best["nominal"],
+            "target": nominal_best["target"],
             "kept": nominal_kept,
-            "target_reasons": nominal_eval["randomized_reasons"],
+            "target_reasons": nominal_best["target_reasons"],
         },
         # the ratio against the baseline measured in this run
         "target_ratio_auto_vs_nominal": (
-            auto_eval["randomized"] / nominal_eval["randomized"]
-            if nominal_eval["randomized"]
-            else None
+            best["target"] / nominal_best["target"] if nominal_best["target"] else None
         ),
         "met": auto_kept is not None and auto_kept >= TARGET_KEEP,
         "auto_iterations": auto_iters,
@@ -264,15 +267,15 @@ def bench_task_refine(
         target = {
             k: v for k, v in TARGET_RANGES.items() if k in {p.name for p in spec.randomization}
         }
-        ev = _evaluate(str(loop.store.best_dir), task_id, episodes, target)
-        kept = ev["randomized"] / ev["nominal"] if ev["nominal"] else None
+        ev = _evaluate(str(loop.store.best_dir), task_id, episodes, target=target)
+        kept = ev["target"] / ev["nominal"] if ev["nominal"] else None
         results[label] = {
             "run": str(root),
             "iteration": summary.get("best", {}).get("iteration") if summary.get("best") else None,
             "nominal": ev["nominal"],
-            "target": ev["randomized"],
+            "target": ev["target"],
             "kept": kept,
-            "target_reasons": ev["randomized_reasons"],
+            "target_reasons": ev["target_reasons"],
             "ranges": records[-1]["ranges"] if records else None,
             "decisions": [r["decisions"] for r in records],
             "wall_s": time.perf_counter() - t0,
@@ -280,7 +283,7 @@ def bench_task_refine(
         if log:
             print(
                 f"{name} refine --randomize {randomize or 'off'}: best nominal {ev['nominal']:.0%}, "
-                f"target {ev['randomized']:.0%} ({time.perf_counter() - t0:.0f} s)",
+                f"target {ev['target']:.0%} ({time.perf_counter() - t0:.0f} s)",
                 flush=True,
             )
     auto, nominal = results["auto"], results["nominal_only"]
