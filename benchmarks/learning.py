@@ -111,8 +111,12 @@ def table_row(r: dict[str, Any], date: str) -> str:
     endings = ", ".join(f"{k} {v}" for k, v in sorted(r["termination_reasons"].items()))
     metrics = ", ".join(f"{k} {v:.3g}" for k, v in r["metrics"].items() if k != "success")
     to_target = "-" if r["cpu_s_to_target"] is None else f"{r['cpu_s_to_target']:.0f}"
+    steps = f"{r['steps']:,}"
+    budget = DEFAULT_BUDGETS.get(r["task"])
+    if budget is not None and not budget <= r["steps"] < budget + 65_536:
+        steps += f" (budget {budget:,})"  # a shortened (or extended) run, say so
     return (
-        f"| {r['task'].split('/')[-1]} | {r['steps']:,} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | "
+        f"| {r['task'].split('/')[-1]} | {steps} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | "
         f"{to_target} | {r['cpu_steps_per_s']:.0f} | {r['success_rate']:.0%} | {target} | {met} "
         f"| {endings} | {metrics} | {date} |"
     )
