@@ -41,7 +41,7 @@ def _library(path: Path | None):
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/] {message}")
+    console.print(f"[red]error:[/] {message}", soft_wrap=True)  # one greppable line
     raise typer.Exit(1)
 
 
