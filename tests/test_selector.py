@@ -4,7 +4,6 @@ and the ROS selector's policy switching (only in READY/FALLBACK) driven by a bag
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
@@ -376,36 +375,29 @@ def test_switcher_requests_and_refusals_by_hand(two_hovers):
         PolicySwitcher(sw.runtimes, "nope")
 
 
-def test_generated_package_carries_the_library_and_selector_node(
-    tmp_path, tmp_path_factory, two_hovers
-):
-    import yaml
-    from catkin_pkg.package import parse_package
-
-    lib = Library(tmp_path / "lib")
+@pytest.fixture(scope="module")
+def selector_package(tmp_path_factory, two_hovers):
+    """(package folder, CLI output) of `library ros-package` over two hovers and a gates
+    policy, with a selector trained on a tiny budget (the package only needs its files)."""
+    tmp = tmp_path_factory.mktemp("selpkg")
+    lib = Library(tmp / "lib")
     lib.add(two_hovers[0], name="calm", notes="indoors, calm air", scene_images=0)
     lib.add(two_hovers[1], name="windy", notes="outdoors in gusty wind", scene_images=0)
     gates = const_bundle(tmp_path_factory, "DroneGates", [0.0, 0.0, 0.0, 0.0])
     lib.add(gates, name="gates", scene_images=0)
     train_offline_selector(lib, TrainSettings(per_class=4, held_out=2, epochs=1, input_size=32))
-    res = runner.invoke(
-        app,
-        [
-            "library",
-            "ros-package",
-            "--profile",
-            "generic_drone",
-            "--out",
-            str(tmp_path / "src"),
-            "--default",
-            "windy",
-            "--library",
-            str(lib.root),
-        ],
-    )
+    args = ["library", "ros-package", "--profile", "generic_drone", "--out", str(tmp / "src")]
+    res = runner.invoke(app, [*args, "--default", "windy", "--library", str(lib.root)])
     assert res.exit_code == 0, res.output
-    assert "left out gates" in res.output  # the ROS runtime has no gate observation source
-    pkg = next((tmp_path / "src").iterdir())
+    return next((tmp / "src").iterdir()), res.output
+
+
+def test_generated_package_carries_the_library_and_selector_node(selector_package):
+    import yaml
+    from catkin_pkg.package import parse_package
+
+    pkg, output = selector_package
+    assert "left out gates" in output  # the ROS runtime has no gate observation source
     name = pkg.name
     assert sorted(d.name for d in (pkg / "library").iterdir()) == ["calm", "selector", "windy"]
     for module in ("selection.py", "switcher.py", "selector_node.py"):
@@ -418,17 +410,62 @@ def test_generated_package_carries_the_library_and_selector_node(
     params = yaml.safe_load((pkg / "config" / "selector.yaml").read_text())
     assert params["/**"]["ros__parameters"]["selector"]["active"] == "windy"
     assert "selector_node" in (pkg / "launch" / "selector.launch.xml").read_text()
-    # the vendored switcher loads the package's library without agentic_rl
+    assert "Left out" in (pkg / "README.md").read_text()
     from ros_bridge.switcher import load_switcher
 
     sw = load_switcher(pkg / "library", load_profile("generic_drone"), active="windy")
     assert sorted(sw.runtimes) == ["calm", "windy"] and sw.selector is not None
     assert {c.name for c in sw.selector.cards} == {"calm", "windy"}
-    assert math.isfinite(
-        sw.selector.select(sentence="hover outdoors in gusty wind").task_scores[
-            "agentic_rl/DroneHover-v0"
-        ]
+    assert sw.selector.select(sentence="hover outdoors in gusty wind").choice == "windy"
+
+
+@pytest.mark.slow
+def test_colcon_build_installs_the_selector_node_and_library(selector_package, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    pkg, _ = selector_package
+    ws = tmp_path / "ws"
+    shutil.copytree(pkg, ws / "src" / pkg.name)
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(
+        [str(bin_dir / "colcon"), "build", "--event-handlers", "console_direct-"],
+        cwd=ws,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    prefix = ws / "install" / pkg.name
+    share = prefix / "share" / pkg.name
+    assert os.access(prefix / "lib" / pkg.name / "selector_node", os.X_OK)
+    for rel in ("library/calm/policy.onnx", "library/windy/golden.npz",
+                "library/selector/selector.json", "library/selector/classifier.npz",
+                "config/selector.yaml", "launch/selector.launch.xml"):  # fmt: skip
+        assert (share / rel).is_file(), rel
+    site = next((prefix / "lib").glob("python3*/site-packages"))
+    # the vendored selector and switcher run from the install tree alone
+    code = (
+        "import sys; sys.path[:0] = [sys.argv[1]];"
+        f"from {pkg.name} import profiles, switcher;"
+        "sw = switcher.load_switcher(sys.argv[2], profiles.load_profile('generic_drone'));"
+        "sel = sw.selector.select(sentence='hover indoors in calm air');"
+        "assert sel.choice == 'calm', sel.reasons;"
+        "assert not any(m.split('.')[0] in ('ros_bridge', 'agentic_rl', 'torch', 'sims') for m in sys.modules);"
+        "print('vendored selector ok')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-I", "-c", code, str(site), str(share / "library")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0 and "vendored selector ok" in out.stdout, out.stderr[-3000:]
 
 
 def test_policy_cards_carry_notes_and_quality(drone_library):
