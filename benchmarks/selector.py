@@ -131,11 +131,18 @@ def main() -> None:
                     both_ok += sel2.choice == by_task[task_id]
                     unsure += sel2.unsure
                     total += 1
+    conf = np.asarray(summary.confusion)
+    tasks = [i for i, c in enumerate(summary.classes) if c != "none"]
+    # the six drone tasks alone (a scene called "none" counts as wrong)
+    task_acc = float(conf[tasks, tasks].sum() / conf[tasks].sum())
     sel_med = statistics.median(select_ms)
     dec_med = statistics.median(decode_ms)
     result = {
         "held_out_accuracy": summary.held_out_accuracy,
         "held_out_images": summary.held_out_images,
+        "held_out_accuracy_six_tasks": task_acc,
+        "confusion": summary.confusion,
+        "classes": summary.classes,
         "per_class_accuracy": summary.per_class_accuracy,
         "train_accuracy": summary.train_accuracy,
         "deploy_images": total,
@@ -153,7 +160,7 @@ def main() -> None:
         "settings": summary.settings,
         "targets": {"accuracy": TARGET_ACCURACY, "select_ms": TARGET_MS},
         "met": {
-            "accuracy": summary.held_out_accuracy >= TARGET_ACCURACY,
+            "accuracy": task_acc >= TARGET_ACCURACY,
             "select_ms": sel_med < TARGET_MS,
         },
     }
@@ -162,7 +169,8 @@ def main() -> None:
         return
     print(
         f"held-out top-1 accuracy   {summary.held_out_accuracy:.1%} "
-        f"({summary.held_out_images} scenes; target {TARGET_ACCURACY:.0%})"
+        f"({summary.held_out_images} scenes with the none class); six drone tasks "
+        f"{task_acc:.1%} (target {TARGET_ACCURACY:.0%})"
     )
     for cls, acc in summary.per_class_accuracy.items():
         print(f"  {cls:34s} {acc:.1%}")
