@@ -84,13 +84,13 @@ class SelectorNode:
         try:
             self.switcher.on_image(msg, self._now())
         except ValueError as exc:  # an unusable encoding: say so, keep the last good image
-            self.policy.node.get_logger().warning(str(exc), throttle_duration_sec=10.0)
+            self.policy.node.get_logger().error(str(exc), throttle_duration_sec=10.0)
 
     def _on_instruction(self, msg: Any) -> None:
         sel = self.switcher.on_instruction(str(msg.data), self._now())
         log = self.policy.node.get_logger()
         if sel is None:
-            log.warning("instruction ignored: no selector or no image/sentence to select on")
+            log.error("instruction ignored: no selector or no image/sentence to select on")
             return
         pending = self.switcher.pending
         tail = f"; waiting for READY/FALLBACK to switch to {pending.target}" if pending else ""

@@ -472,3 +472,37 @@ def test_policy_cards_carry_notes_and_quality(drone_library):
     cards = {c.name: c for c in policy_cards(drone_library)}
     assert set(cards) == set(DRONE_TASKS)
     assert cards["DroneGates"].description == sims.get_spec("DroneGates").description
+
+
+def test_selector_node_uses_only_humble_rclpy_apis_and_imports_without_rclpy():
+    import ast
+    from pathlib import Path
+
+    import ros_bridge.selector_node as selector_node
+
+    assert "selector.image_topic" in selector_node.SELECTOR_PARAMETERS  # imported without rclpy
+    humble = {
+        "rclpy", "rclpy.qos", "init", "ok", "shutdown", "spin", "QoSProfile",
+        "DurabilityPolicy", "TRANSIENT_LOCAL", "create_publisher", "create_subscription",
+        "create_timer", "get_logger", "declare_parameter", "get_parameter", "destroy_node",
+        "publish", "info", "error", "value",
+    }  # fmt: skip
+    tree = ast.parse(Path(selector_node.__file__).read_text())
+    used: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("rclpy"):
+            used |= {node.module, *(a.name for a in node.names)}
+        elif isinstance(node, ast.Import):
+            used |= {a.name for a in node.names if a.name.startswith("rclpy")}
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Attribute)
+            and node.value.func.attr == "get_logger"
+        ) or (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in ("rclpy", "node", "log", "DurabilityPolicy")
+        ):
+            used.add(node.attr)
+    assert used and used <= humble, used - humble
