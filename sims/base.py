@@ -48,6 +48,10 @@ class ReadOnlyState(dict):
     __setitem__ = __delitem__ = __ior__ = _readonly  # type: ignore[assignment]
     update = pop = popitem = clear = setdefault = _readonly  # type: ignore[assignment]
 
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        # copy/deepcopy/pickle rebuild through __init__, never through the blocked __setitem__
+        return (type(self), (dict(self),))
+
 
 #: Reward term name of the default sparse reward.
 SPARSE_TERM = "success"

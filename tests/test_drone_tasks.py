@@ -140,6 +140,11 @@ def test_info_contract(envs):
         state["pos"][0] = 1.0  # read-only snapshot
     with pytest.raises(TypeError):
         state["pos"] = np.zeros(3)  # type: ignore[index]
+    import copy
+    import pickle
+
+    for clone in (copy.deepcopy(state), pickle.loads(pickle.dumps(state))):
+        assert type(clone) is type(state) and np.array_equal(clone["pos"], state["pos"])
     _, r, _, _, info = env.step(np.zeros(4))
     assert {"state", "reward_terms", "is_success", "termination_reason"} <= set(info)
     assert info["reward_terms"] == {"success": 0.0} and r == 0.0
