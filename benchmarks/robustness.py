@@ -271,7 +271,7 @@ def bench_task_refine(
         kept = ev["target"] / ev["nominal"] if ev["nominal"] else None
         results[label] = {
             "run": str(root),
-            "iteration": summary.get("best", {}).get("iteration") if summary.get("best") else None,
+            "best": (summary.get("final") or {}).get("cid"),
             "nominal": ev["nominal"],
             "target": ev["target"],
             "kept": kept,
