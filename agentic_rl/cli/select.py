@@ -128,9 +128,9 @@ def remove(
 @app.command("train-selector")
 def train_selector(
     library: Path = typer.Option(None, "--library", help=LIBRARY_HELP),
-    per_class: int = typer.Option(250, "--per-class", min=5, help="Training images per task."),
+    per_class: int = typer.Option(600, "--per-class", min=5, help="Training images per task."),
     held_out: int = typer.Option(50, "--held-out", min=1, help="Held-out images per task."),
-    epochs: int = typer.Option(25, "--epochs", min=1, help="Training epochs."),
+    epochs: int = typer.Option(16, "--epochs", min=1, help="Training epochs."),
     input_size: int = typer.Option(128, "--input-size", min=32, max=256, help="Input side, px."),
     seed: int = typer.Option(0, "--seed", help="Seeds rendering and training."),
     threads: int = typer.Option(1, "--threads", min=1, help="Torch CPU threads."),

@@ -147,7 +147,7 @@ class TrainReport:
 def train_classifier(
     data: Dataset,
     *,
-    epochs: int = 25,
+    epochs: int = 16,
     batch_size: int = 32,
     lr: float = 5e-3,
     seed: int = 0,

@@ -84,10 +84,10 @@ class TrainSettings:
         threads: torch threads (1 on a shared machine).
     """
 
-    per_class: int = 250
+    per_class: int = 600
     held_out: int = 50
     input_size: int = 128
-    epochs: int = 25
+    epochs: int = 16
     seed: int = 0
     threads: int = 1
 
