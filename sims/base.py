@@ -304,9 +304,3 @@ class SimTask(gym.Env):
         obs = self._observe(vec)
         return obs, state
 
-
-def tilt_of(quat_xyzw: tuple[float, float, float, float]) -> float:
-    """Angle in radians between the body z axis and world up for a PyBullet quaternion."""
-    x, y, _, _ = quat_xyzw
-    # z component of the body z axis in the world: 1 - 2(x^2 + y^2)
-    return math.acos(max(-1.0, min(1.0, 1.0 - 2.0 * (x * x + y * y))))
