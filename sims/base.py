@@ -303,4 +303,3 @@ class SimTask(gym.Env):
         )
         obs = self._observe(vec)
         return obs, state
-
