@@ -282,6 +282,27 @@ class PPO:
             counts.clear()
             counts.update(state["nonfinite_counts"])
 
+    def warm_start(self, state: dict[str, Any]) -> None:
+        """Continue from another run's policy under this run's reward (a warm start).
+
+        Loads the actor, critic and observation normalizer of a checkpoint written by
+        :meth:`state_dict`. The optimizer, reward scaling, counters and RNGs stay fresh: the
+        reward is new, so its scale must be learned again and the learning-rate schedule
+        starts over for this run's own budget.
+
+        Raises:
+            CheckpointError: if the checkpoint's networks do not fit this run's.
+        """
+        mine = self.model.state_dict()
+        theirs = state["model"]
+        if set(mine) != set(theirs) or any(mine[k].shape != theirs[k].shape for k in mine):
+            raise CheckpointError(
+                "cannot warm-start: the parent checkpoint's networks have other shapes "
+                "(different task, observation size or hidden_sizes)"
+            )
+        self.model.load_state_dict(theirs)
+        self.obs_norm.load_state_dict(state["obs_norm"])
+
     def close(self) -> None:
         self.venv.close()
 
@@ -389,6 +410,7 @@ def train(
     resume: bool | str | Path = False,
     overwrite: bool = False,
     callback: Callable[[PPO, dict[str, float]], bool | None] | None = None,
+    init_from: str | Path | None = None,
 ) -> TrainResult:
     """Train a PPO policy on a task and evaluate it; a plain function for process pools.
 
@@ -409,6 +431,9 @@ def train(
             replaced); without it such a folder is refused, so no run is clobbered by mistake.
         callback: called after every update with the trainer and the logged row; returning
             ``False`` stops training early (the result is then marked ``interrupted``).
+        init_from: warm start: a checkpoint (file or run folder) whose actor, critic and
+            observation normalizer this run starts from (see :meth:`PPO.warm_start`).
+            Ignored when resuming: the run's own checkpoint already holds them.
 
     Returns:
         A :class:`TrainResult`.
@@ -447,12 +472,17 @@ def train(
                 )
     reward_fn = load_reward(task_id, reward)
     trainer = PPO(config, task_id, reward_fn, randomize)
-    if state is not None:
-        try:
+    try:
+        if state is not None:
             trainer.load_state_dict(state)
-        except Exception:
-            trainer.close()  # release the physics clients before reporting the failure
-            raise
+        elif init_from is not None:
+            parent = load_checkpoint(init_from)
+            if parent["task_id"] != task_id:
+                raise CheckpointError(f"{init_from} is a {parent['task_id']} run, not {task_id}")
+            trainer.warm_start(parent)
+    except Exception:
+        trainer.close()  # release the physics clients before reporting the failure
+        raise
     config_path = out / "config.json"
     config_path.write_text(
         json.dumps(
@@ -461,6 +491,7 @@ def train(
                 "task_id": task_id,
                 "reward": describe_reward(reward),
                 "randomize": _jsonable(randomize),
+                "init_from": None if init_from is None else str(init_from),
                 "versions": _versions(),
             },
             indent=2,
