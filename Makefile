@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 LOG := $(VENV)/install.log
 # torch first, pinned to the CPU build that pip finds locally; a bare `torch` would pull CUDA.
 TORCH ?= torch==2.13.0
+EXTRAS := test,dev
 # pip's own chatter (and any site-wide pip configuration's notices) goes to $(LOG); a failed
 # step prints the end of that log and stops.
 PIP = $(BIN)/python -m pip install --disable-pip-version-check
@@ -24,7 +25,7 @@ $(STAMP): pyproject.toml
 	@: > $(LOG)
 	$(call step,upgrading pip,$(PIP) --upgrade pip)
 	$(call step,installing PyTorch ($(TORCH)),$(PIP) "$(TORCH)")
-	$(call step,installing agentic-rl and test tools,$(PIP) -e ".[test,dev]")
+	$(call step,installing agentic-rl and test tools,$(PIP) -e ".[$(EXTRAS)]")
 	@touch $(STAMP)
 
 # Install only: a working .venv and the `agentic-rl` command, then what to run next.
