@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agentic_rl.seeds import RECORD
+
 console = Console()
 app = typer.Typer(
     name="ros",
@@ -166,7 +168,7 @@ def record_sim(
     task: str = typer.Option(None, "--task", help="Task to simulate (default: the bundle's)."),
     profile: str = typer.Option("generic_drone", "--profile", help="Profile whose topics to use."),
     episodes: int = typer.Option(1, "--episodes", help="Episodes to record."),
-    seed: int = typer.Option(8_000_000, "--seed", help="Seed of the first episode."),
+    seed: int = typer.Option(RECORD.base, "--seed", help="Seed of the first episode."),
     storage: str = typer.Option(
         "mcap", "--storage", help="mcap, sqlite3, or sqlite3-humble (for ROS 2 Humble)."
     ),
