@@ -33,9 +33,9 @@ install: $(STAMP)
 	@echo
 	@echo "agentic-rl is installed in $(VENV)."
 	@echo "  source $(BIN)/activate  # puts 'agentic-rl' on your PATH"
-	@echo "  agentic-rl --help           # every command"
-	@echo "  agentic-rl tasks            # the built-in tasks"
-	@echo "  make demo                   # the refinement loop, offline (about 10 minutes)"
+	@echo "  agentic-rl --help          # every command"
+	@echo "  agentic-rl tasks           # the built-in tasks"
+	@echo "  make demo                  # the refinement loop, offline (about 10 minutes)"
 
 # The main job: the closed refinement loop on DroneHover with the built-in offline designer
 # (no network, no API key), sized for a 2-core laptop; prints where the report and policy are.
