@@ -6,12 +6,14 @@ Per iteration (DESIGN.md):
    iteration 1 they may warm-start from their parent's policy, one slot is the control
    (:mod:`~agentic_rl.loop.lineage`);
 2. **validate** each through the reward pipeline, with one repair round for rejected code;
-3. **train** the accepted ones in parallel with the executor, with successive halving
+3. **check** each new reward on its parent's recorded episodes before it gets training steps
+   (:mod:`~agentic_rl.loop.checks`);
+4. **train** the accepted ones in parallel with the executor, with successive halving
    (:mod:`~agentic_rl.loop.training`); each finished candidate is evaluated on selection
    seeds, nominal and randomized, and gets its diagnosis packet (inside the work unit);
-4. **select** on task metrics over selection seeds; the all-time best is replaced only by a
+5. **select** on task metrics over selection seeds; the all-time best is replaced only by a
    candidate that beats it (:mod:`~agentic_rl.loop.selecting`);
-5. **feed back**: the iteration's records, packets included, go to the designer.
+6. **feed back**: the iteration's records, packets included, go to the designer.
 
 When the loop stops, the final best and iteration 0's best are evaluated on test seeds that
 selection never saw (:mod:`~agentic_rl.loop.testing`). Every step is persisted in the run
@@ -34,7 +36,7 @@ from rich.console import Console
 import rewards
 import sims
 from agentic_rl.config import RefineConfig
-from agentic_rl.loop import lineage, selecting, testing, training
+from agentic_rl.loop import checks, lineage, selecting, testing, training
 from agentic_rl.loop.summary import build_summary
 from agentic_rl.records import (
     CandidateRecord,
@@ -126,6 +128,8 @@ class RefineLoop:
                     self._stop(str(exc))
                     break
             self._validate(i)
+            if self.current.stage == "check":
+                checks.check(self)
             training.train(self, i)
             selecting.select(self, i)
             self.manifest.wall_time = wall_before + time.monotonic() - t0
@@ -165,7 +169,7 @@ class RefineLoop:
         except BudgetExceeded as exc:
             raise _BudgetStop(f"designer budget reached: {exc}") from exc
         finally:
-            self._sync_usage()
+            self.sync_usage()
         records = [
             CandidateRecord(
                 iteration=i,
@@ -233,7 +237,7 @@ class RefineLoop:
                     repaired: Proposal | None = self.designer.repair(
                         self.spec, cand.proposal, rejection
                     )
-                    self._sync_usage()
+                    self.sync_usage()
                 except BudgetExceeded:
                     repaired = None
                 if repaired is not None:
@@ -252,7 +256,8 @@ class RefineLoop:
                 cand.code = verdict.program.source
                 cand.status = CandidateState.ACCEPTED
             self.save()
-        current.stage = "train"
+        if current.stage == "validate":
+            current.stage = "check"
         self.save()
 
     # ------------------------------------------------------------------ finish
@@ -288,7 +293,7 @@ class RefineLoop:
     def history(self) -> list[IterationRecord]:
         return list(self.manifest.iterations)
 
-    def _sync_usage(self) -> None:
+    def sync_usage(self) -> None:
         usage = getattr(self.designer, "usage", None)
         if isinstance(usage, Usage):
             self.manifest.usage = usage.model_copy()

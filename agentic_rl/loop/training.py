@@ -1,9 +1,11 @@
 """Training an iteration's candidates through the executor, with successive halving.
 
-With halving, every candidate but the control trains to a rung (``rung_fraction`` of its
-planned steps); the weaker half by training score stops there and its unused budget goes to
-the survivors, which continue from their checkpoints. The control is never stopped: it is the
-yardstick the warm-started candidates are compared with at the same steps.
+With halving, the racers train to a rung (``rung_fraction`` of their planned steps); the
+weaker half by training score stops there and its unused budget goes to the survivors, which
+continue from their checkpoints. In an iteration with warm starts only the warm-started
+candidates race: the control is the yardstick they are compared with at the same steps, and
+the cold start, which would always lose at the rung to policies that started competent, is
+there to leave a bad basin.
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ def train(loop: RefineLoop, i: int) -> None:
     cfg, current = loop.config, loop.current
     cands = current.candidates
     in_play = [c for c in cands if c.status not in (S.REJECTED, S.REFUSED)]
-    racers = [c for c in in_play if c.lineage.start != "control"]
+    # Halving compares like with like: with warm starts only the warm-started candidates race
+    # (a cold start would always lose at the rung, and the control is the yardstick).
+    warm = [c for c in in_play if c.lineage.start == "warm"]
+    racers = warm or [c for c in in_play if c.lineage.start != "control"]
     halving = cfg.halving and len(racers) >= 2
     keep = math.ceil(len(racers) / 2) + (len(in_play) - len(racers))
     steps = (
