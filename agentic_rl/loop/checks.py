@@ -62,9 +62,10 @@ def check(loop: RefineLoop) -> None:
             )
             cand.status = CandidateState.CHECKED if verdict.passed else CandidateState.REFUSED
             if not verdict.passed:
+                failed = [c.message for c in verdict.checks if c.applicable and not c.passed]
                 loop.console.print(
-                    f"{cand.cid}: [red]refused[/] by the checks before training "
-                    f"({verdict.message.splitlines()[0]})"
+                    f"{cand.cid}: [red]refused[/] by the checks before training: "
+                    + (failed[0] if failed else verdict.message).split(". ")[0]
                 )
         loop.save()
     current.stage = "train"
