@@ -394,13 +394,6 @@ class DroneTask(SimTask):
     def _camera(self) -> tuple[tuple[float, float, float], float, float, float]:
         return (0.0, 0.0, 0.6), 3.2, 35.0, -30.0
 
-    def _render_camera(self) -> tuple[tuple[float, float, float], float, float, float]:
-        # videos: a chase camera between the drone and the scene centre, so the 10 cm drone
-        # stays visible while the scene remains readable
-        (cx, cy, cz), dist, yaw, pitch = self._camera()
-        x, y, z = self._pos
-        return ((x + cx) / 2, (y + cy) / 2, (z + cz) / 2), 0.6 * dist, yaw, pitch
-
     # ------------------------------------------------------------------ helpers for tasks
     def _uniform(self, low: float, high: float) -> float:
         """A uniform draw from the episode's seeded generator (drawn in batches: one numpy
