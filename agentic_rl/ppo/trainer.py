@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from agentic_rl.ppo.buffer import RolloutBuffer
 from agentic_rl.ppo.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -72,6 +73,9 @@ class PPO:
         # One thread: the update's matrices are small, so extra threads only add sync costs,
         # and the loop runs several trainers side by side, one per core.
         torch.set_num_threads(1)
+        # The same for numpy's BLAS (rollout forward passes and the fused update): with more
+        # threads OpenBLAS spin-waits, and a 128x64 matmul costs ~70x more CPU on a busy core.
+        threadpool_limits(1, user_api="blas")
         torch.manual_seed(config.seed)
         self.config = config
         self.task_id = task_id
