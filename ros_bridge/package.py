@@ -29,11 +29,13 @@ VENDORED = (
     "node.py",
     "observation.py",
     "params.py",
+    "plausibility.py",
     "profiles.py",
-    "robots.py",
     "runtime.py",
     "safety.py",
 )
+#: Runtime-core subpackages copied whole (one module per robot stack).
+VENDORED_PACKAGES = ("robots",)
 #: Where the launch files live: the repository's launch/ folder (installed copies fall back
 #: to the package's own copy under ros_bridge/launch when present).
 LAUNCH_DIRS = (
@@ -115,6 +117,8 @@ def generate_package(
     (pkg_dir / "profiles").mkdir(parents=True)
     for module in VENDORED:
         shutil.copy2(src / module, pkg_dir / module)
+    for sub in VENDORED_PACKAGES:
+        shutil.copytree(src / sub, pkg_dir / sub, ignore=shutil.ignore_patterns("__pycache__"))
     for yml in PROFILE_DIR.glob("*.yaml"):
         shutil.copy2(yml, pkg_dir / "profiles" / yml.name)
     if Path(str(profile)).suffix:  # a custom profile file travels with the package
@@ -202,7 +206,7 @@ package_name = "{name}"
 setup(
     name=package_name,
     version="{version}",
-    packages=[package_name],
+    packages=[package_name, *(package_name + "." + sub for sub in {list(VENDORED_PACKAGES)!r})],
     package_data={{package_name: ["profiles/*.yaml"]}},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),

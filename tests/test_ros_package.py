@@ -157,7 +157,15 @@ def test_colcon_build_installs_the_node_models_and_launch_files(package, tmp_pat
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     proc = subprocess.run(
-        [str(bin_dir / "colcon"), "build", "--event-handlers", "console_direct-"],
+        # exactly the command the generated README gives
+        [
+            str(bin_dir / "colcon"),
+            "build",
+            "--packages-select",
+            package.name,
+            "--event-handlers",
+            "console_direct-",
+        ],
         cwd=ws,
         env=env,
         capture_output=True,
