@@ -224,3 +224,30 @@ def test_cli_package_command(hover_bundle, tmp_path):
     r = runner.invoke(app, [*args, "--profile", "arm_jtc"])
     text = " ".join(re.sub("[\u2500-\u257f]", " ", r.output).split())  # drop rich's box lines
     assert r.exit_code == 2 and "supports action modes" in text
+
+
+@pytest.mark.parametrize(
+    ("profile", "phrases"),
+    [
+        ("px4", ["VEHICLE_CMD_NAV_LAND", "armed and\n  Offboard", "Taking over"]),
+        ("mavros", ["/mavros/state", "offboard-loss failsafe", "Taking over"]),
+        ("crazyflie", ["notify_setpoints_stop", "rad/s", "Taking over"]),
+        ("generic_drone", ["FALLBACK"]),
+    ],
+)
+def test_readme_documents_the_failsafe_chain_with_real_settings(
+    hover_bundle, tmp_path, profile, phrases
+):
+    import re
+
+    from ros_bridge import load_profile
+
+    root = generate_package(hover_bundle, profile, tmp_path)
+    text = (root / "README.md").read_text()
+    for phrase in phrases:
+        assert phrase in text, phrase
+    assert "Input checks" in text
+    # every setting the text names is one the node really declares for this profile
+    flat = load_profile(profile).flat()
+    named = set(re.findall(r"`((?:params|safety)\.\w+)`", text))
+    assert named and named <= set(flat), named - set(flat)
