@@ -35,7 +35,7 @@ from rich.console import Console
 
 import rewards
 import sims
-from agentic_rl import selection
+from agentic_rl import seeds, selection
 from agentic_rl.config import RefineConfig
 from agentic_rl.executors import CandidateJob, CandidateResult, make_executor
 from agentic_rl.records import (
@@ -333,7 +333,10 @@ class RefineLoop:
         from agentic_rl.ppo import make_config
 
         ppo = make_config(
-            task_id=cfg.task, total_steps=steps, seed=cfg.seed + 1000 * i + k, **cfg.ppo
+            task_id=cfg.task,
+            total_steps=steps,
+            seed=seeds.training(cfg.seed, i, k),
+            **cfg.ppo,
         )
         return CandidateJob(
             task_id=cfg.task,
@@ -343,7 +346,7 @@ class RefineLoop:
             stop_at=stop_at,
             randomize=self.manifest["current"].get("randomize", cfg.randomize),
             eval_episodes=cfg.seeds,
-            eval_seed=10_000_000 + cfg.seed * 1000,
+            eval_seed=seeds.SELECTION.seeds(cfg.seeds, cfg.seed).start,
             randomized_episodes=cfg.randomized_seeds,
             timeout=cfg.candidate_timeout,
         )
@@ -422,8 +425,8 @@ class RefineLoop:
 
         cfg = self.config
         d = self.store.candidate_dir(i, k)
-        first = 20_000_000 + cfg.seed * 1000
-        result = evaluate(d / "policy.npz", cfg.task, seeds=range(first, first + cfg.reeval_seeds))
+        extra = seeds.REEVALUATION.seeds(cfg.reeval_seeds, cfg.seed)
+        result = evaluate(d / "policy.npz", cfg.task, seeds=extra)
         return {
             "episodes": result.episodes,
             "success_rate": result.success_rate,
@@ -503,7 +506,7 @@ class RefineLoop:
                 Path(best["run_dir"]) / "policy.npz",
                 self.config.task,
                 gif,
-                seed=10_000_000 + self.config.seed * 1000,
+                seed=seeds.SELECTION.first(self.config.seed),
             )
         summary = build_summary(self.manifest, self.config)
         write_json(self.store.root / "summary.json", summary)

@@ -253,8 +253,38 @@ class SimTask(gym.Env):
         return self._image(self._camera(), width, height)
 
     def _render_camera(self) -> tuple[tuple[float, float, float], float, float, float]:
-        """Camera of ``render()`` frames (videos); tasks may follow the robot."""
-        return self._camera()
+        """Camera of ``render()`` frames (videos): follows the robot with its goal in view.
+
+        Read from the spec's declarations (``body.position`` and the goal's primary error),
+        so every task, custom ones included, gets it: the camera stands behind the robot on
+        the far side from the goal, aims between the two and backs off as they separate, so a
+        person sees both what the robot does and where it is going. Without a position field
+        (or before the first step) it is the overview camera.
+        """
+        spec, state = self.task_spec, self._state
+        if state is None or spec.body.position is None:
+            return self._camera()
+        pos = np.asarray(state[spec.body.position], dtype=float)
+        goal_point = None
+        err = spec.goal.primary if spec.goal is not None else None
+        if err is not None and err.subject is None and np.shape(state[err.field]) == (3,):
+            goal_point = pos + err.sign * np.asarray(state[err.field], dtype=float)
+        overview_yaw = self._camera()[2]
+        if goal_point is None or not np.all(np.isfinite(goal_point)):
+            return tuple(pos.tolist()), 1.0, overview_yaw, -25.0
+        offset = goal_point - pos
+        gap = float(np.linalg.norm(offset))
+        horizontal = float(np.hypot(offset[0], offset[1]))
+        # PyBullet's yaw 0 looks along +y; looking along the robot->goal direction puts the
+        # camera behind the robot. A goal straight above or below keeps the overview's yaw.
+        yaw = (
+            math.degrees(math.atan2(offset[1], offset[0])) - 90.0
+            if horizontal > 0.15
+            else overview_yaw
+        )
+        target = pos + 0.35 * offset
+        distance = float(np.clip(0.5 + 0.7 * gap, 0.7, 4.0))
+        return tuple(target.tolist()), distance, yaw, -25.0
 
     def _image(
         self,

@@ -20,8 +20,14 @@ import pybullet as p
 from sims.base import SimTask
 from sims.drone import model
 from sims.drone.control import ACTION_MODES, FlightController
+from sims.semantics import SpecError
 from sims.spec import (
     ActionSpec,
+    BodyFields,
+    Criterion,
+    Goal,
+    Hazard,
+    Landmark,
     RandomParam,
     StateField,
     TaskMetric,
@@ -41,6 +47,7 @@ GROUND_CONTACT_GAP = 2e-3
 COMMON_FIELDS: tuple[StateField, ...] = (
     StateField(
         name="pos",
+        role="robot",
         shape=(3,),
         unit="m",
         frame="world",
@@ -48,6 +55,7 @@ COMMON_FIELDS: tuple[StateField, ...] = (
     ),
     StateField(
         name="quat",
+        role="robot",
         shape=(4,),
         unit="1",
         frame="world",
@@ -55,6 +63,7 @@ COMMON_FIELDS: tuple[StateField, ...] = (
     ),
     StateField(
         name="vel",
+        role="robot",
         shape=(3,),
         unit="m/s",
         frame="world",
@@ -62,6 +71,7 @@ COMMON_FIELDS: tuple[StateField, ...] = (
     ),
     StateField(
         name="ang_vel",
+        role="robot",
         shape=(3,),
         unit="rad/s",
         frame="body",
@@ -69,6 +79,7 @@ COMMON_FIELDS: tuple[StateField, ...] = (
     ),
     StateField(
         name="tilt",
+        role="robot",
         shape=(),
         unit="rad",
         frame="world",
@@ -76,11 +87,29 @@ COMMON_FIELDS: tuple[StateField, ...] = (
     ),
     StateField(
         name="last_action",
+        role="action",
         shape=(4,),
         unit="1",
         frame="action",
         description="The normalized action applied this step (all zeros after reset).",
     ),
+)
+
+#: Which common fields locate the drone (read by diagnostics and plots).
+DRONE_BODY = BodyFields(
+    noun="the drone",
+    position="pos",
+    velocity="vel",
+    orientation="quat",
+    tilt="tilt",
+    angular_velocity="ang_vel",
+)
+
+#: The fields that warn of the common failure endings.
+COMMON_HAZARDS: tuple[Hazard, ...] = (
+    Hazard(reason="crash", fields=("pos[2]", "vel", "tilt"), description="Low, fast or tilted."),
+    Hazard(reason="flipped", fields=("tilt", "ang_vel"), description="Tilt or fast body rates."),
+    Hazard(reason="out_of_bounds", fields=("pos",), description="Position near the flight box."),
 )
 
 #: How tasks judged at the time limit (hover, orbit) end when they succeed.
@@ -250,6 +279,18 @@ DRONE_RANDOMIZATION: tuple[RandomParam, ...] = (
 )
 
 
+#: Spec section -> the DroneTask class attribute that declares it (for error messages).
+_SECTION_ATTRS = {
+    "state_fields": "TASK_FIELDS",
+    "body": "TASK_FIELDS",
+    "goal": "GOAL",
+    "success_criteria": "SUCCESS_CRITERIA",
+    "hazards": "HAZARDS",
+    "landmarks": "LANDMARKS",
+    "progress": "PROGRESS",
+}
+
+
 class DroneTask(SimTask):
     """Base env of the Crazyflie tasks (see module docstring)."""
 
@@ -264,6 +305,14 @@ class DroneTask(SimTask):
     EXCLUDED_REASONS: ClassVar[tuple[str, ...]] = ()
     METRICS: ClassVar[tuple[TaskMetric, ...]] = ()
     CONSTANTS: ClassVar[dict[str, float]] = {}
+    #: What the task means (see sims.spec): the goal's error fields, success sub-criteria,
+    #: hazards of the task's own failure reasons (the common ones are declared here),
+    #: landmarks and progress fields.
+    GOAL: ClassVar[Goal | None] = None
+    SUCCESS_CRITERIA: ClassVar[tuple[Criterion, ...]] = ()
+    HAZARDS: ClassVar[tuple[Hazard, ...]] = ()
+    LANDMARKS: ClassVar[tuple[Landmark, ...]] = ()
+    PROGRESS: ClassVar[tuple[str, ...]] = ()
     #: Velocity-mode limits: horizontal speed, vertical speed (m/s), yaw rate (rad/s).
     MAX_SPEED: ClassVar[float] = 1.0
     MAX_VZ: ClassVar[float] = 1.0
@@ -311,6 +360,14 @@ class DroneTask(SimTask):
                 f" max_speed={cls.MAX_SPEED} m/s, max_vz={cls.MAX_VZ} m/s, "
                 f"max_yaw_rate={cls.MAX_YAW_RATE:.3g} rad/s."
             )
+        try:
+            return cls._assemble_spec(mode, components, text)
+        except SpecError as exc:
+            # name the class attribute the author edits, not the spec section
+            raise exc.in_hook(f"{cls.__name__}.{_SECTION_ATTRS[exc.section]}") from None
+
+    @classmethod
+    def _assemble_spec(cls, mode: str, components: tuple[str, ...], text: str) -> TaskSpec:
         return TaskSpec(
             id=cls.TASK_ID,
             robot="crazyflie2x",
@@ -345,6 +402,13 @@ class DroneTask(SimTask):
                 "z_max": cls.BOUNDS[2][1],
                 **cls.CONSTANTS,
             },
+            body=DRONE_BODY,
+            goal=cls.GOAL,
+            success_criteria=cls.SUCCESS_CRITERIA,
+            hazards=tuple(h for h in COMMON_HAZARDS if h.reason not in cls.EXCLUDED_REASONS)
+            + cls.HAZARDS,
+            landmarks=cls.LANDMARKS,
+            progress=cls.PROGRESS,
         )
 
     # ------------------------------------------------------------------ subclass hooks
@@ -625,13 +689,6 @@ class DroneTask(SimTask):
 
     def _camera(self) -> tuple[tuple[float, float, float], float, float, float]:
         return (0.0, 0.0, 0.6), 3.2, 35.0, -30.0
-
-    def _render_camera(self) -> tuple[tuple[float, float, float], float, float, float]:
-        # videos: a chase camera between the drone and the scene centre, so the 10 cm drone
-        # stays visible while the scene remains readable
-        (cx, cy, cz), dist, yaw, pitch = self._camera()
-        x, y, z = self._pos
-        return ((x + cx) / 2, (y + cy) / 2, (z + cz) / 2), 0.6 * dist, yaw, pitch
 
     # ------------------------------------------------------------------ helpers for tasks
     def _uniform(self, low: float, high: float) -> float:

@@ -9,7 +9,16 @@ import numpy as np
 import pybullet as p
 
 from sims.drone.base import DroneTask
-from sims.spec import StateField, TaskMetric, TerminationReason
+from sims.spec import (
+    Criterion,
+    Goal,
+    GoalError,
+    Hazard,
+    Landmark,
+    StateField,
+    TaskMetric,
+    TerminationReason,
+)
 
 N_GATES = 3
 OPENING = 0.5  # m, inner side of the square opening
@@ -33,6 +42,7 @@ class DroneGates(DroneTask):
     TASK_FIELDS = (
         StateField(
             name="gate_rel",
+            role="goal",
             shape=(3,),
             unit="m",
             frame="world",
@@ -40,6 +50,7 @@ class DroneGates(DroneTask):
         ),
         StateField(
             name="gate_normal",
+            role="layout",
             shape=(3,),
             unit="1",
             frame="world",
@@ -47,6 +58,7 @@ class DroneGates(DroneTask):
         ),
         StateField(
             name="after_gate_rel",
+            role="layout",
             shape=(3,),
             unit="m",
             frame="world",
@@ -55,6 +67,7 @@ class DroneGates(DroneTask):
         ),
         StateField(
             name="gates_passed",
+            role="event",
             shape=(),
             unit="1",
             frame="task",
@@ -80,6 +93,38 @@ class DroneGates(DroneTask):
         ),
     )
     CONSTANTS = {"n_gates": N_GATES, "gate_opening": OPENING}
+    GOAL = Goal(
+        errors=(
+            GoalError(
+                field="gate_rel",
+                label="the next gate",
+                tolerance="gate_opening",
+                tolerance_factor=0.5,  # the opening is a width; the centre offset is half that
+                scale=SPACING,
+            ),
+        )
+    )
+    SUCCESS_CRITERIA = (
+        # a metric, not the field: the state is recorded before the step's crossing counts
+        Criterion(
+            name="all_gates",
+            source="metric",
+            key="gates_passed",
+            compare=">=",
+            threshold="n_gates",
+            description="Every gate crossed in order through its opening.",
+        ),
+    )
+    HAZARDS = (
+        Hazard(reason="collision", fields=("gate_rel",), description="Close to a gate frame."),
+        Hazard(
+            reason="missed_gate",
+            fields=("gate_rel", "gate_normal"),
+            description="Off-centre when crossing the gate plane.",
+        ),
+    )
+    LANDMARKS = (Landmark(field="after_gate_rel", label="the gate after the next"),)
+    PROGRESS = ("gates_passed",)
 
     def _build_task_world(self) -> None:
         cid = self.client

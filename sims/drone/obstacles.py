@@ -8,7 +8,15 @@ from collections.abc import Mapping
 import numpy as np
 
 from sims.drone.base import DroneTask
-from sims.spec import StateField, TaskMetric, TerminationReason
+from sims.spec import (
+    Criterion,
+    Goal,
+    GoalError,
+    Hazard,
+    StateField,
+    TaskMetric,
+    TerminationReason,
+)
 
 N_PILLARS = 8
 N_SENSED = 3  # nearest pillars in the state
@@ -32,6 +40,7 @@ class DroneObstacles(DroneTask):
     TASK_FIELDS = (
         StateField(
             name="goal_rel",
+            role="goal",
             shape=(3,),
             unit="m",
             frame="world",
@@ -39,6 +48,7 @@ class DroneObstacles(DroneTask):
         ),
         StateField(
             name="obstacle_rel",
+            role="layout",
             shape=(N_SENSED, 2),
             unit="m",
             frame="world",
@@ -47,6 +57,7 @@ class DroneObstacles(DroneTask):
         ),
         StateField(
             name="clearance",
+            role="layout",
             shape=(),
             unit="m",
             frame="world",
@@ -70,6 +81,33 @@ class DroneObstacles(DroneTask):
         TaskMetric(name="min_clearance", unit="m", description="Smallest clearance seen."),
     )
     CONSTANTS = {"goal_tolerance": GOAL_TOL, "pillar_radius": PILLAR_RADIUS, "drone_radius": 0.06}
+    GOAL = Goal(errors=(GoalError(field="goal_rel", tolerance="goal_tolerance", scale=4.0),))
+    SUCCESS_CRITERIA = (
+        Criterion(
+            name="reached_goal",
+            source="field",
+            key="goal_rel",
+            reduce="norm",
+            compare="<",
+            threshold="goal_tolerance",
+            description="Within goal_tolerance of the goal at the end.",
+        ),
+        Criterion(
+            name="no_contact",
+            source="metric",
+            key="min_clearance",
+            compare=">",
+            threshold=0.0,
+            description="Never touched a pillar.",
+        ),
+    )
+    HAZARDS = (
+        Hazard(
+            reason="collision",
+            fields=("clearance", "obstacle_rel"),
+            description="Small clearance to the nearest pillar.",
+        ),
+    )
 
     def _build_task_world(self) -> None:
         self.marker = self._add_marker((0.1, 0.8, 0.2, 0.8), radius=0.08)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from sims.drone.base import SUCCESS_AT_TIMEOUT, DroneTask
-from sims.spec import StateField, TaskMetric
+from sims.spec import Criterion, Goal, GoalError, Landmark, StateField, TaskMetric
 
 SCORE_SECONDS = 5.0
 RADIUS_TOL = 0.10
@@ -36,6 +36,7 @@ class DroneOrbit(DroneTask):
     TASK_FIELDS = (
         StateField(
             name="center_rel",
+            role="layout",
             shape=(3,),
             unit="m",
             frame="world",
@@ -43,6 +44,7 @@ class DroneOrbit(DroneTask):
         ),
         StateField(
             name="cmd_radius",
+            role="goal",
             shape=(),
             unit="m",
             frame="task",
@@ -50,6 +52,7 @@ class DroneOrbit(DroneTask):
         ),
         StateField(
             name="cmd_speed",
+            role="goal",
             shape=(),
             unit="m/s",
             frame="task",
@@ -57,6 +60,7 @@ class DroneOrbit(DroneTask):
         ),
         StateField(
             name="radius_error",
+            role="goal",
             shape=(),
             unit="m",
             frame="world",
@@ -64,6 +68,7 @@ class DroneOrbit(DroneTask):
         ),
         StateField(
             name="speed_error",
+            role="goal",
             shape=(),
             unit="m/s",
             frame="world",
@@ -71,6 +76,7 @@ class DroneOrbit(DroneTask):
         ),
         StateField(
             name="heading_error",
+            role="goal",
             shape=(),
             unit="rad",
             frame="world",
@@ -105,6 +111,44 @@ class DroneOrbit(DroneTask):
         "heading_tolerance": HEADING_TOL,
         "score_seconds": SCORE_SECONDS,
     }
+    GOAL = Goal(
+        errors=(
+            GoalError(
+                field="radius_error",
+                label="the commanded radius",
+                tolerance="radius_tolerance",
+                scale=0.3,
+            ),
+            GoalError(
+                field="speed_error",
+                label="the commanded speed",
+                tolerance="speed_tolerance",
+                scale=0.5,
+            ),
+            GoalError(
+                field="heading_error",
+                label="facing the centre",
+                tolerance="heading_tolerance",
+                scale=1.0,
+            ),
+        )
+    )
+    SUCCESS_CRITERIA = tuple(
+        Criterion(
+            name=name,
+            source="metric",
+            key=name,
+            compare="<",
+            threshold=tol,
+            description=f"Mean |{name.replace('_', ' ')}| over the last score_seconds below {tol}.",
+        )
+        for name, tol in (
+            ("radius_error", "radius_tolerance"),
+            ("speed_error", "speed_tolerance"),
+            ("heading_error", "heading_tolerance"),
+        )
+    )
+    LANDMARKS = (Landmark(field="center_rel", label="the orbit centre"),)
 
     def _build_task_world(self) -> None:
         self.marker = self._add_marker((0.9, 0.2, 0.2, 0.8))

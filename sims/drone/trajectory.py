@@ -8,7 +8,15 @@ from collections.abc import Mapping
 import numpy as np
 
 from sims.drone.base import DroneTask
-from sims.spec import StateField, TaskMetric, TerminationReason
+from sims.spec import (
+    Criterion,
+    Goal,
+    GoalError,
+    Hazard,
+    StateField,
+    TaskMetric,
+    TerminationReason,
+)
 
 RADIUS = 1.0
 LAPS = 2
@@ -33,6 +41,7 @@ class DroneTrajectory(DroneTask):
     TASK_FIELDS = (
         StateField(
             name="ref_rel",
+            role="goal",
             shape=(3,),
             unit="m",
             frame="world",
@@ -40,6 +49,7 @@ class DroneTrajectory(DroneTask):
         ),
         StateField(
             name="ref_vel",
+            role="goal",
             shape=(3,),
             unit="m/s",
             frame="world",
@@ -47,6 +57,7 @@ class DroneTrajectory(DroneTask):
         ),
         StateField(
             name="ref_ahead_rel",
+            role="goal",
             shape=(3,),
             unit="m",
             frame="world",
@@ -54,6 +65,7 @@ class DroneTrajectory(DroneTask):
         ),
         StateField(
             name="progress",
+            role="time",
             shape=(),
             unit="1",
             frame="task",
@@ -98,6 +110,51 @@ class DroneTrajectory(DroneTask):
         "radius": RADIUS,
         "laps": LAPS,
     }
+    GOAL = Goal(
+        errors=(
+            GoalError(
+                field="ref_rel",
+                label="the reference point",
+                tolerance="rmse_tolerance",
+                scale=MAX_DEVIATION,
+            ),
+        )
+    )
+    SUCCESS_CRITERIA = (
+        Criterion(
+            name="finished_laps",
+            source="metric",
+            key="progress",
+            compare=">=",
+            threshold=1.0,
+            description="Completed the laps.",
+        ),
+        Criterion(
+            name="tracking_rmse",
+            source="metric",
+            key="rmse",
+            compare="<",
+            threshold="rmse_tolerance",
+            description="Position RMSE below rmse_tolerance.",
+        ),
+        Criterion(
+            name="stayed_close",
+            source="metric",
+            key="max_error",
+            compare="<=",
+            threshold="max_deviation",
+            description="Never farther than max_deviation from the reference.",
+        ),
+    )
+    HAZARDS = (
+        Hazard(reason="lost_track", fields=("ref_rel",), description="Far from the reference."),
+        Hazard(
+            reason="poor_tracking",
+            fields=("ref_rel", "ref_vel"),
+            description="Lagging or off the reference.",
+        ),
+    )
+    PROGRESS = ("progress",)
 
     def _reset_layout(self) -> None:
         self.shape = "circle" if self._uniform(0.0, 1.0) < 0.5 else "figure8"

@@ -9,7 +9,16 @@ import numpy as np
 
 from sims.drone import model
 from sims.drone.base import DroneTask
-from sims.spec import StateField, TaskMetric, TerminationReason
+from sims.spec import (
+    Criterion,
+    Goal,
+    GoalError,
+    Hazard,
+    Landmark,
+    StateField,
+    TaskMetric,
+    TerminationReason,
+)
 
 WALL_X = 1.5
 WALL_THICKNESS = 0.1
@@ -38,6 +47,7 @@ class DroneWallLanding(DroneTask):
     TASK_FIELDS = (
         StateField(
             name="wall_rel",
+            role="layout",
             shape=(3,),
             unit="m",
             frame="world",
@@ -46,6 +56,7 @@ class DroneWallLanding(DroneTask):
         ),
         StateField(
             name="pad_rel",
+            role="goal",
             shape=(3,),
             unit="m",
             frame="world",
@@ -53,6 +64,7 @@ class DroneWallLanding(DroneTask):
         ),
         StateField(
             name="crossed",
+            role="event",
             shape=(),
             unit="1",
             frame="task",
@@ -60,6 +72,7 @@ class DroneWallLanding(DroneTask):
         ),
         StateField(
             name="rest_time",
+            role="event",
             shape=(),
             unit="s",
             frame="task",
@@ -97,6 +110,7 @@ class DroneWallLanding(DroneTask):
             higher_is_better=False,
             description="Vertical speed at the first touchdown after the wall (0 if none).",
         ),
+        TaskMetric(name="rest_time", unit="s", description="Time resting on the pad at the end."),
     )
     CONSTANTS = {
         "landing_tolerance": LAND_TOL,
@@ -106,6 +120,56 @@ class DroneWallLanding(DroneTask):
         "wall_x": WALL_X,
         "wall_thickness": WALL_THICKNESS,
     }
+    GOAL = Goal(
+        errors=(
+            GoalError(field="pad_rel", label="the pad", tolerance="landing_tolerance", scale=3.0),
+        )
+    )
+    SUCCESS_CRITERIA = (
+        Criterion(
+            name="crossed_wall",
+            source="field",
+            key="crossed",
+            compare=">=",
+            threshold=1.0,
+            description="Got past the wall.",
+        ),
+        Criterion(
+            name="soft_touchdown",
+            source="metric",
+            key="touchdown_speed",
+            compare="<=",
+            threshold="landing_max_vz",
+            description="Touched down slower than landing_max_vz.",
+        ),
+        Criterion(
+            name="on_pad",
+            source="metric",
+            key="landing_error",
+            compare="<=",
+            threshold="landing_tolerance",
+            description="Within landing_tolerance of the pad centre.",
+        ),
+        Criterion(
+            name="rested",
+            source="metric",
+            key="rest_time",
+            compare=">=",
+            threshold="rest_seconds",
+            description="Rested on the pad for rest_seconds.",
+        ),
+    )
+    HAZARDS = (
+        Hazard(reason="collision", fields=("wall_rel",), description="Low near the wall."),
+        Hazard(
+            reason="hard_landing",
+            fields=("vel[2]", "tilt", "pad_rel[2]"),
+            description="Descending fast or tilted close to the ground.",
+        ),
+        Hazard(reason="missed_pad", fields=("pad_rel",), description="Descending off the pad."),
+    )
+    LANDMARKS = (Landmark(field="wall_rel", label="the wall top"),)
+    PROGRESS = ("crossed", "rest_time")
 
     def _build_task_world(self) -> None:
         self.wall = self._add_box((WALL_THICKNESS / 2, WALL_HALF_WIDTH, 0.5), (0.7, 0.3, 0.3, 1))
@@ -175,6 +239,7 @@ class DroneWallLanding(DroneTask):
             "landing_error": math.hypot(x - self.pad_xy[0], y - self.pad_xy[1]),
             "crossed": float(self.crossed),
             "touchdown_speed": self.touchdown_speed,
+            "rest_time": self.rest_steps / self.task_spec.control_hz,
         }
 
     def _camera(self) -> tuple[tuple[float, float, float], float, float, float]:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from sims.drone.base import SUCCESS_AT_TIMEOUT, DroneTask
-from sims.spec import StateField, TaskMetric
+from sims.spec import Criterion, Goal, GoalError, StateField, TaskMetric
 
 TOLERANCE = 0.05
 
@@ -25,6 +25,7 @@ class DroneAltitude(DroneTask):
     TASK_FIELDS = (
         StateField(
             name="altitude_error",
+            role="goal",
             shape=(),
             unit="m",
             frame="world",
@@ -41,7 +42,19 @@ class DroneAltitude(DroneTask):
             description="Absolute altitude error at the end.",
         ),
     )
-    CONSTANTS = {"tolerance": TOLERANCE}
+    CONSTANTS = {"tolerance": TOLERANCE, "hold_seconds": 1.0}
+    GOAL = Goal(errors=(GoalError(field="altitude_error", tolerance="tolerance", scale=0.8),))
+    SUCCESS_CRITERIA = (
+        Criterion(
+            name="holds_altitude",
+            source="field",
+            key="altitude_error",
+            reduce="abs",
+            compare="<",
+            threshold="tolerance",
+            hold="hold_seconds",
+        ),
+    )
 
     def _reset_layout(self) -> None:
         self.target = self._uniform(0.5, 1.2)
