@@ -8,8 +8,11 @@ to ``share/<pkg>/launch``. ``colcon build`` installs the node as ``lib/<pkg>/pol
 
 from __future__ import annotations
 
+import getpass
 import re
 import shutil
+import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +61,27 @@ def default_package_name(task_id: str, profile: str) -> str:
     return re.sub(r"[^a-z0-9_]", "_", f"{short}_{Path(profile).stem}_policy")
 
 
+def default_maintainer() -> tuple[str, str]:
+    """The package.xml maintainer: git's ``user.name``/``user.email``, else login@host."""
+
+    def git(key: str) -> str:
+        try:
+            out = subprocess.run(
+                ["git", "config", "--get", key], capture_output=True, text=True, timeout=5
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name (some containers)
+        user = "ros"
+    name = git("user.name") or user
+    email = git("user.email") or f"{user}@{socket.gethostname() or 'localhost'}"
+    return name, email
+
+
 def launch_dir() -> Path:
     for d in LAUNCH_DIRS:
         if d.is_dir() and any(d.glob("*.launch.xml")):
@@ -73,8 +97,8 @@ def generate_package(
     package_name: str | None = None,
     goal: list[float] | None = None,
     overrides: dict[str, Any] | None = None,
-    maintainer: str = "agentic-rl user",
-    maintainer_email: str = "user@example.com",
+    maintainer: str | None = None,
+    maintainer_email: str | None = None,
     version: str = "0.1.0",
     selector: str | Path | None = None,
 ) -> Path:
@@ -87,7 +111,9 @@ def generate_package(
         package_name: ROS package name (default from task and profile).
         goal: default goal [x, y, z] written to the params file.
         overrides: flat profile overrides (``topics.odometry``, ``safety.staleness_s`` ...).
-        maintainer, maintainer_email, version: package.xml metadata.
+        maintainer, maintainer_email: package.xml maintainer (default: ``git config
+            user.name`` / ``user.email``, else the login name at this host).
+        version: package.xml version.
         selector: a policy library folder (``agentic-rl library``): adds its policies and the
             ``selector_node`` (see :mod:`.selector_package`).
 
@@ -101,6 +127,9 @@ def generate_package(
     """
     bundle = load_bundle(bundle_dir)
     prof = load_profile(profile)
+    default_name, default_email = default_maintainer()
+    maintainer = maintainer or default_name
+    maintainer_email = maintainer_email or default_email
     if overrides:
         prof = prof.with_overrides(overrides)
     Runtime(bundle, prof, goal=goal)  # validates the pairing (modes, fields, limits)

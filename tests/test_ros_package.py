@@ -251,3 +251,25 @@ def test_readme_documents_the_failsafe_chain_with_real_settings(
     flat = load_profile(profile).flat()
     named = set(re.findall(r"`((?:params|safety)\.\w+)`", text))
     assert named and named <= set(flat), named - set(flat)
+
+
+def test_generated_text_reads_cleanly(hover_bundle, tmp_path, monkeypatch):
+    """Maintainer from git's config (never a placeholder address); no doubled punctuation."""
+    gitconfig = tmp_path / "gitconfig"
+    gitconfig.write_text("[user]\n\tname = Ada Lovelace\n\temail = ada@lab.example.org\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    pkg = generate_package(hover_bundle, "px4", tmp_path / "src", goal=[0.0, 0.0, 1.0])
+    xml_text = (pkg / "package.xml").read_text()
+    assert '<maintainer email="ada@lab.example.org">Ada Lovelace</maintainer>' in xml_text
+    readme = (pkg / "README.md").read_text()
+    assert "user@example.com" not in xml_text + readme
+    assert not re.search(r"[.)]\)?\.\)|\.\)\.", readme), "doubled punctuation in the README"
+    explicit = generate_package(
+        hover_bundle,
+        "px4",
+        tmp_path / "src2",
+        maintainer="Grace Hopper",
+        maintainer_email="grace@navy.example.org",
+    )
+    assert "Grace Hopper" in (explicit / "package.xml").read_text()

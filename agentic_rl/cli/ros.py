@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agentic_rl.seeds import RECORD
+
 console = Console()
 app = typer.Typer(
     name="ros",
@@ -136,13 +138,26 @@ def package(
     ),
     goal: str = typer.Option(None, "--goal", help="Default goal x,y,z in the task frame."),
     sets: list[str] = typer.Option([], "--set", help=SET_HELP),
+    maintainer: str = typer.Option(
+        None, "--maintainer", help="package.xml maintainer name (default: git user.name)."
+    ),
+    maintainer_email: str = typer.Option(
+        None, "--maintainer-email", help="package.xml maintainer email (default: git user.email)."
+    ),
 ) -> None:
     """Generate an ament_python ROS 2 package that runs the bundle on a robot profile."""
     from ros_bridge.package import generate_package
 
     with _user_errors():
         path = generate_package(
-            bundle, profile, out, package_name=name, goal=_goal(goal), overrides=_sets(sets)
+            bundle,
+            profile,
+            out,
+            package_name=name,
+            goal=_goal(goal),
+            overrides=_sets(sets),
+            maintainer=maintainer,
+            maintainer_email=maintainer_email,
         )
     pkg = path.name
     console.print(f"ROS 2 package [bold]{pkg}[/]: {path}")
@@ -160,7 +175,7 @@ def record_sim(
     task: str = typer.Option(None, "--task", help="Task to simulate (default: the bundle's)."),
     profile: str = typer.Option("generic_drone", "--profile", help="Profile whose topics to use."),
     episodes: int = typer.Option(1, "--episodes", help="Episodes to record."),
-    seed: int = typer.Option(8_000_000, "--seed", help="Seed of the first episode."),
+    seed: int = typer.Option(RECORD.base, "--seed", help="Seed of the first episode."),
     storage: str = typer.Option(
         "mcap", "--storage", help="mcap, sqlite3, or sqlite3-humble (for ROS 2 Humble)."
     ),

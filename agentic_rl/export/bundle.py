@@ -28,14 +28,13 @@ from typing import Any
 
 import numpy as np
 
+from agentic_rl import seeds
 from agentic_rl.export.onnx_export import INPUT_NAME, OPSET, OUTPUT_NAME, export_onnx
 from agentic_rl.ppo.networks import Policy
 
 #: Identifies the folder layout; ``ros_bridge.bundle`` refuses majors it does not know.
 BUNDLE_FORMAT = "agentic-rl/policy-bundle"
 BUNDLE_VERSION = 1
-#: First seed of the golden episodes: far from training (0..) and evaluation (1e6..) seeds.
-GOLDEN_SEED = 7_000_000
 #: At most this many golden pairs are kept (evenly spaced), so start-up self-tests stay fast.
 MAX_GOLDEN_PAIRS = 256
 #: Tolerance the runtime's self-test applies to golden actions.
@@ -154,8 +153,8 @@ def _golden_pairs(
     env = sims.make(task_id, action_mode=action_mode)
     obs_rows, act_rows, episode_ids = [], [], []
     try:
-        for ep in range(episodes):
-            obs, _ = env.reset(seed=GOLDEN_SEED + ep)
+        for ep, seed in enumerate(seeds.GOLDEN.seeds(episodes)):
+            obs, _ = env.reset(seed=seed)
             done = False
             while not done:
                 action = policy.act(obs)
@@ -172,7 +171,7 @@ def _golden_pairs(
         "obs": np.asarray(obs_rows)[keep],
         "action": np.asarray(act_rows)[keep],
         "episode": np.asarray(episode_ids)[keep],
-        "seeds": np.arange(GOLDEN_SEED, GOLDEN_SEED + episodes),
+        "seeds": np.asarray(seeds.GOLDEN.seeds(episodes)),
     }
 
 

@@ -17,8 +17,7 @@ from typing import Any
 
 import numpy as np
 
-#: First seed of recorded episodes (a range of its own, away from training and evaluation).
-RECORD_SEED = 8_000_000
+from agentic_rl import seeds
 
 
 @dataclass
@@ -39,7 +38,7 @@ def record_sim(
     task: str | None = None,
     profile: str = "generic_drone",
     episodes: int = 1,
-    seed: int = RECORD_SEED,
+    seed: int = seeds.RECORD.base,
     storage: str = "mcap",
     randomize: bool = False,
     overrides: dict[str, Any] | None = None,
