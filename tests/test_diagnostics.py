@@ -414,6 +414,12 @@ def test_diagnose_writes_packet_text_schema_and_plots(diagnosed):
         assert data.startswith(PNG_MAGIC) and len(data) > 1000, path
     text = (out / "packet.txt").read_text()
     assert estimate_tokens(text) <= 2500
+    # the nominal episodes, step by step, for the checks before training of its children
+    from agentic_rl.designers.precheck import load_episodes
+
+    episodes = load_episodes(out / "episodes.npz")
+    assert len(episodes) == packet.nominal.episodes
+    assert sum(e.success for e in episodes) == round(packet.nominal.success_rate * len(episodes))
     assert text.startswith("# Diagnosis of candidate i0/c0 on agentic_rl/DroneHover-v0")
 
 

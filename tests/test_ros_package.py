@@ -216,3 +216,25 @@ def test_cli_package_command(hover_bundle, tmp_path):
     r = runner.invoke(app, [*args, "--profile", "arm_jtc"])
     text = " ".join(re.sub("[\u2500-\u257f]", " ", r.output).split())  # drop rich's box lines
     assert r.exit_code == 2 and "supports action modes" in text
+
+
+def test_generated_text_reads_cleanly(hover_bundle, tmp_path, monkeypatch):
+    """Maintainer from git's config (never a placeholder address); no doubled punctuation."""
+    gitconfig = tmp_path / "gitconfig"
+    gitconfig.write_text("[user]\n\tname = Ada Lovelace\n\temail = ada@lab.example.org\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(gitconfig))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    pkg = generate_package(hover_bundle, "px4", tmp_path / "src", goal=[0.0, 0.0, 1.0])
+    xml_text = (pkg / "package.xml").read_text()
+    assert '<maintainer email="ada@lab.example.org">Ada Lovelace</maintainer>' in xml_text
+    readme = (pkg / "README.md").read_text()
+    assert "user@example.com" not in xml_text + readme
+    assert not re.search(r"[.)]\)?\.\)|\.\)\.", readme), "doubled punctuation in the README"
+    explicit = generate_package(
+        hover_bundle,
+        "px4",
+        tmp_path / "src2",
+        maintainer="Grace Hopper",
+        maintainer_email="grace@navy.example.org",
+    )
+    assert "Grace Hopper" in (explicit / "package.xml").read_text()

@@ -127,6 +127,12 @@ def package(
     ),
     goal: str = typer.Option(None, "--goal", help="Default goal x,y,z in the task frame."),
     sets: list[str] = typer.Option([], "--set", help=SET_HELP),
+    maintainer: str = typer.Option(
+        None, "--maintainer", help="package.xml maintainer name (default: git user.name)."
+    ),
+    maintainer_email: str = typer.Option(
+        None, "--maintainer-email", help="package.xml maintainer email (default: git user.email)."
+    ),
 ) -> None:
     """Generate an ament_python ROS 2 package that runs the bundle on a robot profile."""
     from ros_bridge import AdapterError, BundleError, ProfileError
@@ -135,7 +141,14 @@ def package(
 
     try:
         path = generate_package(
-            bundle, profile, out, package_name=name, goal=_goal(goal), overrides=_sets(sets)
+            bundle,
+            profile,
+            out,
+            package_name=name,
+            goal=_goal(goal),
+            overrides=_sets(sets),
+            maintainer=maintainer,
+            maintainer_email=maintainer_email,
         )
     except (AdapterError, BundleError, ProfileError, PackageError, ObservationError) as exc:
         raise typer.BadParameter(str(exc)) from None

@@ -335,4 +335,10 @@ def diagnose(
         timings["plots_s"] = time.perf_counter() - t1
     packet.timings = {k: round(v, 4) for k, v in timings.items()}
     save_packet(packet, out_dir, budget_tokens)
+    # The nominal episodes step by step: the checks before training score this candidate's
+    # children's rewards on them (agentic_rl.designers.precheck).
+    from agentic_rl.designers.precheck import EPISODES_FILE, RecordedEpisode, save_episodes
+
+    recorded = [RecordedEpisode.from_record(spec, ep) for ep in rollouts.nominal]
+    save_episodes(Path(out_dir) / EPISODES_FILE, recorded)
     return packet
