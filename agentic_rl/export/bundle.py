@@ -30,6 +30,7 @@ import numpy as np
 from agentic_rl import seeds
 from agentic_rl.export.onnx_export import INPUT_NAME, OPSET, OUTPUT_NAME, export_onnx
 from agentic_rl.ppo.networks import Policy
+from sims.rollout import run_episodes
 
 #: Identifies the folder layout; ``ros_bridge.bundle`` refuses majors it does not know.
 BUNDLE_FORMAT = "agentic-rl/policy-bundle"
@@ -150,20 +151,13 @@ def _golden_pairs(
     import sims
 
     env = sims.make(task_id, action_mode=action_mode)
-    obs_rows, act_rows, episode_ids = [], [], []
     try:
-        for ep, seed in enumerate(seeds.GOLDEN.seeds(episodes)):
-            obs, _ = env.reset(seed=seed)
-            done = False
-            while not done:
-                action = policy.act(obs)
-                obs_rows.append(np.array(obs, np.float64))
-                act_rows.append(action)
-                episode_ids.append(ep)
-                obs, _, terminated, truncated, _ = env.step(action)
-                done = terminated or truncated
+        runs = run_episodes(env, policy.act, seeds.GOLDEN.seeds(episodes), record=True)
     finally:
         env.close()
+    obs_rows = [o for run in runs for o in run.observations]
+    act_rows = [a for run in runs for a in run.actions]
+    episode_ids = [ep for ep, run in enumerate(runs) for _ in range(run.length)]
     keep = np.unique(np.linspace(0, len(obs_rows) - 1, min(MAX_GOLDEN_PAIRS, len(obs_rows))))
     keep = keep.astype(int)
     return {
