@@ -154,10 +154,9 @@ def write_policy_views(
         title: names the policy in the plot, e.g. ``"final best (i2/c1)"``.
         size: GIF frame size in pixels.
     """
-    from sims.rollout import run_episodes
-
     import sims
     from agentic_rl.ppo import load_policy
+    from sims.rollout import run_episodes
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
