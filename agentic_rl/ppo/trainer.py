@@ -27,8 +27,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
-from agentic_rl.ppo.buffer import RolloutBuffer, iterate_minibatches
+from agentic_rl.ppo.buffer import RolloutBuffer
 from agentic_rl.ppo.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from agentic_rl.ppo.config import PPOConfig
 from agentic_rl.ppo.envs import (
@@ -39,6 +40,7 @@ from agentic_rl.ppo.envs import (
     load_reward,
 )
 from agentic_rl.ppo.evaluate import EvalResult, evaluate
+from agentic_rl.ppo.fused import FlatAdam, FlatParams, FusedPPOLoss, clip_grad_norm
 from agentic_rl.ppo.logger import Logger, progress_bar
 from agentic_rl.ppo.networks import ActorCritic, Policy
 from agentic_rl.ppo.normalize import ObsNormalizer, RewardScaler
@@ -71,6 +73,9 @@ class PPO:
         # One thread: the update's matrices are small, so extra threads only add sync costs,
         # and the loop runs several trainers side by side, one per core.
         torch.set_num_threads(1)
+        # The same for numpy's BLAS (rollout forward passes and the fused update): with more
+        # threads OpenBLAS spin-waits, and a 128x64 matmul costs ~70x more CPU on a busy core.
+        threadpool_limits(1, user_api="blas")
         torch.manual_seed(config.seed)
         self.config = config
         self.task_id = task_id
@@ -82,8 +87,18 @@ class PPO:
         self.model = ActorCritic(
             obs_size, act_size, config.hidden_sizes, config.activation, config.init_log_std
         )
-        self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=config.learning_rate, eps=config.adam_eps
+        # The update runs on hand-derived gradients over one flat buffer (see fused.py); the
+        # module's parameters are views into it, so checkpoints and export see every step.
+        self.flat = FlatParams(self.model)
+        self.optimizer = FlatAdam(self.flat, config.learning_rate, config.adam_eps)
+        self.loss = FusedPPOLoss(
+            self.model,
+            self.flat,
+            config.clip_coef,
+            config.ent_coef,
+            config.vf_coef,
+            config.clip_vloss,
+            config.norm_adv,
         )
         self.obs_norm = ObsNormalizer(obs_size, config.clip_obs, enabled=config.norm_obs)
         self.reward_scaler = RewardScaler(config.num_envs, config.gamma, config.clip_reward)
@@ -138,64 +153,42 @@ class PPO:
         """Run the PPO epochs on the buffer; returns ``train/*`` statistics."""
         cfg = self.config
         lr = self.learning_rate()
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        batch = self.buffer.as_tensors()
-        stats: dict[str, list[float]] = {k: [] for k in ("pg", "v", "ent", "kl", "old_kl", "clip")}
+        self.optimizer.lr = lr
+        loss, flat, optimizer = self.loss, self.flat, self.optimizer
+        data = self.buffer.flat_arrays()
+        n = data[0].shape[0]
+        size = n // cfg.num_minibatches
+        stats = np.zeros((cfg.update_epochs * cfg.num_minibatches, 6))
+        row = 0
         epochs_run = 0
         for _ in range(cfg.update_epochs):
             epochs_run += 1
-            for mb in iterate_minibatches(batch, cfg.num_minibatches, self.rng):
-                logprob, entropy, value = self.model.evaluate_actions(mb.obs, mb.actions)
-                logratio = logprob - mb.logprobs
-                ratio = logratio.exp()
-                with torch.no_grad():
-                    # Both KL estimators (Schulman's "Approximating KL divergence"): k1 is
-                    # unbiased but noisy and can go negative; k3 is unbiased and >= 0.
-                    stats["old_kl"].append(float((-logratio).mean()))
-                    stats["kl"].append(float(((ratio - 1.0) - logratio).mean()))
-                    stats["clip"].append(
-                        float(((ratio - 1.0).abs() > cfg.clip_coef).float().mean())
-                    )
-                adv = mb.advantages
-                if cfg.norm_adv:
-                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                pg_loss = torch.max(
-                    -adv * ratio, -adv * ratio.clamp(1.0 - cfg.clip_coef, 1.0 + cfg.clip_coef)
-                ).mean()
-                if cfg.clip_vloss:
-                    v_clipped = mb.values + (value - mb.values).clamp(-cfg.clip_coef, cfg.clip_coef)
-                    v_loss = (
-                        0.5
-                        * torch.max((value - mb.returns) ** 2, (v_clipped - mb.returns) ** 2).mean()
-                    )
-                else:
-                    v_loss = 0.5 * ((value - mb.returns) ** 2).mean()
-                ent = entropy.mean()
-                loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
-                self.optimizer.step()
-                stats["pg"].append(float(pg_loss.detach()))
-                stats["v"].append(float(v_loss.detach()))
-                stats["ent"].append(float(ent.detach()))
+            # One gather per array and epoch; minibatches are then contiguous slices.
+            order = self.rng.permutation(n)
+            shuffled = [a[order] for a in data]
+            for start in range(0, size * cfg.num_minibatches, size):
+                stats[row] = loss(*(a[start : start + size] for a in shuffled))
+                row += 1
+                clip_grad_norm(flat.grad, cfg.max_grad_norm)
+                optimizer.step()
             if (
                 cfg.target_kl is not None
-                and np.mean(stats["kl"][-cfg.num_minibatches :]) > cfg.target_kl
+                and stats[row - cfg.num_minibatches : row, 3].mean() > cfg.target_kl
             ):
                 break
+        stats = stats[:row]
+        last = stats[row - cfg.num_minibatches : row]
         self.update_idx += 1
         returns, values = self.buffer.returns.ravel(), self.buffer.values.ravel()
         var = np.var(returns)
         explained = float("nan") if var == 0 else float(1.0 - np.var(returns - values) / var)
         return {
-            "train/policy_loss": float(np.mean(stats["pg"])),
-            "train/value_loss": float(np.mean(stats["v"])),
-            "train/entropy": float(np.mean(stats["ent"])),
-            "train/approx_kl": float(np.mean(stats["kl"][-cfg.num_minibatches :])),
-            "train/old_approx_kl": float(np.mean(stats["old_kl"][-cfg.num_minibatches :])),
-            "train/clip_fraction": float(np.mean(stats["clip"])),
+            "train/policy_loss": float(stats[:, 0].mean()),
+            "train/value_loss": float(stats[:, 1].mean()),
+            "train/entropy": float(stats[:, 2].mean()),
+            "train/approx_kl": float(last[:, 3].mean()),
+            "train/old_approx_kl": float(last[:, 4].mean()),
+            "train/clip_fraction": float(stats[:, 5].mean()),
             "train/explained_variance": explained,
             "train/learning_rate": lr,
             "train/std": float(self.model.log_std.detach().exp().mean()),
