@@ -827,7 +827,14 @@ class OfflineDesigner(Designer):
         self._record_proposals("propose", spec, iteration, n, proposals)
         return proposals
 
-    def repair(self, spec: TaskSpec, proposal: Proposal, rejection: Rejection) -> Proposal:
+    def repair(
+        self,
+        spec: TaskSpec,
+        proposal: Proposal,
+        rejection: Rejection,
+        history: Any = None,
+        **_: Any,
+    ) -> Proposal:
         """Rebuild a rejected proposal's genome without its optional terms.
 
         Offline programs are built from checked ingredients, so a rejection means a term

@@ -40,10 +40,19 @@ def check(loop: RefineLoop) -> None:
             rejection = Rejection(stage="precheck", message=verdict.feedback)
             write_json(Path(cand.run_dir) / "rejection.json", rejection)
             try:
-                repaired = loop.designer.repair(loop.spec, cand.proposal, rejection)
-                loop.sync_usage()
+                repaired = loop.designer.repair(
+                    loop.spec,
+                    cand.proposal,
+                    rejection,
+                    loop.history(),
+                    round=1,
+                    rounds=1,
+                    candidate=cand.cid,
+                )
             except BudgetExceeded:
                 repaired = None
+            finally:
+                loop.sync_usage()
             if repaired is not None:
                 accepted = rewards.check_source(repaired.response, loop.spec)
                 if not isinstance(accepted, rewards.Rejected):

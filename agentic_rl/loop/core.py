@@ -5,7 +5,8 @@ Per iteration (DESIGN.md):
 1. **propose** K reward candidates with the designer (it sees every earlier iteration); from
    iteration 1 they may warm-start from their parent's policy, one slot is the control
    (:mod:`~agentic_rl.loop.lineage`);
-2. **validate** each through the reward pipeline, with one repair round for rejected code;
+2. **validate** each through the reward pipeline, with up to ``repair_rounds`` repair rounds
+   (default 2) for rejected code;
 3. **check** each new reward on its parent's recorded episodes before it gets training steps
    (:mod:`~agentic_rl.loop.checks`);
 4. **train** the accepted ones in parallel with the executor, with successive halving
@@ -44,7 +45,6 @@ from agentic_rl.records import (
     CurrentIteration,
     IterationRecord,
     Manifest,
-    Proposal,
     Rejection,
     Usage,
 )
@@ -225,26 +225,34 @@ class RefineLoop:
                 self.save()
                 continue
             verdict = rewards.check_source(cand.proposal.response, self.spec)
-            if isinstance(verdict, rewards.Rejected):
+            rounds = self.config.designer_options.repair_rounds
+            for r in range(1, rounds + 1):  # repair rounds (designer_options.repair_rounds)
+                if not isinstance(verdict, rewards.Rejected):
+                    break
                 rejection = Rejection(
                     stage=verdict.stage, line=verdict.line, message=verdict.message
                 )
                 self.console.print(
                     f"{cand.cid}: rejected at {verdict.stage} "
-                    f"({verdict.message.splitlines()[0]}); asking for one repair"
+                    f"({verdict.message.splitlines()[0]}); repair round {r} of {rounds}"
                 )
                 try:
-                    repaired: Proposal | None = self.designer.repair(
-                        self.spec, cand.proposal, rejection
+                    cand.proposal = self.designer.repair(
+                        self.spec,
+                        cand.proposal,
+                        rejection,
+                        self.history(),
+                        round=r,
+                        rounds=rounds,
+                        candidate=cand.cid,
                     )
-                    self.sync_usage()
                 except BudgetExceeded:
-                    repaired = None
-                if repaired is not None:
-                    write_json(d / "proposal.json", repaired)
-                    write_json(d / "rejection.json", rejection)
-                    cand.proposal = repaired
-                    verdict = rewards.check_source(repaired.response, self.spec)
+                    break
+                finally:
+                    self.sync_usage()
+                write_json(d / "proposal.json", cand.proposal)
+                write_json(d / f"rejection_{r}.json", rejection)
+                verdict = rewards.check_source(cand.proposal.response, self.spec)
             if isinstance(verdict, rewards.Rejected):
                 cand.status = CandidateState.REJECTED
                 cand.rejection = Rejection(
@@ -265,23 +273,36 @@ class RefineLoop:
         best = self.manifest.best
         if best and self.manifest.status == "finished" and "final" not in self.manifest.test:
             testing.test_final(self)
-        gif = self.store.best_dir / "policy.gif"
-        if self.config.video and best and self.store.best_dir.exists() and not gif.exists():
-            from agentic_rl.ppo import record_video
-            from agentic_rl.seeds import seeds_for
-
-            record_video(
-                Path(best.run_dir) / "policy.npz",
-                self.config.task,
-                gif,
-                seed=seeds_for("test", 1, base=self.config.seed)[0],
-            )
+        if self.config.video and best and not (self.store.root / "views" / "final").exists():
+            self._write_views()
         summary = build_summary(self.manifest, self.config)
         write_json(self.store.root / "summary.json", summary)
         from agentic_rl.report import write_report
 
         write_report(self.store.root)
         return summary
+
+    def _write_views(self) -> None:
+        """The final best next to iteration 0's best in the report: a follow-camera GIF and
+        trajectory plots of test episodes (test seeds: selection never saw them)."""
+        from agentic_rl.seeds import TEST
+        from agentic_rl.showcase import write_policy_views
+
+        initial = testing.initial_best(self.manifest)
+        assert self.manifest.best is not None
+        for key, cid, run_dir in (
+            ("final", self.manifest.best.cid, self.manifest.best.run_dir),
+            ("initial", initial.cid if initial else None, initial.run_dir if initial else None),
+        ):
+            if cid is None or run_dir is None:
+                continue
+            write_policy_views(
+                Path(run_dir) / "policy.npz",
+                self.config.task,
+                self.store.root / "views" / key,
+                seeds=TEST.seeds(VIEW_EPISODES, self.config.seed),
+                title=f"{'final best' if key == 'final' else 'iteration 0 best'} ({cid})",
+            )
 
     # ------------------------------------------------------------------ shared by the steps
     @property
@@ -302,6 +323,10 @@ class RefineLoop:
         self.store.save_manifest(self.manifest)
 
 
+#: Test episodes drawn in the report's trajectory plots of the final and iteration 0's best.
+VIEW_EPISODES = 6
+
+
 class _BudgetStop(Exception):
     pass
 
@@ -312,14 +337,13 @@ def _make_designer(config: RefineConfig, store: RunStore) -> Any:
     opts = config.designer_options
     options: dict[str, Any] = {"transcript": store.transcript_path, "seed": config.seed}
     if config.designer == "openai":
+        # every designer option but the replay designer's and the loop's own
+        llm = opts.model_dump(exclude={"transcript", "repair_rounds"})
         options.update(
-            base_url=opts.base_url,
-            model=opts.model,
-            vision=opts.vision,
-            timeout=opts.timeout,
-            max_retries=opts.max_retries,
+            llm,
             budget_tokens=config.budget_tokens,
             budget_usd=config.budget_usd,
+            feedback=store.root / "feedback.md",
         )
     elif config.designer == "replay":
         if not opts.transcript:
