@@ -14,6 +14,11 @@ runs the program. What it accepts:
   assignments, returns, calls of the provided ``np``/``math``/``terms`` members, safe
   builtins and module-level helpers, and ``lambda`` only as a call argument (``key=``).
 
+Every problem it can find is reported in one pass: checking goes on after a refused
+statement, import or expression (skipping only what is inside it), and the one
+:class:`RewardRejected` raised lists every problem with its line (numbered, duplicates
+merged), so a model can fix them all in one repair round. Only parse errors stop at once.
+
 What it refuses, each with a message naming the line, the rule and the fix: imports of
 anything else, names or attributes starting with ``_`` (dunders), attributes not on the
 allowlist, ``exec``/``eval``/``open``/``compile``/``getattr``/``globals``/``__import__`` and
@@ -59,6 +64,8 @@ MAX_POW_EXPONENT = 64
 MAX_REPEAT = 10_000
 #: Most iterations nested constant-range loops may run per call.
 MAX_LOOP_WORK = 1_000_000
+#: Most problems listed in one rejection (the rest are counted).
+MAX_REPORTED = 12
 #: Name of the entry point every program defines.
 ENTRY = "compute_reward"
 #: The file name compiled programs carry in tracebacks (line numbers match the source).
@@ -274,19 +281,59 @@ def validate(source: str, ctx: RewardContext) -> ValidatedProgram:
         RewardRejected: at stage ``parse`` or ``validate``, with the line and a fix.
     """
     tree = parse(source)
-    prepared = _Prepare(ctx)
+    errors: list[RewardRejected] = []
+    prepared = _Prepare(ctx, errors)
     tree = prepared.run(tree)
-    return _Checker(source, tree, prepared, ctx).run()
+    program = _Checker(source, tree, prepared, ctx, errors).run()
+    if errors:
+        raise _combined(errors)
+    return program
+
+
+def _combined(errors: list[RewardRejected]) -> RewardRejected:
+    """One rejection listing every problem (same message on several lines merged)."""
+    merged: dict[str, list[int | None]] = {}
+    for e in errors:
+        merged.setdefault(e.message, []).append(e.line)
+    if len(merged) == 1:
+        ((message, lines),) = merged.items()
+        known = sorted({n for n in lines if n is not None})
+        more = f" (also on line {', '.join(map(str, known[1:]))})" if len(known) > 1 else ""
+        return RewardRejected(errors[0].stage, known[0] if known else None, message + more)
+    items = []
+    for message, lines in merged.items():
+        known = sorted({n for n in lines if n is not None})
+        where = f"line {', '.join(map(str, known))}: " if known else ""
+        items.append(f"{where}{message}")
+    shown = items[:MAX_REPORTED]
+    more = f"\n(and {len(items) - len(shown)} more problems)" if len(items) > len(shown) else ""
+    body = "\n".join(f"{i}. {text}" for i, text in enumerate(shown, 1))
+    first = min((e.line for e in errors if e.line is not None), default=None)
+    return RewardRejected(
+        errors[0].stage, first, f"{len(items)} problems; fix all of them:\n{body}{more}"
+    )
 
 
 # --------------------------------------------------------------------------- preparation
 class _Prepare(ast.NodeTransformer):
     """Maps harmless imports, strips annotations and a main guard; rejects other imports."""
 
-    def __init__(self, ctx: RewardContext) -> None:
+    def __init__(self, ctx: RewardContext, errors: list[RewardRejected]) -> None:
         self.ctx = ctx
+        self.errors = errors
         self.aliases: dict[str, tuple[str, str | None]] = {}
         self.notes: list[str] = []
+
+    def visit(self, node: ast.AST) -> ast.AST | None:
+        # A refused import is recorded and dropped, so checking goes on and later uses of
+        # the name are reported too (a model fixes everything in one round).
+        try:
+            return super().visit(node)
+        except RewardRejected as exc:
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                raise
+            self.errors.append(exc)
+            return None
 
     def run(self, tree: ast.Module) -> ast.Module:
         body: list[ast.stmt] = []
@@ -436,8 +483,14 @@ class _Checker:
     """Module-level rules, then one :class:`_FunctionChecker` per function, then recursion."""
 
     def __init__(
-        self, source: str, tree: ast.Module, prepared: _Prepare, ctx: RewardContext
+        self,
+        source: str,
+        tree: ast.Module,
+        prepared: _Prepare,
+        ctx: RewardContext,
+        errors: list[RewardRejected],
     ) -> None:
+        self.errors = errors
         self.source = source
         self.tree = tree
         self.ctx = ctx
@@ -448,7 +501,10 @@ class _Checker:
 
     def run(self) -> ValidatedProgram:
         for stmt in self.tree.body:
-            self._module_stmt(stmt)
+            try:
+                self._module_stmt(stmt)
+            except RewardRejected as exc:
+                self.errors.append(exc)
         entry = self.functions.get(ENTRY)
         if entry is None:
             found = [n for n in self.functions if n != ENTRY]
@@ -460,22 +516,36 @@ class _Checker:
                 if found
                 else ""
             )
-            _fail(
-                None,
-                f"no function named `{ENTRY}` was found.{also} Define `{_SIGNATURE}` "
-                "returning a dict of named float terms.",
+            self.errors.append(
+                RewardRejected(
+                    "validate",
+                    None,
+                    f"no function named `{ENTRY}` was found.{also} Define `{_SIGNATURE}` "
+                    "returning a dict of named float terms.",
+                )
             )
-        params = self._entry_params(entry)
+            raise _combined(self.errors)
+        try:
+            params = self._entry_params(entry)
+        except RewardRejected as exc:
+            self.errors.append(exc)
+            params = ("state", "action", "prev_state", "task")
         globals_ = self._global_names()
         refs: dict[str, set[str]] = {}
         static_terms: tuple[str, ...] | None = None
         for name, fn in self.functions.items():
             checker = _FunctionChecker(self, fn, globals_, params if name == ENTRY else None)
-            checker.run()
+            try:
+                checker.run()
+            except RewardRejected as exc:
+                self.errors.append(exc)
             refs[name] = checker.helper_refs
             if name == ENTRY:
                 static_terms = checker.static_terms()
-        self._check_recursion(refs)
+        try:
+            self._check_recursion(refs)
+        except RewardRejected as exc:
+            self.errors.append(exc)
         return ValidatedProgram(
             source=self.source,
             tree=self.tree,
@@ -491,7 +561,16 @@ class _Checker:
     def _module_stmt(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.FunctionDef):
             if stmt.decorator_list:
-                _fail(stmt, f"decorators on `{stmt.name}` are not allowed; remove them.")
+                # Recorded, not raised: the function's body is still checked.
+                self.errors.append(
+                    RewardRejected(
+                        "validate",
+                        stmt.decorator_list[0].lineno,
+                        f"`{stmt.name}` has a decorator ({_code(stmt.decorator_list[0])}); "
+                        "decorators are not allowed, remove them.",
+                    )
+                )
+                stmt.decorator_list = []
             self._bind_module_name(stmt, stmt.name)
             self._check_defaults(stmt)
             self.functions[stmt.name] = stmt
@@ -770,10 +849,15 @@ class _FunctionChecker(ast.NodeVisitor):
 
     # -- dispatch
     def visit(self, node: ast.AST) -> None:
-        if not isinstance(node, _ALLOWED):
-            reason = _NODE_REASONS.get(type(node), f"`{type(node).__name__}` is not allowed")
-            _fail(node, f"{_code(node)}: {reason}.")
-        super().visit(node)
+        # A refused node is recorded and its subtree skipped; its siblings are still checked,
+        # so one rejection lists every problem.
+        try:
+            if not isinstance(node, _ALLOWED):
+                reason = _NODE_REASONS.get(type(node), f"`{type(node).__name__}` is not allowed")
+                _fail(node, f"{_code(node)}: {reason}.")
+            super().visit(node)
+        except RewardRejected as exc:
+            self.owner.errors.append(exc)
 
     # -- names and attributes
     def visit_Name(self, node: ast.Name) -> None:
@@ -839,7 +923,10 @@ class _FunctionChecker(ast.NodeVisitor):
         # Check the base first, so `__import__("os").system` is refused for `__import__`
         # and `np.lib.format` for `np.lib`: the innermost problem is the one to report.
         if self._namespace(node.value) is None:
+            before = len(self.owner.errors)
             self.visit(node.value)
+            if len(self.owner.errors) > before:
+                return  # the base is wrong (e.g. an undefined name): its attribute is moot
         ns = self._namespace(node.value)
         if ns is not None:
             members = members_of(ns)
@@ -1202,6 +1289,7 @@ class _FunctionChecker(ast.NodeVisitor):
     # -- returns
     def visit_Return(self, node: ast.Return) -> None:
         if self.is_entry:
+            self.returns.append(node)  # first: a bad return is still a return
             value = node.value
             if value is None:
                 _fail(
@@ -1222,7 +1310,6 @@ class _FunctionChecker(ast.NodeVisitor):
                     "floats, e.g. `return {'distance': -d, 'alive': 0.1}`; the total is their "
                     "sum.",
                 )
-            self.returns.append(node)
         self.generic_visit(node)
 
     def static_terms(self) -> tuple[str, ...] | None:

@@ -21,21 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from tests.test_refine import TINY
+
 TASK = "agentic_rl/DroneHover-v0"
-CONFIG = dict(
-    task="DroneHover",
-    iterations=2,
-    candidates=2,
-    steps=4096,
-    seeds=3,
-    randomized_seeds=2,
-    reeval_seeds=2,
-    workers=1,
-    executor="serial",
-    video=False,
-    seed=3,
-    ppo={"num_envs": 8, "num_steps": 128, "update_epochs": 2, "tensorboard": False},
-)
+#: test_refine's tiny run, serial (deterministic order) and with a seed of its own.
+CONFIG = {**TINY, "workers": 1, "executor": "serial", "seed": 3}
 #: Keys whose values depend on the machine, the clock or the folder, not on behaviour.
 VOLATILE = {
     "seconds",

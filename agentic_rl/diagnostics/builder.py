@@ -31,7 +31,13 @@ from agentic_rl.diagnostics.packet import (
     TermStats,
 )
 from agentic_rl.diagnostics.render import DEFAULT_BUDGET_TOKENS, render_text
-from agentic_rl.diagnostics.rollouts import EpisodeRecord, Rollouts, resolve_policy, run_rollouts
+from agentic_rl.diagnostics.rollouts import (
+    SCENE_SIZE,
+    EpisodeRecord,
+    Rollouts,
+    resolve_policy,
+    run_rollouts,
+)
 from agentic_rl.diagnostics.trainlog import TrainLog
 from agentic_rl.ppo.evaluate import PolicyLike
 from sims.randomization import RandomizeArg
@@ -335,6 +341,7 @@ def diagnose(
         randomized_episodes=randomized_episodes,
         randomize=randomize,
         reward_source=reward_source,
+        scene=SCENE_SIZE if plots else None,
     )
     t0 = time.perf_counter()
     packet = build_packet(spec, log, rollouts, candidate=candidate, reward_source=reward_source)
@@ -343,9 +350,7 @@ def diagnose(
     if plots:
         from agentic_rl.diagnostics.plots import write_plots
 
-        packet.plots, packet.scene_image = write_plots(
-            packet, spec, rollouts, log, out_dir, policy=policy, randomize=randomize
-        )
+        packet.plots, packet.scene_image = write_plots(packet, spec, rollouts, log, out_dir)
         timings["plots_s"] = time.perf_counter() - t1
     packet.timings = {k: round(v, 4) for k, v in timings.items()}
     save_packet(packet, out_dir, budget_tokens)

@@ -9,6 +9,7 @@ import numpy as np
 import pybullet as p
 
 from sims.drone.base import DroneTask
+from sims.drone.observe import observe_gates
 from sims.spec import (
     Criterion,
     Goal,
@@ -126,6 +127,8 @@ class DroneGates(DroneTask):
     LANDMARKS = (Landmark(field="after_gate_rel", label="the gate after the next"),)
     PROGRESS = ("gates_passed",)
 
+    observe = staticmethod(observe_gates)
+
     def _build_task_world(self) -> None:
         cid = self.client
         half, t = OPENING / 2 + FRAME / 2, FRAME / 2
@@ -169,26 +172,18 @@ class DroneGates(DroneTask):
             self.normals.append((math.cos(yaw), math.sin(yaw), 0.0))
         self.passed = 0
         self._finish_step = None
+        self.layout = {
+            "gates": [
+                {"centre": list(c), "normal": list(n)}
+                for c, n in zip(self.centres, self.normals, strict=True)
+            ]
+        }
 
     def _start_pose(self) -> tuple[tuple[float, float, float], float]:
         return (0.0, self._uniform(-0.2, 0.2), self._uniform(0.8, 1.2)), 0.0
 
-    def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
-        i = min(self.passed, N_GATES - 1)
-        j = min(i + 1, N_GATES - 1)
-        g, h, n = self.centres[i], self.centres[j], self.normals[i]
-        return (
-            g[0] - pos[0],
-            g[1] - pos[1],
-            g[2] - pos[2],
-            n[0],
-            n[1],
-            n[2],
-            h[0] - pos[0],
-            h[1] - pos[1],
-            h[2] - pos[2],
-            float(self.passed),
-        )
+    def _events(self) -> dict[str, int]:
+        return {"gates_passed": self.passed}
 
     def _near_obstacle(self) -> bool:
         x, y, z = self._pos

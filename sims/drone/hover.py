@@ -9,6 +9,7 @@ import numpy as np
 
 from sims.drone import model
 from sims.drone.base import SUCCESS_AT_TIMEOUT, DroneTask
+from sims.drone.observe import observe_hover
 from sims.spec import Criterion, Goal, GoalError, StateField, TaskMetric
 
 HOLD_SECONDS = 2.0
@@ -72,12 +73,15 @@ class DroneHover(DroneTask):
         ),
     )
 
+    observe = staticmethod(observe_hover)
+
     def _build_task_world(self) -> None:
         self.marker = self._add_marker((0.1, 0.8, 0.2, 0.8))
 
     def _reset_layout(self) -> None:
         self.goal = (self._uniform(-0.5, 0.5), self._uniform(-0.5, 0.5), self._uniform(0.75, 1.25))
         self._place(self.marker, self.goal)
+        self.layout = {"goal": list(self.goal)}
         self._tail: list[tuple[float, bool]] = []
         spec = self.task_spec
         self._hold_from = spec.max_episode_steps - int(HOLD_SECONDS * spec.control_hz)
@@ -92,10 +96,6 @@ class DroneHover(DroneTask):
             gy + self._uniform(-1, 1),
             max(0.3, gz + self._uniform(-0.5, 0.5)),
         ), yaw
-
-    def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
-        gx, gy, gz = self.goal
-        return (gx - pos[0], gy - pos[1], gz - pos[2])
 
     def _task_end(self, state: Mapping[str, np.ndarray], contacts: set[int]) -> None:
         if self.elapsed_steps > self._hold_from:

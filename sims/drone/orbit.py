@@ -8,16 +8,13 @@ from collections.abc import Mapping
 import numpy as np
 
 from sims.drone.base import SUCCESS_AT_TIMEOUT, DroneTask
+from sims.drone.observe import observe_orbit
 from sims.spec import Criterion, Goal, GoalError, Landmark, StateField, TaskMetric
 
 SCORE_SECONDS = 5.0
 RADIUS_TOL = 0.10
 SPEED_TOL = 0.15
 HEADING_TOL = math.radians(15.0)
-
-
-def _wrap(angle: float) -> float:
-    return (angle + math.pi) % (2 * math.pi) - math.pi
 
 
 class DroneOrbit(DroneTask):
@@ -150,6 +147,8 @@ class DroneOrbit(DroneTask):
     )
     LANDMARKS = (Landmark(field="center_rel", label="the orbit centre"),)
 
+    observe = staticmethod(observe_orbit)
+
     def _build_task_world(self) -> None:
         self.marker = self._add_marker((0.9, 0.2, 0.2, 0.8))
 
@@ -164,6 +163,11 @@ class DroneOrbit(DroneTask):
         self._score_from = self.task_spec.max_episode_steps - int(
             SCORE_SECONDS * self.task_spec.control_hz
         )
+        self.layout = {
+            "center": self.center.tolist(),
+            "cmd_radius": self.cmd_radius,
+            "cmd_speed": self.cmd_speed,
+        }
 
     def _start_pose(self) -> tuple[tuple[float, float, float], float]:
         angle = self._uniform(-math.pi, math.pi)
@@ -176,27 +180,6 @@ class DroneOrbit(DroneTask):
                 c[2] + self._uniform(-0.2, 0.2),
             ),
             self._uniform(-math.pi, math.pi),
-        )
-
-    def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
-        c = self.center
-        dx, dy, dz = c[0] - pos[0], c[1] - pos[1], c[2] - pos[2]
-        r = math.hypot(dx, dy) or 1e-9
-        # tangential (counter-clockwise) unit vector around the centre: z x (pos - c) / r
-        tx, ty = dy / r, -dx / r
-        vx, vy, _ = self._vel
-        x, y, z, w = self._quat
-        yaw = math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
-        heading_error = _wrap(math.atan2(dy, dx) - yaw)
-        return (
-            dx,
-            dy,
-            dz,
-            self.cmd_radius,
-            self.cmd_speed,
-            r - self.cmd_radius,
-            vx * tx + vy * ty - self.cmd_speed,
-            heading_error,
         )
 
     def _task_end(self, state: Mapping[str, np.ndarray], contacts: set[int]) -> None:

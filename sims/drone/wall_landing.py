@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from sims.drone import model
 from sims.drone.base import DroneTask
+from sims.drone.observe import observe_wall_landing
 from sims.spec import (
     Criterion,
     Goal,
@@ -171,6 +173,8 @@ class DroneWallLanding(DroneTask):
     LANDMARKS = (Landmark(field="wall_rel", label="the wall top"),)
     PROGRESS = ("crossed", "rest_time")
 
+    observe = staticmethod(observe_wall_landing)
+
     def _build_task_world(self) -> None:
         self.wall = self._add_box((WALL_THICKNESS / 2, WALL_HALF_WIDTH, 0.5), (0.7, 0.3, 0.3, 1))
         self.pad = self._add_cylinder(PAD_RADIUS, PAD_HEIGHT, (0.2, 0.8, 0.3, 1), obstacle=False)
@@ -184,21 +188,22 @@ class DroneWallLanding(DroneTask):
         self.crossed = False
         self.rest_steps = 0
         self.touchdown_speed = 0.0
+        self.layout = {
+            "wall_x": WALL_X,
+            "wall_top": self.wall_top,
+            "cross_x": WALL_X + WALL_THICKNESS + model.BODY_RADIUS,
+            "pad": list(self.pad_xy),
+            "pad_height": PAD_HEIGHT,
+        }
 
-    def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
-        x, y, z = pos
-        if x > WALL_X + WALL_THICKNESS + model.BODY_RADIUS:
-            self.crossed = True
-        return (
-            WALL_X - x,
-            0.0,
-            self.wall_top - z,
-            self.pad_xy[0] - x,
-            self.pad_xy[1] - y,
-            PAD_HEIGHT - z,
-            float(self.crossed),
-            self.rest_steps / self.task_spec.control_hz,
-        )
+    def _events(self) -> dict[str, float]:
+        return {
+            "crossed": self.crossed,
+            "rest_time": self.rest_steps / self.task_spec.control_hz,
+        }
+
+    def _after_observe(self, fields: Mapping[str, Any]) -> None:
+        self.crossed = fields["crossed"] > 0.0
 
     def _near_obstacle(self) -> bool:
         x, z = self._pos[0], self._pos[2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agentic_rl.designers.base import (
     Designer,
@@ -120,7 +120,14 @@ class OfflineDesigner(Designer):
         self._record_proposals("propose", spec, iteration, n, proposals)
         return proposals
 
-    def repair(self, spec: TaskSpec, proposal: Proposal, rejection: Rejection) -> Proposal:
+    def repair(
+        self,
+        spec: TaskSpec,
+        proposal: Proposal,
+        rejection: Rejection,
+        history: list[IterationRecord] | None = None,
+        **_: Any,
+    ) -> Proposal:
         """Rebuild a rejected proposal's genome without its optional terms.
 
         Offline programs are built from checked ingredients, so a rejection means a term
