@@ -231,6 +231,8 @@ class FusedPPOLoss:
         logprob = -0.5 * z2.sum(axis=1) - (log_std.sum() + 0.5 * LOG_2PI * log_std.size)
         logratio = logprob - old_logprobs
         ratio = np.exp(logratio)
+        # Both KL estimators (Schulman's "Approximating KL divergence"): k1 is unbiased but
+        # noisy and can go negative; k3 is unbiased and >= 0.
         old_kl = float(-logratio.mean())
         kl = float((ratio - 1.0 - logratio).mean())
         clip_frac = float((np.abs(ratio - 1.0) > eps).mean())
