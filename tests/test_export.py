@@ -141,7 +141,7 @@ def test_bundle_json_round_trips_through_bundle_meta(hover_bundle, tmp_path):
     assert meta.to_dict() == raw  # one model: export writes exactly what the runtime reads
     assert meta.observation.fields[0].name == "pos" and meta.action.mode == "velocity"
     bad = {**raw, "action": {k: v for k, v in raw["action"].items() if k != "low"}}
-    with pytest.raises(MetaError, match="action.low"):
+    with pytest.raises(MetaError, match=r"action\.low"):
         BundleMeta.from_dict(bad)
 
 
