@@ -17,22 +17,50 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from agentic_rl.llm.pricing import Price
+
 ExecutorName = Literal["serial", "process", "ray"]
 
 
 class DesignerOptions(BaseModel):
-    """How the reward designer is reached (options a designer does not use are ignored)."""
+    """How the reward designer is reached and prompted (options a designer does not use are
+    ignored). Set any of them with ``--set designer_options.NAME=VALUE``."""
 
     model_config = ConfigDict(extra="forbid")
 
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint (openai designer).")
     model: str | None = Field(None, description="Model name (openai designer).")
-    vision: bool = Field(False, description="Attach scene images and plots as image parts.")
+    vision: bool = Field(False, description="Attach images (trajectory plot, overview render).")
     transcript: str | None = Field(
         None, description="llm_transcript.jsonl to replay (replay designer)."
     )
     timeout: float = Field(60.0, gt=0, description="Seconds per model request.")
-    max_retries: int = Field(4, ge=0, description="Retries on 429/5xx/timeouts.")
+    retry_budget_s: float = Field(
+        300.0,
+        gt=0,
+        description="Seconds one request may spend retrying 429/5xx/timeouts (exponential "
+        "backoff, at least the server's Retry-After) before the run stops, resumable.",
+    )
+    max_retries: int | None = Field(
+        None, ge=0, description="Optional cap on retries per request on top of retry_budget_s."
+    )
+    temperature: float = Field(0.8, ge=0, le=2, description="Sampling temperature.")
+    max_tokens: int = Field(4096, ge=64, description="Completion token limit per answer.")
+    max_images: int = Field(3, ge=0, description="Image parts per request (with vision).")
+    prompt_tokens: int = Field(
+        6000,
+        ge=500,
+        description="Token budget of the prompt's memory (what was tried); older detail is "
+        "dropped first and the prompt says what was dropped.",
+    )
+    repair_rounds: int = Field(
+        2, ge=0, le=5, description="Repair rounds for a rejected candidate before it is dropped."
+    )
+    prices: dict[str, Price] | str | None = Field(
+        None,
+        description='USD per 1M tokens per model, e.g. {"my-model": {"prompt": 0.5, '
+        '"completion": 1.5}}, or the path of a JSON file of them (for --budget-usd).',
+    )
 
 
 class RefineConfig(BaseModel):

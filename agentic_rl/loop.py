@@ -3,7 +3,8 @@
 Per iteration (DESIGN.md):
 
 1. **propose** K reward candidates with the designer (it sees every earlier iteration);
-2. **validate** each through the reward pipeline, with one repair round for rejected code;
+2. **validate** each through the reward pipeline, with up to ``repair_rounds`` repair rounds
+   (default 2) for rejected code;
 3. **train** the accepted ones in parallel with the executor; with successive halving all
    train to a rung (a third of their planned steps), the weaker half stops there and its unused
    budget goes to the survivors, which continue from their checkpoints;
@@ -34,7 +35,7 @@ from rich.console import Console
 
 import rewards
 import sims
-from agentic_rl import selection
+from agentic_rl import seeds, selection
 from agentic_rl.config import RefineConfig
 from agentic_rl.executors import CandidateJob, CandidateResult, make_executor
 from agentic_rl.records import (
@@ -197,23 +198,34 @@ class RefineLoop:
             d = self.store.candidate_dir(i, int(key))
             proposal = Proposal.model_validate(read_json(d / "proposal.json"))
             verdict = rewards.check_source(proposal.response, self.spec)
-            if isinstance(verdict, rewards.Rejected):
+            rounds = self.config.designer_options.repair_rounds
+            for r in range(1, rounds + 1):  # repair rounds (designer_options.repair_rounds)
+                if not isinstance(verdict, rewards.Rejected):
+                    break
                 rejection = Rejection(
                     stage=verdict.stage, line=verdict.line, message=verdict.message
                 )
                 self.console.print(
                     f"i{i}/c{key}: rejected at {verdict.stage} ({verdict.message.splitlines()[0]}); "
-                    "asking for one repair"
+                    f"repair round {r} of {rounds}"
                 )
                 try:
-                    repaired = self.designer.repair(self.spec, proposal, rejection)
-                    self._sync_usage()
+                    proposal = self.designer.repair(
+                        self.spec,
+                        proposal,
+                        rejection,
+                        self._history(),
+                        round=r,
+                        rounds=rounds,
+                        candidate=f"i{i}/c{key}",
+                    )
                 except BudgetExceeded:
-                    repaired = None
-                if repaired is not None:
-                    write_json(d / "proposal.json", repaired)
-                    write_json(d / "rejection.json", rejection)
-                    verdict = rewards.check_source(repaired.response, self.spec)
+                    break
+                finally:
+                    self._sync_usage()
+                write_json(d / "proposal.json", proposal)
+                write_json(d / f"rejection_{r}.json", rejection)
+                verdict = rewards.check_source(proposal.response, self.spec)
             if isinstance(verdict, rewards.Rejected):
                 cand.update(
                     state="rejected",
@@ -322,7 +334,10 @@ class RefineLoop:
         from agentic_rl.ppo import make_config
 
         ppo = make_config(
-            task_id=cfg.task, total_steps=steps, seed=cfg.seed + 1000 * i + k, **cfg.ppo
+            task_id=cfg.task,
+            total_steps=steps,
+            seed=seeds.training(cfg.seed, i, k),
+            **cfg.ppo,
         )
         checked = self.store.candidate_dir(i, k) / "reward.json"
         return CandidateJob(
@@ -336,7 +351,7 @@ class RefineLoop:
             stop_at=stop_at,
             randomize=self.manifest["current"].get("randomize", cfg.randomize),
             eval_episodes=cfg.seeds,
-            eval_seed=10_000_000 + cfg.seed * 1000,
+            eval_seed=seeds.SELECTION.seeds(cfg.seeds, cfg.seed).start,
             randomized_episodes=cfg.randomized_seeds,
             timeout=cfg.candidate_timeout,
         )
@@ -415,8 +430,8 @@ class RefineLoop:
 
         cfg = self.config
         d = self.store.candidate_dir(i, k)
-        first = 20_000_000 + cfg.seed * 1000
-        result = evaluate(d / "policy.npz", cfg.task, seeds=range(first, first + cfg.reeval_seeds))
+        extra = seeds.REEVALUATION.seeds(cfg.reeval_seeds, cfg.seed)
+        result = evaluate(d / "policy.npz", cfg.task, seeds=extra)
         return {
             "episodes": result.episodes,
             "success_rate": result.success_rate,
@@ -496,7 +511,7 @@ class RefineLoop:
                 Path(best["run_dir"]) / "policy.npz",
                 self.config.task,
                 gif,
-                seed=10_000_000 + self.config.seed * 1000,
+                seed=seeds.SELECTION.first(self.config.seed),
             )
         summary = build_summary(self.manifest, self.config)
         write_json(self.store.root / "summary.json", summary)
@@ -564,14 +579,13 @@ def _make_designer(config: RefineConfig, store: RunStore) -> Any:
     opts = config.designer_options
     options: dict[str, Any] = {"transcript": store.transcript_path, "seed": config.seed}
     if config.designer == "openai":
+        # every designer option but the replay designer's and the loop's own
+        llm = opts.model_dump(exclude={"transcript", "repair_rounds"})
         options.update(
-            base_url=opts.base_url,
-            model=opts.model,
-            vision=opts.vision,
-            timeout=opts.timeout,
-            max_retries=opts.max_retries,
+            llm,
             budget_tokens=config.budget_tokens,
             budget_usd=config.budget_usd,
+            feedback=store.root / "feedback.md",
         )
     elif config.designer == "replay":
         if not opts.transcript:

@@ -37,8 +37,8 @@ import sims
 from agentic_rl.export import export_bundle
 from agentic_rl.library import Library
 from agentic_rl.ppo.networks import Policy
+from agentic_rl.seeds import SCENE_HELD_OUT
 from agentic_rl.selector import load_image, make_selector
-from agentic_rl.selector.classifier import HELD_OUT_SEED
 from agentic_rl.selector.offline import TrainSettings, train_offline_selector
 from agentic_rl.selector.scenes import SceneRandomizer
 
@@ -116,7 +116,7 @@ def main() -> None:
             task_id = sims.resolve(task)[0]
             with SceneRandomizer(task_id, render_scale=1) as r:
                 for i in range(args.deploy):
-                    rng = np.random.default_rng((HELD_OUT_SEED + 7, args.seed, k, i))
+                    rng = np.random.default_rng((SCENE_HELD_OUT + 7, args.seed, k, i))
                     img = r.render(rng, 240)
                     Image.fromarray(img).save(png)
                     t = time.perf_counter()

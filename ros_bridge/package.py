@@ -8,8 +8,11 @@ to ``share/<pkg>/launch``. ``colcon build`` installs the node as ``lib/<pkg>/pol
 
 from __future__ import annotations
 
+import getpass
 import re
 import shutil
+import socket
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ import yaml
 from .bundle import load_bundle
 from .params import EXECUTABLE, NODE_NAME, nested
 from .profiles import PROFILE_DIR, load_profile
+from .readme import render_readme
 from .runtime import Runtime
 
 #: Runtime-core modules copied into the generated package (no rosbags, no generator).
@@ -29,11 +33,13 @@ VENDORED = (
     "node.py",
     "observation.py",
     "params.py",
+    "plausibility.py",
     "profiles.py",
-    "robots.py",
     "runtime.py",
     "safety.py",
 )
+#: Runtime-core subpackages copied whole (one module per robot stack).
+VENDORED_PACKAGES = ("robots",)
 #: Where the launch files live: the repository's launch/ folder (installed copies fall back
 #: to the package's own copy under ros_bridge/launch when present).
 LAUNCH_DIRS = (
@@ -55,6 +61,27 @@ def default_package_name(task_id: str, profile: str) -> str:
     return re.sub(r"[^a-z0-9_]", "_", f"{short}_{Path(profile).stem}_policy")
 
 
+def default_maintainer() -> tuple[str, str]:
+    """The package.xml maintainer: git's ``user.name``/``user.email``, else login@host."""
+
+    def git(key: str) -> str:
+        try:
+            out = subprocess.run(
+                ["git", "config", "--get", key], capture_output=True, text=True, timeout=5
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name (some containers)
+        user = "ros"
+    name = git("user.name") or user
+    email = git("user.email") or f"{user}@{socket.gethostname() or 'localhost'}"
+    return name, email
+
+
 def launch_dir() -> Path:
     for d in LAUNCH_DIRS:
         if d.is_dir() and any(d.glob("*.launch.xml")):
@@ -70,8 +97,8 @@ def generate_package(
     package_name: str | None = None,
     goal: list[float] | None = None,
     overrides: dict[str, Any] | None = None,
-    maintainer: str = "agentic-rl user",
-    maintainer_email: str = "user@example.com",
+    maintainer: str | None = None,
+    maintainer_email: str | None = None,
     version: str = "0.1.0",
     selector: str | Path | None = None,
 ) -> Path:
@@ -84,7 +111,9 @@ def generate_package(
         package_name: ROS package name (default from task and profile).
         goal: default goal [x, y, z] written to the params file.
         overrides: flat profile overrides (``topics.odometry``, ``safety.staleness_s`` ...).
-        maintainer, maintainer_email, version: package.xml metadata.
+        maintainer, maintainer_email: package.xml maintainer (default: ``git config
+            user.name`` / ``user.email``, else the login name at this host).
+        version: package.xml version.
         selector: a policy library folder (``agentic-rl library``): adds its policies and the
             ``selector_node`` (see :mod:`.selector_package`).
 
@@ -98,6 +127,9 @@ def generate_package(
     """
     bundle = load_bundle(bundle_dir)
     prof = load_profile(profile)
+    default_name, default_email = default_maintainer()
+    maintainer = maintainer or default_name
+    maintainer_email = maintainer_email or default_email
     if overrides:
         prof = prof.with_overrides(overrides)
     Runtime(bundle, prof, goal=goal)  # validates the pairing (modes, fields, limits)
@@ -115,6 +147,8 @@ def generate_package(
     (pkg_dir / "profiles").mkdir(parents=True)
     for module in VENDORED:
         shutil.copy2(src / module, pkg_dir / module)
+    for sub in VENDORED_PACKAGES:
+        shutil.copytree(src / sub, pkg_dir / sub, ignore=shutil.ignore_patterns("__pycache__"))
     for yml in PROFILE_DIR.glob("*.yaml"):
         shutil.copy2(yml, pkg_dir / "profiles" / yml.name)
     if Path(str(profile)).suffix:  # a custom profile file travels with the package
@@ -154,7 +188,7 @@ def generate_package(
     (root / "setup.cfg").write_text(
         f"[develop]\nscript_dir=$base/lib/{name}\n[install]\ninstall_scripts=$base/lib/{name}\n"
     )
-    (root / "README.md").write_text(_readme(name, bundle, prof, depends))
+    (root / "README.md").write_text(render_readme(name, bundle, prof, depends))
     if selector is not None:
         from .selector_package import add_selector
 
@@ -202,7 +236,7 @@ package_name = "{name}"
 setup(
     name=package_name,
     version="{version}",
-    packages=[package_name],
+    packages=[package_name, *(package_name + "." + sub for sub in {list(VENDORED_PACKAGES)!r})],
     package_data={{package_name: ["profiles/*.yaml"]}},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
@@ -220,77 +254,3 @@ setup(
     entry_points={{"console_scripts": ["{EXECUTABLE} = {name}.node:main"]}},
 )
 '''
-
-
-def _readme(name: str, bundle: Any, prof: Any, depends: list[str]) -> str:
-    inputs = "\n".join(
-        f"| in | `{s.topic}` | `{s.type}` | {s.qos.reliability}, {s.qos.durability}, depth {s.qos.depth} |"
-        for s in prof.inputs.values()
-    )
-    outputs = "\n".join(
-        f"| out | `{s.topic}` | `{s.type}` | {s.qos.reliability}, {s.qos.durability}, depth {s.qos.depth} |"
-        for s in prof.outputs.values()
-    )
-    services = "\n".join(f"| call | `{s.service}` | `{s.type}` | |" for s in prof.services.values())
-    extra = [d for d in depends if d.endswith(("px4_msgs", "crazyflie_interfaces"))]
-    extra_text = (
-        f"\nThis profile needs {', '.join(f'`{d}`' for d in extra)} in your workspace (build it "
-        "from source next to this package).\n"
-        if extra
-        else ""
-    )
-    return f"""# {name}
-
-Generated by agentic-rl: the policy for `{bundle.task_id}` ({bundle.meta["action"]["mode"]}
-actions at {bundle.control_hz:g} Hz) on the `{prof.name}` profile ({prof.description}).
-{extra_text}
-## Build and run (ROS 2 Humble or newer)
-
-```bash
-mkdir -p ~/ros2_ws/src && cp -r {name} ~/ros2_ws/src/
-cd ~/ros2_ws
-rosdep install --from-paths src --ignore-src -y   # optional: numpy, yaml, message packages
-colcon build --packages-select {name}
-source install/setup.bash
-ros2 launch {name} policy.launch.xml
-```
-
-Optional, faster inference: `pip install onnxruntime` (the node falls back to numpy).
-
-## Enable, disable, reset
-
-The node never arms the vehicle and never switches its flight mode. It waits for its inputs,
-checks the policy against the golden simulator pairs (SELF_TEST), reports READY on
-`/diagnostics`, and only acts after:
-
-```bash
-ros2 service call /agentic_rl_policy/enable std_srvs/srv/SetBool "{{data: true}}"
-ros2 service call /agentic_rl_policy/enable std_srvs/srv/SetBool "{{data: false}}"  # take back
-ros2 service call /agentic_rl_policy/reset std_srvs/srv/Trigger                    # after STOPPED
-ros2 topic echo /diagnostics
-```
-
-A stale input, a non-finite value, a geofence breach or a joint limit sends it to FALLBACK
-(the profile's hold or land commands) and then STOPPED; a tilt beyond the kill angle stops
-all commands at once.
-
-## Topics
-
-| | name | type | QoS |
-|---|---|---|---|
-{inputs}
-{outputs}
-{services}
-
-Goal: `ros2 topic pub --once /agentic_rl_policy/goal geometry_msgs/msg/PointStamped
-"{{point: {{x: 0.0, y: 0.0, z: 1.0}}}}"` or the `goal` parameter.
-
-Change topics, QoS, safety limits and the goal in `config/params.yaml` (or pass
-`params_file:=...` to the launch file).
-
-## Check against a recorded bag first
-
-```bash
-ros2 launch {name} bag_check.launch.xml bag:=/path/to/flight_bag
-```
-"""

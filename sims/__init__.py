@@ -31,6 +31,7 @@ def _import_pybullet_quietly() -> None:
 _import_pybullet_quietly()
 
 from sims.base import SimTask
+from sims.errors import TaskError
 from sims.randomization import RandomizationError
 from sims.registry import (
     BUILTIN_TASKS,
@@ -39,31 +40,57 @@ from sims.registry import (
     all_tasks,
     get_spec,
     make,
+    observation_source,
     plugin_errors,
     register_gymnasium,
     rescan_plugins,
     resolve,
     task_class,
 )
-from sims.spec import ActionSpec, RandomParam, StateField, TaskMetric, TaskSpec, TerminationReason
+from sims.semantics import CriterionResult, evaluate_criteria, failed_criteria
+from sims.spec import (
+    ActionSpec,
+    BodyFields,
+    Criterion,
+    Goal,
+    GoalError,
+    Hazard,
+    Landmark,
+    RandomParam,
+    StateField,
+    TaskMetric,
+    TaskSpec,
+    TerminationReason,
+)
 
 register_gymnasium()
 
 __all__ = [
     "BUILTIN_TASKS",
     "ActionSpec",
+    "BodyFields",
+    "Criterion",
+    "CriterionResult",
+    "Goal",
+    "GoalError",
+    "Hazard",
+    "Landmark",
     "PluginError",
     "RandomParam",
     "RandomizationError",
     "SimTask",
     "StateField",
+    "TaskError",
     "TaskMetric",
     "TaskSpec",
     "TerminationReason",
     "UnknownTaskError",
     "all_tasks",
+    "evaluate_criteria",
+    "failed_criteria",
     "get_spec",
     "make",
+    "observation_source",
     "plugin_errors",
     "register_gymnasium",
     "rescan_plugins",

@@ -13,11 +13,18 @@ The base class owns what all tasks share and what reward programs rely on:
 * domain randomization sampled per episode from validated ranges;
 * headless ``rgb_array`` rendering with PyBullet's TinyRenderer.
 
-A subclass implements the hooks marked below; see ``sims/drone/hover.py`` for a short one.
+A subclass implements the hooks marked below; see ``sims/drone/hover.py`` for a short one and
+README "Custom tasks" for the list. The observation is one pure function per task,
+``observe(robot_state, layout) -> {field: value}`` (a ``staticmethod``), fed with what the robot
+measures (``_robot_state()``) and the episode's JSON-serializable ``layout``: the simulator
+calls it every step and the ROS side runs the same function. Mistakes in a task's hooks raise a
+:class:`~sims.errors.TaskError` naming the task, the hook and the field.
 """
 
 from __future__ import annotations
 
+import inspect
+import json
 import math
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
@@ -28,6 +35,8 @@ import numpy as np
 import pybullet as p
 
 from sims import randomization
+from sims.errors import TaskError
+from sims.semantics import did_you_mean
 from sims.spec import TaskSpec
 
 #: A reward program as the env calls it: (state, action, prev_state, task) -> named terms.
@@ -72,6 +81,10 @@ class SimTask(gym.Env):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"], "render_fps": 30}
     #: Action modes this task supports; the first is the default.
     ACTION_MODES: ClassVar[tuple[str, ...]] = ()
+    #: The observation function, ``staticmethod(fn)`` with ``fn(robot_state, layout) ->
+    #: {field name: float or sequence}`` covering every spec field. Pure (numpy/math only, no
+    #: PyBullet) so the ROS side can run it. ``None``: the task overrides ``_write_state``.
+    observe: ClassVar[Any] = None
 
     def __init__(
         self,
@@ -122,6 +135,25 @@ class SimTask(gym.Env):
         self._obs_size = spec.obs_size
         self._physics_dt = 1.0 / spec.physics_hz
         self.ticks_per_step = round(spec.physics_hz / spec.control_hz)
+        self._metric_names = {m.name for m in spec.task_metrics}
+        # (name, is scalar) per field in spec order: how observe()'s fields become the vector
+        self._fill_plan = [(f.name, f.shape == ()) for f in spec.state_fields]
+        if self.observe is not None and not isinstance(
+            inspect.getattr_static(type(self), "observe"), staticmethod
+        ):
+            raise TaskError(
+                spec.id,
+                "observe",
+                None,
+                "observe must be a staticmethod taking (robot_state, layout): write "
+                "`observe = staticmethod(my_observe)` in the class body",
+            )
+        #: The episode's layout (goal, obstacles, ...), JSON-serializable; set by the task at
+        #: reset and read by ``observe``.
+        self.layout: dict[str, Any] = {}
+        #: The fields ``observe`` returned for the current state.
+        self._fields: Mapping[str, Any] = {}
+        self._layout_checked = False
         self.client = p.connect(p.DIRECT)
         p.setGravity(0, 0, -9.81, physicsClientId=self.client)
         p.setTimeStep(self._physics_dt, physicsClientId=self.client)
@@ -140,6 +172,14 @@ class SimTask(gym.Env):
         """Return this task's :class:`TaskSpec` for an action mode, without touching physics."""
         raise NotImplementedError
 
+    @classmethod
+    def command_model(cls, action_mode: str | None = None) -> dict[str, Any]:
+        """How a deployed runtime turns a normalized action into a physical command (written
+        into a PolicyBundle's ``bundle.json``). Robot families override this; the default
+        names the robot and the action mode only."""
+        spec = cls.build_spec(action_mode)
+        return {"robot": spec.robot, "kind": spec.action.mode}
+
     # ------------------------------------------------------------------ hooks
     def _build_world(self) -> None:
         """Create every body once. Called at construction; resets restore this world."""
@@ -156,9 +196,54 @@ class SimTask(gym.Env):
         """Simulate one control step (``ticks_per_step`` physics ticks) under ``action``."""
         raise NotImplementedError
 
-    def _write_state(self, out: np.ndarray) -> None:
-        """Fill ``out`` (length ``obs_size``) with the true state, fields in spec order."""
+    def _robot_state(self) -> Mapping[str, Any]:
+        """What the robot measures and counts now, the ``robot_state`` handed to ``observe``."""
         raise NotImplementedError
+
+    def robot_state(self) -> dict[str, Any]:
+        """The current ``robot_state`` as ``observe`` receives it, with plain-list values
+        (JSON-serializable), e.g. to record what a robot would have to measure."""
+        return {
+            k: np.asarray(v, dtype=np.float64).tolist() if not isinstance(v, bool) else v
+            for k, v in self._robot_state().items()
+        }
+
+    def _write_state(self, out: np.ndarray) -> None:
+        """Fill ``out`` (length ``obs_size``) with the true state, fields in spec order.
+
+        The default calls ``observe(self._robot_state(), self.layout)``; a task without an
+        ``observe`` function overrides this instead.
+        """
+        if self.observe is None:
+            raise TaskError(
+                self.task_spec.id,
+                "observe",
+                None,
+                "the task has no observe function: set `observe = staticmethod(fn)` with "
+                "fn(robot_state, layout) -> {field: value} (or override _write_state)",
+            )
+        fields = self.observe(self._robot_state(), self.layout)
+        self._fields = fields
+        self._fill(out, fields)
+
+    def _fill(self, out: np.ndarray, fields: Mapping[str, Any]) -> None:
+        """Write ``observe``'s fields into the flat vector ``out``, in spec order."""
+        try:
+            values: list[Any] = []
+            for name, scalar in self._fill_plan:
+                v = fields[name]
+                if scalar:
+                    values.append(v)
+                elif type(v) is tuple:  # the drone tasks' plain-float fast path
+                    values.extend(v)
+                else:
+                    values.extend(np.ravel(v).tolist())
+            out[:] = values
+        except Exception:
+            self.check_fields(fields)  # names the field at fault, else the values are nested
+            out[:] = np.concatenate(
+                [np.ravel(np.asarray(fields[n], dtype=np.float64)) for n, _ in self._fill_plan]
+            )
 
     def _check_end(self, state: Mapping[str, np.ndarray]) -> str | None:
         """Return a termination reason if the episode ends now (not for the time limit)."""
@@ -172,7 +257,7 @@ class SimTask(gym.Env):
         """Task metrics of the finished episode, keyed by the spec's metric names."""
         return {}
 
-    def _observe(self, state_vec: np.ndarray) -> np.ndarray:
+    def _sensor_effects(self, state_vec: np.ndarray) -> np.ndarray:
         """Observation the policy sees; defaults to the true state (tasks add noise/delay)."""
         return state_vec
 
@@ -194,7 +279,11 @@ class SimTask(gym.Env):
         self._apply_params(self.params)
         self._steps = 0
         self._reset_task()
+        if not self._layout_checked:
+            self._check_layout()
         obs, state = self._snapshot()
+        if self.observe is not None:
+            self.check_fields(self._fields)
         self._state = state
         self._done = False
         return obs, {"state": state, "params": dict(self.params)}
@@ -223,6 +312,15 @@ class SimTask(gym.Env):
         truncated = False
         success = False
         if terminated:
+            if reason not in self._success_reasons:
+                raise TaskError(
+                    self.task_spec.id,
+                    "_check_end",
+                    reason,
+                    f"returned termination reason {reason!r}, which the spec does not declare."
+                    + did_you_mean(str(reason), self._success_reasons)
+                    + f" Declared: {list(self._success_reasons)}.",
+                )
             success = self._success_reasons[reason]
         elif self._steps >= self._max_steps:
             truncated = True
@@ -240,7 +338,7 @@ class SimTask(gym.Env):
         }
         if terminated or truncated:
             self._done = True
-            info["task_metrics"] = self._episode_metrics()
+            info["task_metrics"] = self._checked_metrics(self._episode_metrics())
         return obs, float(sum(terms.values())), terminated, truncated, info
 
     def render(self) -> np.ndarray | None:
@@ -253,8 +351,38 @@ class SimTask(gym.Env):
         return self._image(self._camera(), width, height)
 
     def _render_camera(self) -> tuple[tuple[float, float, float], float, float, float]:
-        """Camera of ``render()`` frames (videos); tasks may follow the robot."""
-        return self._camera()
+        """Camera of ``render()`` frames (videos): follows the robot with its goal in view.
+
+        Read from the spec's declarations (``body.position`` and the goal's primary error),
+        so every task, custom ones included, gets it: the camera stands behind the robot on
+        the far side from the goal, aims between the two and backs off as they separate, so a
+        person sees both what the robot does and where it is going. Without a position field
+        (or before the first step) it is the overview camera.
+        """
+        spec, state = self.task_spec, self._state
+        if state is None or spec.body.position is None:
+            return self._camera()
+        pos = np.asarray(state[spec.body.position], dtype=float)
+        goal_point = None
+        err = spec.goal.primary if spec.goal is not None else None
+        if err is not None and err.subject is None and np.shape(state[err.field]) == (3,):
+            goal_point = pos + err.sign * np.asarray(state[err.field], dtype=float)
+        overview_yaw = self._camera()[2]
+        if goal_point is None or not np.all(np.isfinite(goal_point)):
+            return tuple(pos.tolist()), 1.0, overview_yaw, -25.0
+        offset = goal_point - pos
+        gap = float(np.linalg.norm(offset))
+        horizontal = float(np.hypot(offset[0], offset[1]))
+        # PyBullet's yaw 0 looks along +y; looking along the robot->goal direction puts the
+        # camera behind the robot. A goal straight above or below keeps the overview's yaw.
+        yaw = (
+            math.degrees(math.atan2(offset[1], offset[0])) - 90.0
+            if horizontal > 0.15
+            else overview_yaw
+        )
+        target = pos + 0.35 * offset
+        distance = float(np.clip(0.5 + 0.7 * gap, 0.7, 4.0))
+        return tuple(target.tolist()), distance, yaw, -25.0
 
     def _image(
         self,
@@ -290,6 +418,82 @@ class SimTask(gym.Env):
     def elapsed_steps(self) -> int:
         return self._steps
 
+    def check_fields(self, fields: Any) -> None:
+        """Check what ``observe`` returned against the spec.
+
+        Raises:
+            TaskError: naming the field that is missing, undeclared or of the wrong size.
+        """
+        spec = self.task_spec
+
+        def fail(field: str | None, problem: str) -> None:
+            raise TaskError(spec.id, "observe", field, problem)
+
+        if not isinstance(fields, Mapping):
+            fail(None, f"returned {type(fields).__name__}, expected a dict of field values")
+        names = spec.field_names
+        for f in spec.state_fields:
+            if f.name not in fields:
+                extra = [k for k in fields if k not in names]
+                fail(
+                    f.name,
+                    f"did not return declared field {f.name!r}." + did_you_mean(f.name, extra),
+                )
+            try:
+                value = np.asarray(fields[f.name], dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                fail(f.name, f"value is not numeric: {exc}")
+            if value.size != f.size:
+                fail(
+                    f.name,
+                    f"returned shape {value.shape} ({value.size} values) but the spec declares "
+                    f"shape {f.shape} ({f.size} values)",
+                )
+        for k in fields:
+            if k not in names:
+                fail(
+                    str(k),
+                    f"returned field {k!r}, which the spec does not declare."
+                    + did_you_mean(str(k), names)
+                    + " Add it to the spec's state fields or drop it.",
+                )
+
+    def _check_layout(self) -> None:
+        """The layout must be JSON-serializable (a bundle carries it to the robot)."""
+        for key, value in self.layout.items():
+            try:
+                json.dumps(value)
+            except (TypeError, ValueError) as exc:
+                raise TaskError(
+                    self.task_spec.id,
+                    "layout",
+                    str(key),
+                    f"layout value is not JSON-serializable ({exc}); use lists of floats",
+                ) from None
+        self._layout_checked = True
+
+    def _checked_metrics(self, metrics: Mapping[str, float]) -> dict[str, float]:
+        names = self._metric_names
+        for k in metrics:
+            if k not in names:
+                raise TaskError(
+                    self.task_spec.id,
+                    "_episode_metrics",
+                    str(k),
+                    f"returned metric {k!r}, which the spec does not declare."
+                    + did_you_mean(str(k), names)
+                    + f" Declared: {sorted(names)}.",
+                )
+        for k in names:
+            if k not in metrics:
+                raise TaskError(
+                    self.task_spec.id,
+                    "_episode_metrics",
+                    k,
+                    f"did not return declared metric {k!r}",
+                )
+        return dict(metrics)
+
     def _snapshot(self) -> tuple[np.ndarray, Mapping[str, np.ndarray]]:
         vec = np.empty(self._obs_size)
         self._write_state(vec)
@@ -301,5 +505,5 @@ class SimTask(gym.Env):
                 for name, sl, shape in self._slices
             ]
         )
-        obs = self._observe(vec)
+        obs = self._sensor_effects(vec)
         return obs, state

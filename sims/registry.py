@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import gymnasium as gym
 
 from sims.base import SimTask
+from sims.errors import TaskError
 from sims.spec import TaskSpec
 
 ENTRY_POINT_GROUP = "agentic_rl.tasks"
@@ -166,3 +168,25 @@ def register_gymnasium() -> None:
     for tid, path in BUILTIN_TASKS.items():
         if tid not in gym.registry:
             gym.register(id=tid, entry_point=path, disable_env_checker=True)
+
+
+def observation_source(name: str) -> tuple[str, str, str]:
+    """Where a task's observation function lives: (module name, function name, file path).
+
+    The file imports only numpy and math, so the ROS side can vendor it and call
+    ``function(robot_state, layout)`` exactly as the simulator does.
+
+    Raises:
+        TaskError: when the task has no ``observe`` function.
+    """
+    cls = task_class(name)
+    fn = cls.observe
+    if fn is None:
+        raise TaskError(
+            cls.build_spec().id,
+            "observe",
+            None,
+            "the task has no observe function; set `observe = staticmethod(fn)`",
+        )
+    path = inspect.getsourcefile(fn)
+    return fn.__module__, fn.__name__, str(path)

@@ -11,7 +11,7 @@ import pytest
 import sims
 from agentic_rl.designers import DesignerError, PriceTable, Transcript, make_designer
 from agentic_rl.designers.base import best_candidate
-from agentic_rl.designers.transcript import read_transcript
+from agentic_rl.llm.transcript import read_transcript
 from agentic_rl.records import CandidateRecord, IterationRecord, Proposal, Rejection
 
 HOVER = sims.get_spec("DroneHover")

@@ -330,10 +330,13 @@ def test_history_goes_into_the_prompt(server, transcript, tmp_path):
     server.push(Reply.chat([GOOD]))
     designer(server, transcript).propose(SPEC, _history(_packet_dir(tmp_path)), 1)
     prompt = user_text(server.chat_requests[0])
-    assert "Best reward so far: candidate i0/c0, success 25%" in prompt
-    assert "PACKET TEXT: 3 of 4 episodes crashed" in prompt
+    assert "## All-time best: i0/c0" in prompt and "nominal success 25%" in prompt
+    assert "most episodes crash" in prompt, "the best candidate's packet"
     assert rewards.extract_code(GOOD).strip() in prompt
-    assert "i0/c1 rejected (validate, line 1): imports are not allowed: os" in prompt
+    assert (
+        "### i0/c1: rejected by the validator (validate, line 1): imports are not allowed" in prompt
+    )
+    assert "| i0/c1 | rejected |" in prompt, "the table of everything tried"
     assert "improved reward program" in prompt
 
 
@@ -342,7 +345,9 @@ def test_vision_sends_image_parts_and_the_transcript_abbreviates_them(server, tr
     designer(server, transcript, vision=True).propose(SPEC, _history(_packet_dir(tmp_path)), 1)
     content = server.chat_requests[0].body["messages"][1]["content"]
     images = [p for p in content if p["type"] == "image_url"]
-    assert len(images) == 2, "the scene image and the success plot"
+    assert len(images) == 3, "the overview render, the scene image and the success plot"
+    captions = [p["text"] for p in content if p["type"] == "text"][1:]
+    assert captions[0].startswith("Image: overview render of agentic_rl/DroneHover-v0")
     assert all(p["image_url"]["url"].startswith("data:image/png;base64,") for p in images)
     text = transcript.read_text()
     assert "base64," not in text and "<image/png" in text
@@ -354,9 +359,13 @@ def test_vision_without_a_packet_renders_the_scene(server, transcript):
     content = server.chat_requests[0].body["messages"][1]["content"]
     (image,) = [p for p in content if p["type"] == "image_url"]
     import base64
+    import io
+
+    from PIL import Image
 
     png = base64.b64decode(image["image_url"]["url"].split(",", 1)[1])
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5_000
+    assert Image.open(io.BytesIO(png)).size[0] >= 800, "overview and close-up side by side"
 
 
 # ---------------------------------------------------------------------- budgets
@@ -436,8 +445,9 @@ def test_zero_budget(option):
 
 
 def test_usd_budget_needs_a_price():
-    with pytest.raises(DesignerError, match="no price known for model 'local-llama'"):
+    with pytest.raises(DesignerError, match="no price known for model 'local-llama'") as err:
         make_designer("openai", api_key=KEY, model="local-llama", budget_usd=1.0)
+    assert "--set 'designer_options.prices=" in str(err.value)
 
 
 def test_unknown_designer_and_option():
@@ -479,7 +489,8 @@ def test_replay_reproduces_the_recorded_run_byte_for_byte(server, transcript, tm
     assert again2[0].model_dump_json() == second[0].model_dump_json()
     again3 = replay.repair(SPEC, again2[0], Rejection(stage="extract", message="no code"))
     assert again3.model_dump_json() == fixed.model_dump_json()
-    assert replay.usage.calls == 0 and len(server.chat_requests) == 3
+    assert len(server.chat_requests) == 3, "the replay called no model"
+    assert replay.usage.total_tokens == d.usage.total_tokens, "it reports the recorded usage"
     with pytest.raises(DesignerError, match="used up"):
         replay.propose(SPEC, [], 1)
 

@@ -152,3 +152,32 @@ def test_syntax_errors_carry_the_line():
         validate(HEAD + "    x = (1 +\n    return {'x': x}\n", CTX)
     assert info.value.stage == "parse" and info.value.line in (2, 3)
     assert "syntax" in info.value.message
+
+
+def test_every_problem_is_reported_in_one_pass():
+    """A torch-style answer: the import, the decorator, the undefined name and a typo'd
+    field all come back in one rejection, so one repair round can fix them all."""
+    import sims
+    from rewards.errors import RewardRejected
+    from rewards.program import RewardContext
+
+    src = (
+        "import torch\n"
+        "@torch.no_grad()\n"
+        "def compute_reward(state, action, prev_state, task):\n"
+        "    d = torch.norm(torch.tensor(state['goal_rell']))\n"
+        "    return {'near': -d}\n"
+    )
+    with pytest.raises(RewardRejected) as err:
+        validate(src, RewardContext.from_spec(sims.get_spec("DroneHover")))
+    msg = err.value.message
+    assert msg.startswith("4 problems")
+    for needle in (
+        "line 1: `import torch`",
+        "line 2: `compute_reward` has a decorator",
+        "line 4: name `torch` is not defined",
+        "Did you mean 'goal_rel'",
+    ):
+        assert needle in msg
+    assert err.value.line == 1
+    assert "attribute `.norm`" not in msg, "no cascade from the undefined base name"

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+import traceback
+import warnings
+
 import typer
 
 from agentic_rl.cli import refine as refine_cli
@@ -29,5 +34,40 @@ robustness_cli.register(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Users see one-line errors, never a Python traceback: the commands report the errors they
+    expect themselves; anything else is caught here, its traceback saved to a file whose path
+    the message gives. ``AGENTIC_RL_DEBUG=1`` lets tracebacks through. Library warnings
+    (matplotlib, torch, gymnasium ...) are silenced in this process and in the workers it
+    starts, unless ``AGENTIC_RL_DEBUG`` or ``PYTHONWARNINGS`` is set.
+    """
+    debug = bool(os.environ.get("AGENTIC_RL_DEBUG"))
+    if not debug and "PYTHONWARNINGS" not in os.environ:
+        os.environ["PYTHONWARNINGS"] = "ignore"  # inherited by spawned workers
+        warnings.simplefilter("ignore")
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("\nagentic-rl: interrupted.", err=True)
+        raise SystemExit(130) from None
+    except Exception as exc:  # the last line of defence; commands handle expected errors
+        if debug:
+            raise
+        path = _save_traceback()
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        typer.echo(
+            f"agentic-rl: unexpected {type(exc).__name__}{': ' + first if first else ''}\n"
+            f"  The full traceback is in {path}; rerun with AGENTIC_RL_DEBUG=1 to print it, and"
+            " include it if you report a bug.",
+            err=True,
+        )
+        raise SystemExit(1) from None
+
+
+def _save_traceback() -> str:
+    """Write the current exception's traceback to a temporary file and return its path."""
+    fd, path = tempfile.mkstemp(prefix="agentic-rl-error-", suffix=".txt")
+    with os.fdopen(fd, "w") as fh:
+        traceback.print_exc(file=fh)
+    return path

@@ -61,14 +61,24 @@ def refine(
         None, "--vision/--no-vision", help="Attach scene images and plots."
     ),
     transcript: Path = typer.Option(None, "--transcript", help="llm_transcript.jsonl to replay."),
+    feedback: str = typer.Option(
+        None,
+        "--feedback",
+        help="A note for the designer (e.g. 'it wobbles near the goal'), added to the run's "
+        "feedback.md; works with --resume. The openai designer reads feedback.md before every "
+        "iteration.",
+    ),
     quiet: bool = typer.Option(False, "--quiet", help="Only print the final summary."),
 ) -> None:
     """Design, train, diagnose and refine reward candidates until a stop condition; export the
     best policy as a PolicyBundle and write report.html."""
+    from agentic_rl.designers import BudgetExceeded, DesignerError
+    from agentic_rl.feedback import add_feedback
     from agentic_rl.loop import RefineLoop
     from agentic_rl.runstore import RunLockedError
 
     console = Console(quiet=quiet)
+    loop = None
     try:
         if resume is not None:
             loop = RefineLoop.resume(resume, console)
@@ -105,7 +115,18 @@ def refine(
             config = cfgmod.resolve(config_file, options, overrides)
             loop = RefineLoop.start(config, console)
         console.print(f"run folder: [bold]{loop.store.root}[/]  (seed {loop.config.seed})")
+        if feedback is not None:
+            path = add_feedback(loop.store.root, feedback, loop.manifest.get("iteration"))
+            console.print(f"feedback added to {path}")
         summary = loop.run()
+    except (DesignerError, BudgetExceeded) as exc:
+        # The run folder keeps every finished step: say what failed and how to go on.
+        where = loop.store.root if loop is not None else None
+        hint = (
+            f"; the run is kept: continue with agentic-rl refine --resume {where}" if where else ""
+        )
+        Console(stderr=True).print(f"[red]error:[/] designer: {exc}{hint}", soft_wrap=True)
+        raise typer.Exit(2) from None
     except (ValidationError, ValueError, FileNotFoundError, RunLockedError, ImportError) as exc:
         message = str(exc)
         if isinstance(exc, ValidationError):

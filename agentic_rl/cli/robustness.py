@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from agentic_rl.seeds import SWEEP
+
 if TYPE_CHECKING:
     from agentic_rl.robustness import RobustnessReport
 
@@ -41,7 +43,7 @@ def robustness(
     transfer: bool = typer.Option(
         True, "--transfer/--no-transfer", help="Also run the sim-to-sim transfer check."
     ),
-    seed: int = typer.Option(30_000_000, "--seed", help="First episode seed."),
+    seed: int = typer.Option(SWEEP.base, "--seed", help="First episode seed."),
     out: Path = typer.Option(None, "--out", help="Output folder (default: <bundle>/robustness)."),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Write PNG plots and HTML."),
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),

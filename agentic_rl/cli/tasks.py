@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+import textwrap
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 import sims
 
@@ -30,22 +30,27 @@ def tasks(
             typer.echo(f"warning: skipped a task plugin: {err}", err=True)
         typer.echo(json.dumps([s.model_dump(mode="json") for s in specs], indent=2))
         return
-    table = Table(title="agentic-rl tasks")
-    table.add_column("id", no_wrap=True)
-    for col in ("robot", "Hz", "episode", "action modes", "obs"):
-        table.add_column(col)
-    table.add_column("goal", ratio=1)
-    for s in specs:
-        table.add_row(
-            s.id,
-            s.robot,
-            f"{s.control_hz:g}",
-            f"{s.episode_seconds:g} s",
-            ", ".join(s.action.modes),
-            str(s.obs_size),
-            s.description.split(". ")[0].rstrip(".") + ".",
-        )
     console = Console()
-    console.print(table)
+    _print_task_list(console, specs)
     for err in sims.plugin_errors():
         console.print(f"[yellow]warning:[/] skipped a task plugin: {err}")
+
+
+def _print_task_list(console: Console, specs: list) -> None:
+    """One task per entry: a facts line, then the goal wrapped to the terminal's width.
+
+    A list instead of a table so that an 80-column terminal shows every fact whole.
+    """
+    width = max(40, min(console.width, 100))
+    console.print(f"[bold]{len(specs)} tasks[/] (full specs: agentic-rl tasks --json)")
+    for s in specs:
+        facts = (
+            f"{s.robot}, {s.control_hz:g} Hz, {s.episode_seconds:g} s episodes, "
+            f"{s.obs_size} obs, actions: {', '.join(s.action.modes)}"
+        )
+        console.print()
+        console.print(f"[bold cyan]{s.id}[/]", highlight=False)
+        for line in textwrap.wrap(facts, width - 2):
+            console.print(f"  {line}", highlight=False, markup=False)
+        for line in textwrap.wrap(s.description, width - 2):
+            console.print(f"  [dim]{line}[/]", highlight=False)

@@ -47,6 +47,7 @@ def train(
     from agentic_rl.ppo import config as ppo_config
     from agentic_rl.ppo import train as run_training
     from agentic_rl.ppo.envs import canonical_task_id
+    from rewards.errors import RewardRejected
 
     try:
         task_id = canonical_task_id(task)
@@ -55,7 +56,7 @@ def train(
         if no_progress or json_out:  # --json output must stay parseable
             values["progress"] = False
         cfg = ppo_config.make_config(preset, task_id, **values)
-    except (LookupError, ValueError) as exc:
+    except (LookupError, ValueError, ImportError) as exc:  # ImportError: a broken task plugin
         raise typer.BadParameter(str(exc)) from None
     if resume and out is None:
         raise typer.BadParameter("--resume needs --out, the folder of the run to continue")
@@ -83,8 +84,11 @@ def train(
             resume=resume,
             overwrite=overwrite,
         )
-    except FileExistsError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    except (FileExistsError, FileNotFoundError, LookupError, RewardRejected) as exc:
+        # a reward that is missing, not code, or has no reference for this task: say so
+        # plainly (RewardRejected's message is the same repair hint a model would get)
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     if json_out:
         typer.echo(json.dumps(result.__dict__, indent=2, default=str))
         return

@@ -19,8 +19,8 @@ import difflib
 from typing import Any
 
 from agentic_rl.designers.base import BudgetExceeded, Designer, DesignerError
-from agentic_rl.designers.pricing import DEFAULT_PRICES, Price, PriceTable
-from agentic_rl.designers.transcript import Transcript, read_transcript
+from agentic_rl.llm.pricing import DEFAULT_PRICES, Price, PriceTable
+from agentic_rl.llm.transcript import Transcript, read_transcript
 
 #: Designer names accepted by :func:`make_designer`.
 DESIGNERS = ("offline", "openai", "replay")
@@ -34,7 +34,9 @@ def make_designer(name: str, **options: Any) -> Designer:
         **options: passed to the designer's constructor. Common: ``transcript`` (the run's
             ``llm_transcript.jsonl``; for replay, the file to replay) and ``seed``. openai:
             ``base_url``, ``model``, ``api_key`` (default ``OPENAI_API_KEY``), ``vision``,
-            ``timeout``, ``max_retries``, ``budget_tokens``, ``budget_usd``, ``prices``.
+            ``timeout``, ``retry_budget_s``, ``max_retries``, ``budget_tokens``,
+            ``budget_usd``, ``prices``, ``temperature``, ``max_tokens``, ``max_images``,
+            ``prompt_tokens``, ``feedback`` (see :class:`OpenAIDesigner`).
             Options left at ``None`` count as not given.
 
     Raises:

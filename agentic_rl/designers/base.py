@@ -15,7 +15,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from agentic_rl.designers.transcript import Transcript
+from agentic_rl.llm.chat import BudgetExceeded
+from agentic_rl.llm.transcript import Transcript
 from agentic_rl.records import CandidateRecord, IterationRecord, Proposal, Rejection, Usage
 
 if TYPE_CHECKING:
@@ -23,28 +24,24 @@ if TYPE_CHECKING:
     from sims.spec import TaskSpec
 
 
+__all__ = [
+    "BudgetExceeded",
+    "Designer",
+    "DesignerError",
+    "best_candidate",
+    "check_n",
+    "load_packet",
+    "packet_text",
+    "rejected",
+    "scored",
+]
+
+
 class DesignerError(RuntimeError):
     """A designer cannot go on: bad options, an unreachable endpoint, a transcript mismatch.
 
     The message is one line that says what was wrong and what to set.
     """
-
-
-class BudgetExceeded(RuntimeError):
-    """Raised *before* a model call that would exceed the token or USD budget.
-
-    Deliberately not a :class:`DesignerError`: the loop catches it to stop cleanly and keep
-    the best candidate so far, whereas a ``DesignerError`` is a failure to report.
-
-    Attributes:
-        usage: what had been spent when the call was refused.
-        kind: ``"tokens"`` or ``"usd"``.
-    """
-
-    def __init__(self, message: str, *, usage: Usage, kind: str) -> None:
-        super().__init__(message)
-        self.usage = usage
-        self.kind = kind
 
 
 class Designer(ABC):
@@ -86,13 +83,24 @@ class Designer(ABC):
         """
 
     @abstractmethod
-    def repair(self, spec: TaskSpec, proposal: Proposal, rejection: Rejection) -> Proposal:
-        """The one repair round: fix a proposal the reward pipeline rejected.
+    def repair(
+        self,
+        spec: TaskSpec,
+        proposal: Proposal,
+        rejection: Rejection,
+        history: list[IterationRecord] | None = None,
+        **context: Any,
+    ) -> Proposal:
+        """One repair round: fix a proposal the reward pipeline rejected.
 
         Args:
             spec: the task.
-            proposal: the rejected proposal.
+            proposal: the rejected proposal (for a second round, the first round's answer).
             rejection: the pipeline's stage, line and message.
+            history: the history the proposal was made from, so the repair request can
+                carry the original request's context.
+            **context: ``round``, ``rounds`` (the loop's repair-round count) and
+                ``candidate`` (its id), for the designer's messages and transcript.
 
         Returns:
             A new proposal (its ``parent`` is the rejected proposal's parent).

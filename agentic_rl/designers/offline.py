@@ -93,6 +93,7 @@ from agentic_rl.designers.base import (
     check_n,
     load_packet,
 )
+from agentic_rl.designers.memory import MEMORY_FILE, DesignMemory, genome_key
 from agentic_rl.records import CandidateRecord, IterationRecord, Proposal, Rejection
 
 if TYPE_CHECKING:
@@ -712,19 +713,8 @@ class Rules:
         return g, log
 
 
-def _key(genome: Genome) -> tuple[tuple[tuple[str, float], ...], tuple[str, ...]]:
-    return tuple(sorted(genome.weights.items())), tuple(sorted(genome.gated))
-
-
-def _genomes(history: list[IterationRecord], cat: dict[str, Ingredient]) -> list[Genome]:
-    """Every offline genome already proposed in the history."""
-    out = []
-    for it in history:
-        for c in it.candidates:
-            g = Genome.from_meta(c.proposal.meta.get("genome"), cat)
-            if g is not None:
-                out.append(g)
-    return out
+def _key(genome: Genome) -> str | None:
+    return genome_key(genome.to_meta())
 
 
 def _failure_shares(packet: DiagnosisPacket, view: TaskView) -> dict[str, float]:
@@ -763,6 +753,10 @@ class OfflineDesigner(Designer):
         transcript: ``llm_transcript.jsonl`` to record proposals in (replayable).
         seed: seeds the perturbations and the exploration picks.
         sigma: standard deviation of the log-normal weight perturbation.
+        memory: where to persist the refinement memory
+            (:class:`~agentic_rl.designers.memory.DesignMemory`); default: beside the
+            transcript (the run folder), or nowhere without one. The memory is rebuilt from
+            the history on every call either way, so proposals never depend on the file.
     """
 
     name = "offline"
@@ -773,11 +767,22 @@ class OfflineDesigner(Designer):
         transcript: str | Path | None = None,
         seed: int = 0,
         sigma: float = PERTURB_SIGMA,
+        memory: str | Path | None = None,
     ) -> None:
         super().__init__(transcript=transcript, seed=seed)
         if not sigma >= 0:
             raise DesignerError(f"offline designer sigma must be >= 0, got {sigma}")
         self.sigma = float(sigma)
+        if memory is None and transcript is not None:
+            memory = Path(transcript).parent / MEMORY_FILE
+        self.memory_path = Path(memory) if memory is not None else None
+
+    def remember(self, history: list[IterationRecord]) -> DesignMemory:
+        """The refinement memory of ``history`` (persisted when a path is set)."""
+        memory = DesignMemory.load(self.memory_path).update(history)
+        if self.memory_path is not None:
+            memory.save(self.memory_path)
+        return memory
 
     @staticmethod
     def naive(spec: TaskSpec) -> Genome:
@@ -792,9 +797,10 @@ class OfflineDesigner(Designer):
         cat = catalogue(view)
         iteration = len(history)
         parent = best_candidate(history)
+        memory = self.remember(history)
         base, log, parent_id, packet_note = self._refined(view, cat, parent)
         proposals = []
-        tried = {_key(g) for g in _genomes(history, cat)}
+        tried = memory.tried_genomes()
         for k in range(n):
             rng = random.Random(f"offline:{self.seed}:{iteration}:{k}")
             genome, extra = base.copy(), []
@@ -814,14 +820,21 @@ class OfflineDesigner(Designer):
                     break
                 self._perturb(genome, rng)
                 extra.append("already tried: weights perturbed")
-            tried.add(_key(genome))
+            tried.add(_key(genome))  # type: ignore[arg-type]
             proposals.append(
                 self._proposal(view, genome, log, parent_id, packet_note, iteration, k, extra)
             )
         self._record_proposals("propose", spec, iteration, n, proposals)
         return proposals
 
-    def repair(self, spec: TaskSpec, proposal: Proposal, rejection: Rejection) -> Proposal:
+    def repair(
+        self,
+        spec: TaskSpec,
+        proposal: Proposal,
+        rejection: Rejection,
+        history: Any = None,
+        **_: Any,
+    ) -> Proposal:
         """Rebuild a rejected proposal's genome without its optional terms.
 
         Offline programs are built from checked ingredients, so a rejection means a term

@@ -1,7 +1,7 @@
 """The replay designer: reproduce a run's proposals from its ``llm_transcript.jsonl``.
 
 Every designer appends a ``proposals`` line per ``propose``/``repair`` call to the run's
-transcript (see :mod:`agentic_rl.designers.transcript`). Replaying hands those proposals back,
+transcript (see :mod:`agentic_rl.llm.transcript`). Replaying hands those proposals back,
 in order, exactly as recorded (byte for byte), without a model or a network, so any run can
 be reproduced, re-trained or re-reported.
 
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentic_rl.designers.base import Designer, DesignerError, check_n
-from agentic_rl.designers.transcript import read_transcript
+from agentic_rl.llm.transcript import read_transcript
 from agentic_rl.records import IterationRecord, Proposal, Rejection
 
 if TYPE_CHECKING:
@@ -29,6 +29,9 @@ class ReplayDesigner(Designer):
     Args:
         transcript: the ``llm_transcript.jsonl`` to replay (it is read, never written).
         seed: accepted for a uniform interface; replay has nothing random.
+
+    ``usage`` sums the recorded usage of the proposals handed back (what the recorded run
+    spent); the replay itself calls no model.
 
     Raises:
         DesignerError: if the transcript is missing, unreadable or holds no proposals.
@@ -74,7 +77,14 @@ class ReplayDesigner(Designer):
             )
         return self._proposals(rec)
 
-    def repair(self, spec: TaskSpec, proposal: Proposal, rejection: Rejection) -> Proposal:
+    def repair(
+        self,
+        spec: TaskSpec,
+        proposal: Proposal,
+        rejection: Rejection,
+        history: Any = None,
+        **_: Any,
+    ) -> Proposal:
         """The next recorded ``repair`` call's proposal."""
         rec = self._next("repair", spec)
         proposals = self._proposals(rec)
@@ -124,7 +134,12 @@ class ReplayDesigner(Designer):
 
     def _proposals(self, rec: dict[str, Any]) -> list[Proposal]:
         try:
-            return [Proposal.model_validate(p) for p in rec.get("proposals") or []]
+            out = [Proposal.model_validate(p) for p in rec.get("proposals") or []]
+            # What the recorded run spent, so a replayed run reports the same tokens and cost
+            # (the replay itself calls no model).
+            for p in out:
+                self.usage = self.usage + p.usage
+            return out
         except ValueError as exc:
             first = str(exc).splitlines()[0]
             raise DesignerError(

@@ -31,7 +31,13 @@ from agentic_rl.diagnostics.packet import (
     TermStats,
 )
 from agentic_rl.diagnostics.render import DEFAULT_BUDGET_TOKENS, render_text
-from agentic_rl.diagnostics.rollouts import EpisodeRecord, Rollouts, resolve_policy, run_rollouts
+from agentic_rl.diagnostics.rollouts import (
+    SCENE_SIZE,
+    EpisodeRecord,
+    Rollouts,
+    resolve_policy,
+    run_rollouts,
+)
 from agentic_rl.diagnostics.trainlog import TrainLog
 from agentic_rl.ppo.evaluate import PolicyLike
 from sims.randomization import RandomizeArg
@@ -316,6 +322,7 @@ def diagnose(
         randomized_episodes=randomized_episodes,
         randomize=randomize,
         reward_source=reward_source,
+        scene=SCENE_SIZE if plots else None,
     )
     t0 = time.perf_counter()
     packet = build_packet(spec, log, rollouts, candidate=candidate, reward_source=reward_source)
@@ -324,10 +331,14 @@ def diagnose(
     if plots:
         from agentic_rl.diagnostics.plots import write_plots
 
-        packet.plots, packet.scene_image = write_plots(
-            packet, spec, rollouts, log, out_dir, policy=policy, randomize=randomize
-        )
+        packet.plots, packet.scene_image = write_plots(packet, spec, rollouts, log, out_dir)
         timings["plots_s"] = time.perf_counter() - t1
     packet.timings = {k: round(v, 4) for k, v in timings.items()}
     save_packet(packet, out_dir, budget_tokens)
+    # The nominal episodes step by step: the checks before training score this candidate's
+    # children's rewards on them (agentic_rl.designers.precheck).
+    from agentic_rl.designers.precheck import EPISODES_FILE, RecordedEpisode, save_episodes
+
+    recorded = [RecordedEpisode.from_record(spec, ep) for ep in rollouts.nominal]
+    save_episodes(Path(out_dir) / EPISODES_FILE, recorded)
     return packet

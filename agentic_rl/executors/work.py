@@ -23,6 +23,8 @@ from pydantic import BaseModel, Field
 
 from rewards import RewardProgram
 
+from agentic_rl import seeds
+
 
 class CandidateJob(BaseModel):
     """What a worker needs to train and evaluate one candidate."""
@@ -39,7 +41,7 @@ class CandidateJob(BaseModel):
     stop_at: int | None = Field(None, description="Pause after this many steps (halving rung).")
     randomize: bool | dict[str, tuple[float, float]] = False
     eval_episodes: int = 20
-    eval_seed: int = 1_000_000
+    eval_seed: int = seeds.EVALUATION.base
     randomized_episodes: int = 10
     plots: bool = True
     timeout: float = 1800.0

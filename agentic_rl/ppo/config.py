@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from agentic_rl import seeds
+
 
 class PPOConfig(BaseModel):
     """Hyperparameters of one PPO run (CleanRL continuous-control defaults, tuned for CPU).
@@ -60,7 +62,9 @@ class PPOConfig(BaseModel):
 
     # --- evaluation, checkpoints and logs
     eval_episodes: int = Field(20, ge=0, description="Seeded episodes evaluated after training.")
-    eval_seed: int = Field(1_000_000, description="First evaluation seed (held out from training).")
+    eval_seed: int = Field(
+        seeds.EVALUATION.base, description="First evaluation seed (held out from training)."
+    )
     checkpoint_every: int = Field(10, ge=1, description="Save a checkpoint every N updates.")
     tensorboard: bool = Field(True, description="Write TensorBoard scalars next to the CSV.")
     progress: bool = Field(True, description="Show a rich progress bar.")

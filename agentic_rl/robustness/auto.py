@@ -24,6 +24,7 @@ from agentic_rl.robustness.report import (
 )
 from agentic_rl.robustness.rollout import RobustnessError, load_policy_source
 from agentic_rl.robustness.sweep import SweepResult, SweepSettings, sweep_rows
+from agentic_rl.seeds import SWEEP
 from sims.spec import TaskSpec
 
 #: Version of the record :func:`auto_randomization` returns.
@@ -118,7 +119,7 @@ def auto_randomization(
         decisions taken and the resulting ranges.
     """
     outcomes = outcomes_from_history(spec, history)
-    settings = SweepSettings(episodes=episodes, seed=SweepSettings().seed + 1000 * seed)
+    settings = SweepSettings(episodes=episodes, seed=SWEEP.first(seed))
     sweep: SweepResult | None = None
     note = "no best policy yet: bounds are the spec's default ranges"
     report_path = None

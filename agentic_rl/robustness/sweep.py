@@ -39,11 +39,8 @@ from agentic_rl.robustness.rollout import (
     RobustnessError,
     joint_sampler,
 )
+from agentic_rl.seeds import SWEEP
 from sims.spec import RandomParam, TaskSpec
-
-#: First episode seed of robustness evaluations: apart from training (0..), evaluation
-#: (1e6.., 1e7..), re-evaluation (2e7..) and golden (7e6..) seeds.
-SWEEP_SEED = 30_000_000
 
 
 class _Model(BaseModel):
@@ -54,7 +51,7 @@ class SweepSettings(_Model):
     """How thorough a sweep is (cost grows with ``episodes * (1 + iterations)`` per side)."""
 
     episodes: int = Field(20, ge=1, description="Seeded episodes per evaluated value.")
-    seed: int = Field(SWEEP_SEED, description="First episode seed.")
+    seed: int = Field(SWEEP.base, description="First episode seed.")
     keep_fraction: float = Field(
         0.9, gt=0, le=1, description="A value keeps success at >= this x nominal success."
     )

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import sims
 from agentic_rl.robustness.rollout import ActFn, EpisodeRunner, PolicyUnderTest
-from agentic_rl.robustness.sweep import SWEEP_SEED
+from agentic_rl.seeds import SWEEP
 from sims.spec import TaskSpec
 
 
@@ -220,7 +220,7 @@ def transfer_check(
     configs: list[PhysicsConfig] | None = None,
     *,
     episodes: int = 20,
-    seed: int = SWEEP_SEED,
+    seed: int = SWEEP.base,
     progress: bool = False,
 ) -> TransferResult:
     """Evaluate a policy in physics configurations it was not trained in.

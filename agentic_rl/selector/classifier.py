@@ -24,8 +24,6 @@ from ros_bridge.selection import NONE_CLASS, to_input
 #: resolution first, then max pooling: a goal marker a few pixels wide survives the pooling
 #: (a strided convolution would skip over it).
 DEFAULT_LAYERS: tuple[tuple[int, int, int], ...] = ((8, 1, 2), (16, 1, 2), (24, 1, 2), (32, 1, 1))
-#: Seeds of held-out images start here, far from the training seeds (0, 1, ...).
-HELD_OUT_SEED = 1_000_003
 
 
 class SceneCNN(nn.Module):

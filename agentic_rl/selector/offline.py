@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from agentic_rl.library import Library
+from agentic_rl.seeds import SCENE_HELD_OUT
 from agentic_rl.selector.base import Selector, SelectorError
 from ros_bridge.selection import (
     NONE_CLASS,
@@ -123,7 +124,6 @@ def train_offline_selector(
         SelectorError: when the library is empty.
     """
     from agentic_rl.selector.classifier import (
-        HELD_OUT_SEED,
         render_dataset,
         train_classifier,
     )
@@ -138,7 +138,7 @@ def train_offline_selector(
     say(f"rendering {s.per_class} + {s.held_out} scenes for each of {len(tasks)} tasks + none")
     t0 = time.perf_counter()
     train = render_dataset(tasks, s.per_class, s.input_size, seed=s.seed)
-    test = render_dataset(tasks, s.held_out, s.input_size, seed=HELD_OUT_SEED + s.seed)
+    test = render_dataset(tasks, s.held_out, s.input_size, seed=SCENE_HELD_OUT + s.seed)
     render_s = time.perf_counter() - t0
     say(f"rendered {len(train) + len(test)} images in {render_s:.0f} s; training")
     net, report = train_classifier(

@@ -5,8 +5,9 @@ library policy, and answers in JSON. Whatever it says is validated against the l
 it becomes a :class:`~ros_bridge.selection.Selection`: a name that is not a library policy, a
 malformed answer or a low confidence all become an "unsure" verdict, never a guess.
 
-The HTTP side is the designer's: the same OpenAI-compatible client, retries with backoff,
-token/cost budgets and redacted transcript (an :class:`OpenAIDesigner` does the calls).
+The conversation is :class:`agentic_rl.llm.ChatClient`'s (the same one the reward designer
+uses): retries with backoff under a time budget, token/cost budgets, usage and the redacted
+transcript. This module owns only the prompt and the parsing of the answer.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from agentic_rl.designers.base import BudgetExceeded, DesignerError
 from agentic_rl.library import Library
+from agentic_rl.llm.chat import BudgetExceeded, ChatClient, ChatError
 from agentic_rl.selector.base import Selector, SelectorError
 from ros_bridge.selection import Ranked, Selection, Thresholds
 
@@ -46,8 +47,9 @@ class OpenAISelector(Selector):
 
     Args:
         library: the policies to choose from.
-        model, base_url, api_key, timeout, max_retries, budget_tokens, budget_usd,
-            transcript: as for the openai designer (``OPENAI_*`` environment defaults).
+        model, base_url, api_key, timeout, max_retries, retry_budget_s, budget_tokens,
+            budget_usd, transcript: as for :class:`agentic_rl.llm.ChatClient` (``OPENAI_*``
+            environment defaults).
         thresholds: ``min_confidence`` and ``min_margin`` apply to the model's scores too.
     """
 
@@ -62,31 +64,31 @@ class OpenAISelector(Selector):
         api_key: str | None = None,
         timeout: float = 60.0,
         max_retries: int = 2,
+        retry_budget_s: float = 60.0,
         budget_tokens: int | None = None,
         budget_usd: float | None = None,
         transcript: str | Path | None = None,
         thresholds: Thresholds | None = None,
     ) -> None:
         super().__init__(library)
-        from agentic_rl.designers.openai_designer import OpenAIDesigner
-
         self.thresholds = thresholds or Thresholds()
         self.entries = {e.name: e for e in library.entries()}
         try:
-            self.chat = OpenAIDesigner(
+            self.chat = ChatClient(
                 model=model,
                 base_url=base_url,
                 api_key=api_key,
-                vision=True,
                 timeout=timeout,
                 max_retries=max_retries,
+                retry_budget_s=retry_budget_s,
                 budget_tokens=budget_tokens,
                 budget_usd=budget_usd,
                 transcript=transcript,
                 temperature=0.0,
                 max_tokens=400,
+                option_hint="--",
             )
-        except DesignerError as exc:
+        except ChatError as exc:
             raise SelectorError(str(exc)) from None
 
     def messages(self, image: np.ndarray | None, sentence: str | None) -> list[dict[str, Any]]:
@@ -110,13 +112,12 @@ class OpenAISelector(Selector):
             raise ValueError("give a scene image, an instruction sentence, or both")
         start = time.perf_counter()
         try:
-            # The designer's request path: retries, budgets and the redacted transcript.
-            answers = self.chat._complete(
-                self.messages(image, sentence), 1, {"call": "select"}, parent=None
+            answers = self.chat.complete(
+                self.messages(image, sentence), 1, context={"call": "select"}
             )
-        except (DesignerError, BudgetExceeded) as exc:
+        except (ChatError, BudgetExceeded) as exc:
             raise SelectorError(str(exc)) from None
-        text = answers[0].response if answers else ""
+        text = answers[0].text if answers else ""
         sel = self.validate(text)
         sel.elapsed_ms = (time.perf_counter() - start) * 1e3
         return sel

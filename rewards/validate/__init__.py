@@ -14,6 +14,11 @@ runs the program. What it accepts:
   assignments, returns, calls of the provided ``np``/``math``/``terms`` members, safe
   builtins and module-level helpers, and ``lambda`` only as a call argument (``key=``).
 
+Every problem it can find is reported in one pass: checking goes on after a refused
+statement, import or expression (skipping only what is inside it), and the one
+:class:`RewardRejected` raised lists every problem with its line (numbered, duplicates
+merged), so a model can fix them all in one repair round. Only parse errors stop at once.
+
 What it refuses, each with a message naming the line, the rule and the fix: imports of
 anything else, names or attributes starting with ``_`` (dunders), attributes not on the
 allowlist, ``exec``/``eval``/``open``/``compile``/``getattr``/``globals``/``__import__`` and
@@ -24,6 +29,7 @@ fields and task constants, huge exponents or repetitions, oversized or deeply ne
 
 from __future__ import annotations
 
+from rewards.errors import RewardRejected
 from rewards.program import RewardContext
 from rewards.validate.common import (
     ENTRY,
@@ -39,6 +45,7 @@ from rewards.validate.common import (
     MAX_SOURCE_CHARS,
     MAX_SOURCE_LINES,
     ValidatedProgram,
+    _combined,
 )
 from rewards.validate.imports import _Prepare
 from rewards.validate.module import _Checker
@@ -59,9 +66,13 @@ def validate(source: str, ctx: RewardContext) -> ValidatedProgram:
         RewardRejected: at stage ``parse`` or ``validate``, with the line and a fix.
     """
     tree = parse(source)
-    prepared = _Prepare(ctx)
+    errors: list[RewardRejected] = []
+    prepared = _Prepare(ctx, errors)
     tree = prepared.run(tree)
-    return _Checker(source, tree, prepared, ctx).run()
+    program = _Checker(source, tree, prepared, ctx, errors).run()
+    if errors:
+        raise _combined(errors)
+    return program
 
 
 __all__ = [

@@ -29,6 +29,8 @@ MAX_LOOP_WORK = 1_000_000
 ENTRY = "compute_reward"
 #: The file name compiled programs carry in tracebacks (line numbers match the source).
 FILENAME = guard.PROGRAM_FILENAME
+#: Most problems listed in one rejection (the rest are counted).
+MAX_REPORTED = 12
 #: Largest array or sequence a program may build, and widest format field: enforced
 #: statically where sizes are known, at run time by :mod:`rewards.caps` where they are not.
 MAX_ELEMENTS = caps.MAX_ELEMENTS
@@ -92,3 +94,27 @@ def _listing(names: Iterable[str], limit: int = 60) -> str:
     names = sorted(names)
     more = f" (and {len(names) - limit} more)" if len(names) > limit else ""
     return ", ".join(names[:limit]) + more
+
+
+def _combined(errors: list[RewardRejected]) -> RewardRejected:
+    """One rejection listing every problem (same message on several lines merged)."""
+    merged: dict[str, list[int | None]] = {}
+    for e in errors:
+        merged.setdefault(e.message, []).append(e.line)
+    if len(merged) == 1:
+        ((message, lines),) = merged.items()
+        known = sorted({n for n in lines if n is not None})
+        more = f" (also on line {', '.join(map(str, known[1:]))})" if len(known) > 1 else ""
+        return RewardRejected(errors[0].stage, known[0] if known else None, message + more)
+    items = []
+    for message, lines in merged.items():
+        known = sorted({n for n in lines if n is not None})
+        where = f"line {', '.join(map(str, known))}: " if known else ""
+        items.append(f"{where}{message}")
+    shown = items[:MAX_REPORTED]
+    more = f"\n(and {len(items) - len(shown)} more problems)" if len(items) > len(shown) else ""
+    body = "\n".join(f"{i}. {text}" for i, text in enumerate(shown, 1))
+    first = min((e.line for e in errors if e.line is not None), default=None)
+    return RewardRejected(
+        errors[0].stage, first, f"{len(items)} problems; fix all of them:\n{body}{more}"
+    )

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from rewards.caps import CAPPED_NUMPY
+from rewards.errors import RewardRejected
 from rewards.namespace import (
     FORBIDDEN_CALLS,
     IMPORTABLE,
@@ -194,10 +195,15 @@ class _FunctionChecker(GrowthRules):
 
     # -- dispatch
     def visit(self, node: ast.AST) -> None:
-        if not isinstance(node, _ALLOWED):
-            reason = _NODE_REASONS.get(type(node), f"`{type(node).__name__}` is not allowed")
-            _fail(node, f"{_code(node)}: {reason}.")
-        super().visit(node)
+        # A refused node is recorded and its subtree skipped; its siblings are still checked,
+        # so one rejection lists every problem.
+        try:
+            if not isinstance(node, _ALLOWED):
+                reason = _NODE_REASONS.get(type(node), f"`{type(node).__name__}` is not allowed")
+                _fail(node, f"{_code(node)}: {reason}.")
+            super().visit(node)
+        except RewardRejected as exc:
+            self.owner.errors.append(exc)
 
     # -- names and attributes
     def visit_Name(self, node: ast.Name) -> None:
@@ -263,7 +269,10 @@ class _FunctionChecker(GrowthRules):
         # Check the base first, so `__import__("os").system` is refused for `__import__`
         # and `np.lib.format` for `np.lib`: the innermost problem is the one to report.
         if self._namespace(node.value) is None:
+            before = len(self.owner.errors)
             self.visit(node.value)
+            if len(self.owner.errors) > before:
+                return  # the base is wrong (e.g. an undefined name): its attribute is moot
         ns = self._namespace(node.value)
         if ns is not None:
             members = members_of(ns)
@@ -440,6 +449,7 @@ class _FunctionChecker(GrowthRules):
     # -- loops and growth
     def visit_Return(self, node: ast.Return) -> None:
         if self.is_entry:
+            self.returns.append(node)  # first: a bad return is still a return
             value = node.value
             if value is None:
                 _fail(
@@ -460,7 +470,6 @@ class _FunctionChecker(GrowthRules):
                     "floats, e.g. `return {'distance': -d, 'alive': 0.1}`; the total is their "
                     "sum.",
                 )
-            self.returns.append(node)
         self.generic_visit(node)
 
     def static_terms(self) -> tuple[str, ...] | None:

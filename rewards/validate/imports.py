@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from typing import NoReturn
 
+from rewards.errors import RewardRejected
 from rewards.namespace import IMPORTABLE, members_of
 from rewards.program import RewardContext
 from rewards.validate.common import _PROVIDED, _code, _did_you_mean, _fail, _listing
@@ -20,10 +21,22 @@ _NOT_AVAILABLE_HINT = {
 class _Prepare(ast.NodeTransformer):
     """Maps harmless imports, strips annotations and a main guard; rejects other imports."""
 
-    def __init__(self, ctx: RewardContext) -> None:
+    def __init__(self, ctx: RewardContext, errors: list[RewardRejected]) -> None:
         self.ctx = ctx
+        self.errors = errors
         self.aliases: dict[str, tuple[str, str | None]] = {}
         self.notes: list[str] = []
+
+    def visit(self, node: ast.AST) -> ast.AST | None:
+        # A refused import is recorded and dropped, so checking goes on and later uses of
+        # the name are reported too (a model fixes everything in one round).
+        try:
+            return super().visit(node)
+        except RewardRejected as exc:
+            if not isinstance(node, (ast.Import, ast.ImportFrom)):
+                raise
+            self.errors.append(exc)
+            return None
 
     def run(self, tree: ast.Module) -> ast.Module:
         body: list[ast.stmt] = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator, Mapping
 
+from rewards.errors import RewardRejected
 from rewards.namespace import FORBIDDEN_CALLS, PROVIDED_MODULES, SAFE_BUILTIN_NAMES
 from rewards.program import RewardContext
 from rewards.validate.common import (
@@ -16,6 +17,7 @@ from rewards.validate.common import (
     MAX_POW_EXPONENT,
     ValidatedProgram,
     _code,
+    _combined,
     _fail,
     _listing,
 )
@@ -27,8 +29,14 @@ class _Checker:
     """Module-level rules, then one :class:`_FunctionChecker` per function, then recursion."""
 
     def __init__(
-        self, source: str, tree: ast.Module, prepared: _Prepare, ctx: RewardContext
+        self,
+        source: str,
+        tree: ast.Module,
+        prepared: _Prepare,
+        ctx: RewardContext,
+        errors: list[RewardRejected],
     ) -> None:
+        self.errors = errors
         self.source = source
         self.tree = tree
         self.ctx = ctx
@@ -39,7 +47,10 @@ class _Checker:
 
     def run(self) -> ValidatedProgram:
         for stmt in self.tree.body:
-            self._module_stmt(stmt)
+            try:
+                self._module_stmt(stmt)
+            except RewardRejected as exc:
+                self.errors.append(exc)
         entry = self.functions.get(ENTRY)
         if entry is None:
             found = [n for n in self.functions if n != ENTRY]
@@ -51,22 +62,36 @@ class _Checker:
                 if found
                 else ""
             )
-            _fail(
-                None,
-                f"no function named `{ENTRY}` was found.{also} Define `{_SIGNATURE}` "
-                "returning a dict of named float terms.",
+            self.errors.append(
+                RewardRejected(
+                    "validate",
+                    None,
+                    f"no function named `{ENTRY}` was found.{also} Define `{_SIGNATURE}` "
+                    "returning a dict of named float terms.",
+                )
             )
-        params = self._entry_params(entry)
+            raise _combined(self.errors)
+        try:
+            params = self._entry_params(entry)
+        except RewardRejected as exc:
+            self.errors.append(exc)
+            params = ("state", "action", "prev_state", "task")
         globals_ = self._global_names()
         refs: dict[str, set[str]] = {}
         static_terms: tuple[str, ...] | None = None
         for name, fn in self.functions.items():
             checker = _FunctionChecker(self, fn, globals_, params if name == ENTRY else None)
-            checker.run()
+            try:
+                checker.run()
+            except RewardRejected as exc:
+                self.errors.append(exc)
             refs[name] = checker.helper_refs
             if name == ENTRY:
                 static_terms = checker.static_terms()
-        self._check_recursion(refs)
+        try:
+            self._check_recursion(refs)
+        except RewardRejected as exc:
+            self.errors.append(exc)
         return ValidatedProgram(
             source=self.source,
             tree=self.tree,
@@ -82,7 +107,16 @@ class _Checker:
     def _module_stmt(self, stmt: ast.stmt) -> None:
         if isinstance(stmt, ast.FunctionDef):
             if stmt.decorator_list:
-                _fail(stmt, f"decorators on `{stmt.name}` are not allowed; remove them.")
+                # Recorded, not raised: the function's body is still checked.
+                self.errors.append(
+                    RewardRejected(
+                        "validate",
+                        stmt.decorator_list[0].lineno,
+                        f"`{stmt.name}` has a decorator ({_code(stmt.decorator_list[0])}); "
+                        "decorators are not allowed, remove them.",
+                    )
+                )
+                stmt.decorator_list = []
             self._bind_module_name(stmt, stmt.name)
             self._check_defaults(stmt)
             self.functions[stmt.name] = stmt

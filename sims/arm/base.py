@@ -21,6 +21,7 @@ import numpy as np
 import pybullet as p
 
 from sims.arm import panda
+from sims.arm.observe import OBJECT_KEYS, ROBOT_KEYS
 from sims.arm.spec import (
     ACTION_MODES,
     CONTROL_HZ,
@@ -42,6 +43,7 @@ from sims.arm.spec import (
 )
 from sims.base import SimTask
 from sims.spec import TaskSpec
+from sims.urdf import urdf_chain
 
 
 class ArmTask(SimTask):
@@ -84,6 +86,29 @@ class ArmTask(SimTask):
             uses_gripper=cls.USES_GRIPPER,
             action_mode=action_mode,
         )
+
+    @classmethod
+    def command_model(cls, action_mode: str | None = None) -> dict[str, Any]:
+        """The step sizes, joint chain and limits a runtime needs (see ``SimTask``)."""
+        mode = cls.build_spec(action_mode).action.mode
+        chain = urdf_chain(panda.URDF, "panda_grasptarget")
+        arm = [j for j in chain if j["type"] != "fixed"]
+        return {
+            "robot": "arm",
+            "kind": mode,
+            "ee_step": EE_STEP,
+            "joint_step": JOINT_STEP,
+            "gripper_step": GRIPPER_STEP,
+            "uses_gripper": cls.USES_GRIPPER,
+            "max_gripper_width": panda.MAX_GRIPPER_WIDTH,
+            "joints": [j["name"] for j in arm],
+            "lower": [j["lower"] for j in arm],
+            "upper": [j["upper"] for j in arm],
+            "velocity": [j["velocity"] for j in arm],
+            "base_position": list(panda.BASE_POSITION),
+            "chain": chain,
+            "workspace": {"low": list(WORKSPACE_LOW), "high": list(WORKSPACE_HIGH)},
+        }
 
     # ------------------------------------------------------------------ world
     def _build_world(self) -> None:
@@ -152,6 +177,10 @@ class ArmTask(SimTask):
         #: Commands waiting out the action latency: (tick at which it applies, arm, width).
         self._pending: deque[tuple[int, np.ndarray, float]] = deque()
         self._pins: dict[str, np.ndarray] = {}
+        #: Fields the robot and tracker measure (the rest follow from them and the layout).
+        self._measured = list(ROBOT_KEYS)
+        self._measured += ["gripper_width"] if self.USES_GRIPPER else []
+        self._measured += list(OBJECT_KEYS) if self.HAS_OBJECT else []
 
     def _apply_params(self, params: Mapping[str, float]) -> None:
         friction = params.get("friction", 1.0)
@@ -238,6 +267,7 @@ class ArmTask(SimTask):
             while np.linalg.norm(goal - start) < MIN_GOAL_DISTANCE:
                 goal = self._sample_goal()
         self.goal = goal
+        self.layout = {"goal": goal.tolist()}
         p.resetBasePositionAndOrientation(
             self.goal_marker, goal.tolist(), (0, 0, 0, 1), physicsClientId=self.client
         )
@@ -263,42 +293,32 @@ class ArmTask(SimTask):
             p.stepSimulation(physicsClientId=self.client)
             self._tick += 1
 
-    def _write_state(self, out: np.ndarray) -> None:
-        sl = self._sl
+    def _robot_state(self) -> dict[str, Any]:
         robot = self.robot.read()
-        out[sl["ee_pos"]] = robot.ee_pos
-        out[sl["ee_vel"]] = robot.ee_vel
-        out[sl["ee_quat"]] = robot.ee_quat
-        out[sl["joint_pos"]] = robot.joint_pos
-        out[sl["joint_vel"]] = robot.joint_vel
+        state: dict[str, Any] = {
+            "ee_pos": robot.ee_pos,
+            "ee_vel": robot.ee_vel,
+            "ee_quat": robot.ee_quat,
+            "joint_pos": robot.joint_pos,
+            "joint_vel": robot.joint_vel,
+        }
         if self.USES_GRIPPER:
-            out[sl["gripper_width"]] = robot.gripper_width
-        out[sl["goal_pos"]] = self.goal
+            state["gripper_width"] = robot.gripper_width
         if self.object is not None:
             pos, quat = p.getBasePositionAndOrientation(self.object, physicsClientId=self.client)
             vel, angvel = p.getBaseVelocity(self.object, physicsClientId=self.client)
-            out[sl["object_pos"]] = pos
-            out[sl["object_quat"]] = quat
-            out[sl["object_vel"]] = vel
-            out[sl["object_angvel"]] = angvel
-        self._derive(out)
+            state.update(object_pos=pos, object_quat=quat, object_vel=vel, object_angvel=angvel)
+        return state
 
-    def _derive(self, out: np.ndarray) -> None:
-        """Fill the relative fields from the absolute ones (true or noisy alike)."""
-        sl = self._sl
-        if self.object is None:
-            out[sl["goal_rel"]] = out[sl["goal_pos"]] - out[sl["ee_pos"]]
-        else:
-            out[sl["object_rel_ee"]] = out[sl["object_pos"]] - out[sl["ee_pos"]]
-            out[sl["object_rel_goal"]] = out[sl["object_pos"]] - out[sl["goal_pos"]]
-
-    def _observe(self, state_vec: np.ndarray) -> np.ndarray:
+    def _sensor_effects(self, state_vec: np.ndarray) -> np.ndarray:
         if self._noise <= 0.0:
             return state_vec
         obs = (
             state_vec + self.np_random.normal(0.0, self._noise, state_vec.shape) * self._noise_scale
         )
-        self._derive(obs)
+        # the relative fields follow from the noisy absolute ones, as on a robot
+        measured = {k: obs[self._sl[k]] for k in self._measured}
+        self._fill(obs, self.observe(measured, self.layout))
         return obs
 
     def _check_end(self, state: Mapping[str, np.ndarray]) -> str | None:

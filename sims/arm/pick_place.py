@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from sims.arm.base import ArmTask
+from sims.arm.observe import observe_cube
 from sims.arm.push import XY_HIGH, XY_LOW, on_table
 from sims.arm.spec import GOAL_TOLERANCE, OBJECT_SIZE
 
@@ -30,6 +31,8 @@ class ArmPickPlace(ArmTask):
     SUCCESS = f"The cube's centre is within {GOAL_TOLERANCE} m of the goal (the episode ends)."
     HAS_OBJECT = True
     USES_GRIPPER = True
+
+    observe = staticmethod(observe_cube)
 
     def _sample_object(self) -> np.ndarray:
         return on_table(self.np_random)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sims.arm.base import ArmTask
+from sims.arm.observe import observe_cube
 from sims.arm.spec import GOAL_TOLERANCE, OBJECT_SIZE
 
 #: Cube starts and goals are drawn uniformly in this square of the table (world x, y, m):
@@ -29,6 +30,8 @@ class ArmPush(ArmTask):
     )
     SUCCESS = f"The cube's centre is within {GOAL_TOLERANCE} m of the goal (the episode ends)."
     HAS_OBJECT = True
+
+    observe = staticmethod(observe_cube)
 
     def _sample_object(self) -> np.ndarray:
         return on_table(self.np_random)

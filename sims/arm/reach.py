@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sims.arm.base import ArmTask
+from sims.arm.observe import observe_reach
 from sims.arm.spec import GOAL_TOLERANCE
 
 #: Goals are drawn uniformly in this box above the table centre (world frame, m): panda-gym's
@@ -23,6 +24,8 @@ class ArmReach(ArmTask):
         "table. The gripper stays closed."
     )
     SUCCESS = f"The end effector is within {GOAL_TOLERANCE} m of the goal (the episode ends)."
+
+    observe = staticmethod(observe_reach)
 
     def _sample_goal(self) -> np.ndarray:
         return self.np_random.uniform(GOAL_LOW, GOAL_HIGH)

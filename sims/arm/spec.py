@@ -14,6 +14,12 @@ from __future__ import annotations
 from sims.arm import panda
 from sims.spec import (
     ActionSpec,
+    BodyFields,
+    Criterion,
+    Goal,
+    GoalError,
+    Hazard,
+    Landmark,
     RandomParam,
     StateField,
     TaskMetric,
@@ -132,8 +138,16 @@ OBJECT_PARAMS = (
 ACTION_MODES = ("ee_delta", "joint_delta")
 
 
-def _f(name: str, shape: tuple[int, ...], unit: str, frame: str, text: str) -> StateField:
-    return StateField(name=name, shape=shape, unit=unit, frame=frame, description=text)
+#: Which fields locate the end effector (read by diagnostics and plots).
+ARM_BODY = BodyFields(
+    noun="the end effector", position="ee_pos", velocity="ee_vel", orientation="ee_quat"
+)
+
+
+def _f(
+    name: str, shape: tuple[int, ...], unit: str, frame: str, text: str, role: str = "robot"
+) -> StateField:
+    return StateField(name=name, shape=shape, unit=unit, frame=frame, description=text, role=role)
 
 
 def arm_spec(
@@ -191,7 +205,59 @@ def arm_spec(
         ),
         randomization=ROBOT_PARAMS + (OBJECT_PARAMS if has_object else ()),
         constants=_constants(has_object, uses_gripper),
+        body=ARM_BODY,
+        goal=_goal(has_object),
+        success_criteria=(
+            Criterion(
+                name="at_goal",
+                source="field",
+                key="object_rel_goal" if has_object else "goal_rel",
+                reduce="norm",
+                compare="<",
+                threshold="goal_tolerance",
+                description=f"The {_achiever(has_object)} within goal_tolerance of the goal.",
+            ),
+        ),
+        hazards=_hazards(has_object),
+        landmarks=(
+            (Landmark(field="object_rel_ee", label="the cube", sign=1),) if has_object else ()
+        ),
     )
+
+
+def _goal(has_object: bool) -> Goal:
+    # goals are drawn 0.1-0.4 m from the start: 0.2 m is a typical initial distance
+    if has_object:
+        error = GoalError(
+            field="object_rel_goal",
+            sign=-1,
+            subject="the cube",
+            origin="object_pos",
+            tolerance="goal_tolerance",
+            scale=0.2,
+        )
+    else:
+        error = GoalError(field="goal_rel", tolerance="goal_tolerance", scale=0.2)
+    return Goal(errors=(error,))
+
+
+def _hazards(has_object: bool) -> tuple[Hazard, ...]:
+    hazards = [
+        Hazard(
+            reason="out_of_bounds",
+            fields=("ee_pos",),
+            description="End effector near the workspace box.",
+        )
+    ]
+    if has_object:
+        hazards.append(
+            Hazard(
+                reason="dropped_object",
+                fields=("object_pos", "object_vel"),
+                description="Cube near a table edge or moving fast.",
+            )
+        )
+    return tuple(hazards)
 
 
 def _achiever(has_object: bool) -> str:
@@ -230,7 +296,14 @@ def _state_fields(has_object: bool, uses_gripper: bool) -> tuple[StateField, ...
             )
         )
     fields.append(
-        _f("goal_pos", (3,), "m", "world", f"Goal position for the {_achiever(has_object)}.")
+        _f(
+            "goal_pos",
+            (3,),
+            "m",
+            "world",
+            f"Goal position for the {_achiever(has_object)}.",
+            "goal",
+        )
     )
     if not has_object:
         fields.append(
@@ -240,6 +313,7 @@ def _state_fields(has_object: bool, uses_gripper: bool) -> tuple[StateField, ...
                 "m",
                 "world",
                 "goal_pos - ee_pos: where the goal is as seen from the end effector.",
+                "goal",
             )
         )
         return tuple(fields)
@@ -251,16 +325,20 @@ def _state_fields(has_object: bool, uses_gripper: bool) -> tuple[StateField, ...
             "world",
             f"Centre of the {OBJECT_SIZE} m cube; resting on "
             f"the table it is at z = {OBJECT_SIZE / 2}.",
+            "object",
         ),
-        _f("object_quat", (4,), "1", "world", "Cube orientation quaternion (x, y, z, w)."),
-        _f("object_vel", (3,), "m/s", "world", "Cube linear velocity."),
-        _f("object_angvel", (3,), "rad/s", "world", "Cube angular velocity."),
+        _f(
+            "object_quat", (4,), "1", "world", "Cube orientation quaternion (x, y, z, w).", "object"
+        ),
+        _f("object_vel", (3,), "m/s", "world", "Cube linear velocity.", "object"),
+        _f("object_angvel", (3,), "rad/s", "world", "Cube angular velocity.", "object"),
         _f(
             "object_rel_ee",
             (3,),
             "m",
             "world",
             "object_pos - ee_pos: where the cube is as seen from the end effector.",
+            "object",
         ),
         _f(
             "object_rel_goal",
@@ -269,6 +347,7 @@ def _state_fields(has_object: bool, uses_gripper: bool) -> tuple[StateField, ...
             "world",
             "object_pos - goal_pos: the cube's offset "
             "from the goal; its norm is the distance that decides success.",
+            "goal",
         ),
     ]
     return tuple(fields)

@@ -1,10 +1,12 @@
 """`DroneTask`: the shared Crazyflie env that the six drone tasks specialise.
 
-A task subclass declares its id, description, success text, extra state fields, extra
-termination reasons, metrics and constants as class attributes, builds its static bodies once,
-and implements a handful of small hooks (start pose, goal layout, task state, end check,
-metrics). The physics tick loop, action modes, motor model, randomization, sensor noise,
-latency and the common endings (crash, flipped, out of bounds, collision) live here.
+A task subclass declares its spec as class attributes (id, description, success text, extra
+state fields, termination reasons, metrics, constants, goal, success criteria, hazards; the
+spec is assembled in :mod:`sims.drone.spec`), names its observation function (one of
+:mod:`sims.drone.observe`), builds its static bodies once, and implements a handful of small
+hooks (start pose, layout, events, end check, metrics). The physics tick loop, action modes,
+motor model, randomization, sensor noise, latency and the common endings (crash, flipped, out of
+bounds, collision) live here.
 """
 
 from __future__ import annotations
@@ -12,242 +14,33 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import pybullet as p
 
 from sims.base import SimTask
-from sims.drone import model
+from sims.drone import control, model
 from sims.drone.control import ACTION_MODES, FlightController
+from sims.drone.observe import observe_common_fields
+from sims.drone.spec import CRASH_SPEED, CRASH_TILT, drone_spec
+from sims.drone.spec import SUCCESS_AT_TIMEOUT as SUCCESS_AT_TIMEOUT  # re-export for tasks
 from sims.spec import (
-    ActionSpec,
-    RandomParam,
+    Criterion,
+    Goal,
+    Hazard,
+    Landmark,
     StateField,
     TaskMetric,
     TaskSpec,
     TerminationReason,
 )
 
-PHYSICS_HZ = 240.0
-CONTROL_HZ = 48.0
-#: Impact speed above which touching the ground is a crash, m/s.
-CRASH_SPEED = 1.0
-#: Tilt above which touching the ground is a crash, rad.
-CRASH_TILT = math.radians(60.0)
 #: Gap (m) between the airframe's lowest point and the floor that counts as touching it.
 GROUND_CONTACT_GAP = 2e-3
 
-COMMON_FIELDS: tuple[StateField, ...] = (
-    StateField(
-        name="pos",
-        shape=(3,),
-        unit="m",
-        frame="world",
-        description="Drone centre position; world ENU, z up, ground at z=0.",
-    ),
-    StateField(
-        name="quat",
-        shape=(4,),
-        unit="1",
-        frame="world",
-        description="Orientation quaternion (x, y, z, w), body FLU -> world.",
-    ),
-    StateField(
-        name="vel",
-        shape=(3,),
-        unit="m/s",
-        frame="world",
-        description="Linear velocity in the world frame.",
-    ),
-    StateField(
-        name="ang_vel",
-        shape=(3,),
-        unit="rad/s",
-        frame="body",
-        description="Body angular rates (roll, pitch, yaw rate) in the body frame.",
-    ),
-    StateField(
-        name="tilt",
-        shape=(),
-        unit="rad",
-        frame="world",
-        description="Angle between the body z axis and world up: 0 level, pi upside down.",
-    ),
-    StateField(
-        name="last_action",
-        shape=(4,),
-        unit="1",
-        frame="action",
-        description="The normalized action applied this step (all zeros after reset).",
-    ),
-)
-
-#: How tasks judged at the time limit (hover, orbit) end when they succeed.
-SUCCESS_AT_TIMEOUT = TerminationReason(
-    name="success",
-    kind="truncated",
-    success=True,
-    description="Reached the time limit with the success criterion met.",
-)
-
-COMMON_REASONS: tuple[TerminationReason, ...] = (
-    TerminationReason(
-        name="crash",
-        description=(
-            f"Touched the ground faster than {CRASH_SPEED} m/s or tilted more than 60 degrees."
-        ),
-    ),
-    TerminationReason(name="flipped", description="Tilted past 90 degrees (upside down)."),
-    TerminationReason(name="out_of_bounds", description="Left the task's flight box."),
-    TerminationReason(
-        name="timeout",
-        kind="truncated",
-        description="Reached the episode time limit without success.",
-    ),
-)
-
-_ACTION_TEXT = {
-    "velocity": (
-        (
-            "vx setpoint, world, x max_speed m/s",
-            "vy setpoint, world, x max_speed m/s",
-            "vz setpoint, world, x max_vz m/s",
-            "yaw rate setpoint, x max_yaw_rate rad/s",
-        ),
-        "Velocity setpoint and yaw rate tracked by the onboard cascaded controller "
-        "(the interface PX4 offboard, MAVROS and Crazyflie cmd_vel accept).",
-    ),
-    "ctbr": (
-        (
-            "collective thrust, -1 = 0 N, +1 = max thrust",
-            "roll rate, x 6 rad/s",
-            "pitch rate, x 6 rad/s",
-            "yaw rate, x 3 rad/s",
-        ),
-        "Collective thrust and body rates tracked by the onboard rate controller.",
-    ),
-    "motors": (
-        (
-            "motor M1 speed, -1 = off, +1 = max rpm",
-            "motor M2 speed",
-            "motor M3 speed",
-            "motor M4 speed",
-        ),
-        "Normalized full-range rotor speed commands, no controller.",
-    ),
-}
-
 #: Sensor noise standard deviation per unit at ``sensor_noise`` = 1 (typical onboard estimate).
 _NOISE_BY_UNIT = {"m": 0.005, "m/s": 0.02, "rad/s": 0.05, "rad": 0.01}
-
-DRONE_RANDOMIZATION: tuple[RandomParam, ...] = (
-    RandomParam(
-        name="mass",
-        kind="scale",
-        nominal=1.0,
-        low=0.8,
-        high=1.2,
-        hard_low=0.5,
-        hard_high=2.0,
-        description="Multiplier on the 0.027 kg airframe mass.",
-    ),
-    RandomParam(
-        name="inertia",
-        kind="scale",
-        nominal=1.0,
-        low=0.8,
-        high=1.2,
-        hard_low=0.5,
-        hard_high=2.0,
-        description="Multiplier on the rotational inertia.",
-    ),
-    RandomParam(
-        name="motor_thrust",
-        kind="scale",
-        nominal=1.0,
-        low=0.85,
-        high=1.15,
-        hard_low=0.5,
-        hard_high=1.5,
-        description="Multiplier on the rotor thrust coefficient 3.16e-10 N/rpm^2.",
-    ),
-    RandomParam(
-        name="motor_torque",
-        kind="scale",
-        nominal=1.0,
-        low=0.85,
-        high=1.15,
-        hard_low=0.5,
-        hard_high=1.5,
-        description="Multiplier on the rotor drag-torque coefficient.",
-    ),
-    RandomParam(
-        name="motor_lag",
-        kind="absolute",
-        nominal=0.03,
-        low=0.02,
-        high=0.05,
-        hard_low=0.001,
-        hard_high=0.2,
-        unit="s",
-        description="First-order motor time constant.",
-    ),
-    RandomParam(
-        name="action_delay",
-        kind="absolute",
-        nominal=0.0083,
-        low=0.0,
-        high=0.025,
-        hard_low=0.0,
-        hard_high=0.2,
-        unit="s",
-        description="Dead time between a policy action and the controller using it.",
-    ),
-    RandomParam(
-        name="obs_delay",
-        kind="absolute",
-        nominal=0.0,
-        low=0.0,
-        high=0.021,
-        hard_low=0.0,
-        hard_high=0.2,
-        unit="s",
-        description="Age of the observation the policy sees (rounded to control steps).",
-    ),
-    RandomParam(
-        name="drag",
-        kind="scale",
-        nominal=1.0,
-        low=0.5,
-        high=1.5,
-        hard_low=0.0,
-        hard_high=5.0,
-        description="Multiplier on linear aerodynamic drag (0.01 N s/m).",
-    ),
-    RandomParam(
-        name="sensor_noise",
-        kind="scale",
-        nominal=0.0,
-        low=0.0,
-        high=1.0,
-        hard_low=0.0,
-        hard_high=5.0,
-        description="Observation noise: 1 = 5 mm position, 0.02 m/s velocity, "
-        "0.05 rad/s gyro, 0.01 rad angles (std).",
-    ),
-    RandomParam(
-        name="wind",
-        kind="absolute",
-        nominal=0.0,
-        low=0.0,
-        high=0.01,
-        hard_low=0.0,
-        hard_high=0.1,
-        unit="N",
-        description="Mean horizontal wind force with +-50% gusts (weight is 0.26 N).",
-    ),
-)
 
 
 class DroneTask(SimTask):
@@ -264,6 +57,16 @@ class DroneTask(SimTask):
     EXCLUDED_REASONS: ClassVar[tuple[str, ...]] = ()
     METRICS: ClassVar[tuple[TaskMetric, ...]] = ()
     CONSTANTS: ClassVar[dict[str, float]] = {}
+    #: The observation function (see sims.drone.observe); the default has the common fields.
+    observe = staticmethod(observe_common_fields)
+    #: What the task means (see sims.spec): the goal's error fields, success sub-criteria,
+    #: hazards of the task's own failure reasons (the common ones are declared here),
+    #: landmarks and progress fields.
+    GOAL: ClassVar[Goal | None] = None
+    SUCCESS_CRITERIA: ClassVar[tuple[Criterion, ...]] = ()
+    HAZARDS: ClassVar[tuple[Hazard, ...]] = ()
+    LANDMARKS: ClassVar[tuple[Landmark, ...]] = ()
+    PROGRESS: ClassVar[tuple[str, ...]] = ()
     #: Velocity-mode limits: horizontal speed, vertical speed (m/s), yaw rate (rad/s).
     MAX_SPEED: ClassVar[float] = 1.0
     MAX_VZ: ClassVar[float] = 1.0
@@ -302,50 +105,34 @@ class DroneTask(SimTask):
     # ------------------------------------------------------------------ spec
     @classmethod
     def build_spec(cls, action_mode: str | None = None) -> TaskSpec:
-        mode = action_mode or ACTION_MODES[0]
-        if mode not in ACTION_MODES:
-            raise ValueError(f"{cls.__name__} has no action mode {mode!r}; choose {ACTION_MODES}")
-        components, text = _ACTION_TEXT[mode]
+        return drone_spec(cls, action_mode)
+
+    @classmethod
+    def command_model(cls, action_mode: str | None = None) -> dict[str, Any]:
+        """The flight box, mass and the action scaling of the mode (see ``SimTask``)."""
+        mode = cls.build_spec(action_mode).action.mode
+        (x0, x1), (y0, y1), (z0, z1) = cls.BOUNDS
+        common = {
+            "robot": "drone",
+            "flight_box": {"low": [x0, y0, max(z0, 0.0)], "high": [x1, y1, z1]},
+            "mass": model.MASS,
+        }
         if mode == "velocity":
-            text += (
-                f" max_speed={cls.MAX_SPEED} m/s, max_vz={cls.MAX_VZ} m/s, "
-                f"max_yaw_rate={cls.MAX_YAW_RATE:.3g} rad/s."
-            )
-        return TaskSpec(
-            id=cls.TASK_ID,
-            robot="crazyflie2x",
-            description=cls.DESCRIPTION,
-            success=cls.SUCCESS,
-            control_hz=CONTROL_HZ,
-            physics_hz=PHYSICS_HZ,
-            max_episode_steps=round(cls.EPISODE_SECONDS * CONTROL_HZ),
-            state_fields=COMMON_FIELDS + cls.TASK_FIELDS,
-            action=ActionSpec(
-                mode=mode,
-                modes=ACTION_MODES,
-                shape=(4,),
-                low=(-1.0,) * 4,
-                high=(1.0,) * 4,
-                components=components,
-                description=text,
-            ),
-            termination_reasons=tuple(
-                r for r in COMMON_REASONS if r.name not in cls.EXCLUDED_REASONS
-            )
-            + cls.EXTRA_REASONS,
-            task_metrics=cls.METRICS,
-            randomization=DRONE_RANDOMIZATION,
-            constants={
-                "control_hz": CONTROL_HZ,
-                "episode_seconds": cls.EPISODE_SECONDS,
-                "x_min": cls.BOUNDS[0][0],
-                "x_max": cls.BOUNDS[0][1],
-                "y_min": cls.BOUNDS[1][0],
-                "y_max": cls.BOUNDS[1][1],
-                "z_max": cls.BOUNDS[2][1],
-                **cls.CONSTANTS,
-            },
-        )
+            return {
+                **common,
+                "kind": "velocity",
+                # vx, vy, vz in the world frame (ENU, m/s) and yaw rate (rad/s, about +z up)
+                "scale": [cls.MAX_SPEED, cls.MAX_SPEED, cls.MAX_VZ, cls.MAX_YAW_RATE],
+            }
+        if mode == "ctbr":
+            return {
+                **common,
+                "kind": "ctbr",
+                # thrust N = (a0 + 1) * thrust_scale; body rates (FLU, rad/s) = a1..3 * rate_scale
+                "thrust_scale": 2.0 * model.MAX_ROTOR_THRUST,
+                "rate_scale": [control.MAX_BODY_RATE, control.MAX_BODY_RATE, control.MAX_YAW_RATE],
+            }
+        return {**common, "kind": mode}
 
     # ------------------------------------------------------------------ subclass hooks
     def _build_task_world(self) -> None:
@@ -363,9 +150,12 @@ class DroneTask(SimTask):
     def _reset_layout(self) -> None:
         """Sample goals and move task bodies for a new episode (draw with ``self._uniform``)."""
 
-    def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
-        """Values of the task fields, flattened in spec order."""
-        return ()
+    def _events(self) -> dict[str, Any]:
+        """The task's event values ``observe`` reads from the robot state (e.g. gates passed)."""
+        return {}
+
+    def _after_observe(self, fields: Mapping[str, Any]) -> None:
+        """Read what the task keeps from this step's fields (e.g. the clearance)."""
 
     def _near_obstacle(self) -> bool:
         """Whether the drone may touch an obstacle now (tasks with obstacles override this
@@ -563,25 +353,30 @@ class DroneTask(SimTask):
             self._read_state()
 
     # ------------------------------------------------------------------ state
-    def _write_state(self, out: np.ndarray) -> None:
+    def _robot_state(self) -> dict[str, Any]:
         pos, quat, (wx, wy, wz) = self._pos, self._quat, self._ang
         r00, r01, r02, r10, r11, r12, r20, r21, r22 = p.getMatrixFromQuaternion(quat)
         self._r22 = r22
-        out[:] = (
-            pos
-            + quat
-            + self._vel
-            + (
+        return {
+            "pos": pos,
+            "quat": quat,
+            "vel": self._vel,
+            # PyBullet reports world rates; the robot's IMU and the observation use body rates
+            "ang_vel": (
                 r00 * wx + r10 * wy + r20 * wz,
                 r01 * wx + r11 * wy + r21 * wz,
                 r02 * wx + r12 * wy + r22 * wz,
-                math.acos(max(-1.0, min(1.0, r22))),
-            )
-            + self._last_action
-            + self._task_values(pos)
-        )
+            ),
+            "last_action": self._last_action,
+            "step": self.elapsed_steps,
+            **self._events(),
+        }
 
-    def _observe(self, state_vec: np.ndarray) -> np.ndarray:
+    def _write_state(self, out: np.ndarray) -> None:
+        super()._write_state(out)
+        self._after_observe(self._fields)
+
+    def _sensor_effects(self, state_vec: np.ndarray) -> np.ndarray:
         if not self._obs_delay_steps and not self._noise_scale:
             return state_vec
         self._obs_history.append(state_vec)
@@ -625,13 +420,6 @@ class DroneTask(SimTask):
 
     def _camera(self) -> tuple[tuple[float, float, float], float, float, float]:
         return (0.0, 0.0, 0.6), 3.2, 35.0, -30.0
-
-    def _render_camera(self) -> tuple[tuple[float, float, float], float, float, float]:
-        # videos: a chase camera between the drone and the scene centre, so the 10 cm drone
-        # stays visible while the scene remains readable
-        (cx, cy, cz), dist, yaw, pitch = self._camera()
-        x, y, z = self._pos
-        return ((x + cx) / 2, (y + cy) / 2, (z + cz) / 2), 0.6 * dist, yaw, pitch
 
     # ------------------------------------------------------------------ helpers for tasks
     def _uniform(self, low: float, high: float) -> float:

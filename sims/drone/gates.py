@@ -9,7 +9,17 @@ import numpy as np
 import pybullet as p
 
 from sims.drone.base import DroneTask
-from sims.spec import StateField, TaskMetric, TerminationReason
+from sims.drone.observe import observe_gates
+from sims.spec import (
+    Criterion,
+    Goal,
+    GoalError,
+    Hazard,
+    Landmark,
+    StateField,
+    TaskMetric,
+    TerminationReason,
+)
 
 N_GATES = 3
 OPENING = 0.5  # m, inner side of the square opening
@@ -33,6 +43,7 @@ class DroneGates(DroneTask):
     TASK_FIELDS = (
         StateField(
             name="gate_rel",
+            role="goal",
             shape=(3,),
             unit="m",
             frame="world",
@@ -40,6 +51,7 @@ class DroneGates(DroneTask):
         ),
         StateField(
             name="gate_normal",
+            role="layout",
             shape=(3,),
             unit="1",
             frame="world",
@@ -47,6 +59,7 @@ class DroneGates(DroneTask):
         ),
         StateField(
             name="after_gate_rel",
+            role="layout",
             shape=(3,),
             unit="m",
             frame="world",
@@ -55,6 +68,7 @@ class DroneGates(DroneTask):
         ),
         StateField(
             name="gates_passed",
+            role="event",
             shape=(),
             unit="1",
             frame="task",
@@ -80,6 +94,40 @@ class DroneGates(DroneTask):
         ),
     )
     CONSTANTS = {"n_gates": N_GATES, "gate_opening": OPENING}
+    GOAL = Goal(
+        errors=(
+            GoalError(
+                field="gate_rel",
+                label="the next gate",
+                tolerance="gate_opening",
+                tolerance_factor=0.5,  # the opening is a width; the centre offset is half that
+                scale=SPACING,
+            ),
+        )
+    )
+    SUCCESS_CRITERIA = (
+        # a metric, not the field: the state is recorded before the step's crossing counts
+        Criterion(
+            name="all_gates",
+            source="metric",
+            key="gates_passed",
+            compare=">=",
+            threshold="n_gates",
+            description="Every gate crossed in order through its opening.",
+        ),
+    )
+    HAZARDS = (
+        Hazard(reason="collision", fields=("gate_rel",), description="Close to a gate frame."),
+        Hazard(
+            reason="missed_gate",
+            fields=("gate_rel", "gate_normal"),
+            description="Off-centre when crossing the gate plane.",
+        ),
+    )
+    LANDMARKS = (Landmark(field="after_gate_rel", label="the gate after the next"),)
+    PROGRESS = ("gates_passed",)
+
+    observe = staticmethod(observe_gates)
 
     def _build_task_world(self) -> None:
         cid = self.client
@@ -124,26 +172,18 @@ class DroneGates(DroneTask):
             self.normals.append((math.cos(yaw), math.sin(yaw), 0.0))
         self.passed = 0
         self._finish_step = None
+        self.layout = {
+            "gates": [
+                {"centre": list(c), "normal": list(n)}
+                for c, n in zip(self.centres, self.normals, strict=True)
+            ]
+        }
 
     def _start_pose(self) -> tuple[tuple[float, float, float], float]:
         return (0.0, self._uniform(-0.2, 0.2), self._uniform(0.8, 1.2)), 0.0
 
-    def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
-        i = min(self.passed, N_GATES - 1)
-        j = min(i + 1, N_GATES - 1)
-        g, h, n = self.centres[i], self.centres[j], self.normals[i]
-        return (
-            g[0] - pos[0],
-            g[1] - pos[1],
-            g[2] - pos[2],
-            n[0],
-            n[1],
-            n[2],
-            h[0] - pos[0],
-            h[1] - pos[1],
-            h[2] - pos[2],
-            float(self.passed),
-        )
+    def _events(self) -> dict[str, int]:
+        return {"gates_passed": self.passed}
 
     def _near_obstacle(self) -> bool:
         x, y, z = self._pos

@@ -9,7 +9,8 @@ import numpy as np
 
 from sims.drone import model
 from sims.drone.base import SUCCESS_AT_TIMEOUT, DroneTask
-from sims.spec import StateField, TaskMetric
+from sims.drone.observe import observe_hover
+from sims.spec import Criterion, Goal, GoalError, StateField, TaskMetric
 
 HOLD_SECONDS = 2.0
 POS_TOL = 0.10
@@ -29,6 +30,7 @@ class DroneHover(DroneTask):
     TASK_FIELDS = (
         StateField(
             name="goal_rel",
+            role="goal",
             shape=(3,),
             unit="m",
             frame="world",
@@ -47,6 +49,31 @@ class DroneHover(DroneTask):
         TaskMetric(name="hold_fraction", description="Fraction of the last 2 s inside tolerance."),
     )
     CONSTANTS = {"pos_tolerance": POS_TOL, "tilt_tolerance": TILT_TOL, "hold_seconds": HOLD_SECONDS}
+    # starts are up to ~1.5 m from the goal (mid-air) or ~1 m below it (ground)
+    GOAL = Goal(errors=(GoalError(field="goal_rel", tolerance="pos_tolerance", scale=1.0),))
+    SUCCESS_CRITERIA = (
+        Criterion(
+            name="near_goal",
+            source="field",
+            key="goal_rel",
+            reduce="norm",
+            compare="<",
+            threshold="pos_tolerance",
+            hold="hold_seconds",
+            description="Within pos_tolerance of the goal for the last hold_seconds.",
+        ),
+        Criterion(
+            name="level",
+            source="field",
+            key="tilt",
+            compare="<",
+            threshold="tilt_tolerance",
+            hold="hold_seconds",
+            description="Tilt below tilt_tolerance for the last hold_seconds.",
+        ),
+    )
+
+    observe = staticmethod(observe_hover)
 
     def _build_task_world(self) -> None:
         self.marker = self._add_marker((0.1, 0.8, 0.2, 0.8))
@@ -54,6 +81,7 @@ class DroneHover(DroneTask):
     def _reset_layout(self) -> None:
         self.goal = (self._uniform(-0.5, 0.5), self._uniform(-0.5, 0.5), self._uniform(0.75, 1.25))
         self._place(self.marker, self.goal)
+        self.layout = {"goal": list(self.goal)}
         self._tail: list[tuple[float, bool]] = []
         spec = self.task_spec
         self._hold_from = spec.max_episode_steps - int(HOLD_SECONDS * spec.control_hz)
@@ -68,10 +96,6 @@ class DroneHover(DroneTask):
             gy + self._uniform(-1, 1),
             max(0.3, gz + self._uniform(-0.5, 0.5)),
         ), yaw
-
-    def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
-        gx, gy, gz = self.goal
-        return (gx - pos[0], gy - pos[1], gz - pos[2])
 
     def _task_end(self, state: Mapping[str, np.ndarray], contacts: set[int]) -> None:
         if self.elapsed_steps > self._hold_from:

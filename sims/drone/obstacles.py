@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from sims.drone.base import DroneTask
-from sims.spec import StateField, TaskMetric, TerminationReason
+from sims.drone.observe import N_SENSED, observe_obstacles
+from sims.spec import (
+    Criterion,
+    Goal,
+    GoalError,
+    Hazard,
+    StateField,
+    TaskMetric,
+    TerminationReason,
+)
 
 N_PILLARS = 8
-N_SENSED = 3  # nearest pillars in the state
 PILLAR_RADIUS = 0.1
 PILLAR_HEIGHT = 3.0
 GOAL_TOL = 0.2
@@ -32,6 +41,7 @@ class DroneObstacles(DroneTask):
     TASK_FIELDS = (
         StateField(
             name="goal_rel",
+            role="goal",
             shape=(3,),
             unit="m",
             frame="world",
@@ -39,6 +49,7 @@ class DroneObstacles(DroneTask):
         ),
         StateField(
             name="obstacle_rel",
+            role="layout",
             shape=(N_SENSED, 2),
             unit="m",
             frame="world",
@@ -47,6 +58,7 @@ class DroneObstacles(DroneTask):
         ),
         StateField(
             name="clearance",
+            role="layout",
             shape=(),
             unit="m",
             frame="world",
@@ -70,6 +82,35 @@ class DroneObstacles(DroneTask):
         TaskMetric(name="min_clearance", unit="m", description="Smallest clearance seen."),
     )
     CONSTANTS = {"goal_tolerance": GOAL_TOL, "pillar_radius": PILLAR_RADIUS, "drone_radius": 0.06}
+    GOAL = Goal(errors=(GoalError(field="goal_rel", tolerance="goal_tolerance", scale=4.0),))
+    SUCCESS_CRITERIA = (
+        Criterion(
+            name="reached_goal",
+            source="field",
+            key="goal_rel",
+            reduce="norm",
+            compare="<",
+            threshold="goal_tolerance",
+            description="Within goal_tolerance of the goal at the end.",
+        ),
+        Criterion(
+            name="no_contact",
+            source="metric",
+            key="min_clearance",
+            compare=">",
+            threshold=0.0,
+            description="Never touched a pillar.",
+        ),
+    )
+    HAZARDS = (
+        Hazard(
+            reason="collision",
+            fields=("clearance", "obstacle_rel"),
+            description="Small clearance to the nearest pillar.",
+        ),
+    )
+
+    observe = staticmethod(observe_obstacles)
 
     def _build_task_world(self) -> None:
         self.marker = self._add_marker((0.1, 0.8, 0.2, 0.8), radius=0.08)
@@ -90,23 +131,21 @@ class DroneObstacles(DroneTask):
             self._place(body, (cx, cy, PILLAR_HEIGHT / 2))
         self.pillar_xy = xy
         self._min_clearance = math.inf
+        self.layout = {
+            "goal": list(self.goal),
+            "pillars": [list(c) for c in xy],
+            "pillar_radius": PILLAR_RADIUS,
+            "drone_radius": self.CONSTANTS["drone_radius"],
+        }
 
     def _start_pose(self) -> tuple[tuple[float, float, float], float]:
         self._start = (0.0, self._uniform(-0.5, 0.5), self._uniform(0.8, 1.2))
         return self._start, 0.0
 
-    def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
-        # plain floats: eight pillars are cheaper in Python than in numpy
-        x, y, z = pos
-        near = sorted((math.hypot(px - x, py - y), px - x, py - y) for px, py in self.pillar_xy)[
-            :N_SENSED
-        ]
-        clearance = near[0][0] - PILLAR_RADIUS - self.CONSTANTS["drone_radius"]
+    def _after_observe(self, fields: Mapping[str, Any]) -> None:
+        clearance = fields["clearance"]
         self._clearance = clearance
         self._min_clearance = min(self._min_clearance, clearance)
-        g = self.goal
-        rel = tuple(v for _, dx, dy in near for v in (dx, dy))
-        return (g[0] - x, g[1] - y, g[2] - z, *rel, clearance)
 
     def _near_obstacle(self) -> bool:
         return self._clearance < 0.05

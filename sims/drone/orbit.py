@@ -8,16 +8,13 @@ from collections.abc import Mapping
 import numpy as np
 
 from sims.drone.base import SUCCESS_AT_TIMEOUT, DroneTask
-from sims.spec import StateField, TaskMetric
+from sims.drone.observe import observe_orbit
+from sims.spec import Criterion, Goal, GoalError, Landmark, StateField, TaskMetric
 
 SCORE_SECONDS = 5.0
 RADIUS_TOL = 0.10
 SPEED_TOL = 0.15
 HEADING_TOL = math.radians(15.0)
-
-
-def _wrap(angle: float) -> float:
-    return (angle + math.pi) % (2 * math.pi) - math.pi
 
 
 class DroneOrbit(DroneTask):
@@ -36,6 +33,7 @@ class DroneOrbit(DroneTask):
     TASK_FIELDS = (
         StateField(
             name="center_rel",
+            role="layout",
             shape=(3,),
             unit="m",
             frame="world",
@@ -43,6 +41,7 @@ class DroneOrbit(DroneTask):
         ),
         StateField(
             name="cmd_radius",
+            role="goal",
             shape=(),
             unit="m",
             frame="task",
@@ -50,6 +49,7 @@ class DroneOrbit(DroneTask):
         ),
         StateField(
             name="cmd_speed",
+            role="goal",
             shape=(),
             unit="m/s",
             frame="task",
@@ -57,6 +57,7 @@ class DroneOrbit(DroneTask):
         ),
         StateField(
             name="radius_error",
+            role="goal",
             shape=(),
             unit="m",
             frame="world",
@@ -64,6 +65,7 @@ class DroneOrbit(DroneTask):
         ),
         StateField(
             name="speed_error",
+            role="goal",
             shape=(),
             unit="m/s",
             frame="world",
@@ -71,6 +73,7 @@ class DroneOrbit(DroneTask):
         ),
         StateField(
             name="heading_error",
+            role="goal",
             shape=(),
             unit="rad",
             frame="world",
@@ -105,6 +108,46 @@ class DroneOrbit(DroneTask):
         "heading_tolerance": HEADING_TOL,
         "score_seconds": SCORE_SECONDS,
     }
+    GOAL = Goal(
+        errors=(
+            GoalError(
+                field="radius_error",
+                label="the commanded radius",
+                tolerance="radius_tolerance",
+                scale=0.3,
+            ),
+            GoalError(
+                field="speed_error",
+                label="the commanded speed",
+                tolerance="speed_tolerance",
+                scale=0.5,
+            ),
+            GoalError(
+                field="heading_error",
+                label="facing the centre",
+                tolerance="heading_tolerance",
+                scale=1.0,
+            ),
+        )
+    )
+    SUCCESS_CRITERIA = tuple(
+        Criterion(
+            name=name,
+            source="metric",
+            key=name,
+            compare="<",
+            threshold=tol,
+            description=f"Mean |{name.replace('_', ' ')}| over the last score_seconds below {tol}.",
+        )
+        for name, tol in (
+            ("radius_error", "radius_tolerance"),
+            ("speed_error", "speed_tolerance"),
+            ("heading_error", "heading_tolerance"),
+        )
+    )
+    LANDMARKS = (Landmark(field="center_rel", label="the orbit centre"),)
+
+    observe = staticmethod(observe_orbit)
 
     def _build_task_world(self) -> None:
         self.marker = self._add_marker((0.9, 0.2, 0.2, 0.8))
@@ -120,6 +163,11 @@ class DroneOrbit(DroneTask):
         self._score_from = self.task_spec.max_episode_steps - int(
             SCORE_SECONDS * self.task_spec.control_hz
         )
+        self.layout = {
+            "center": self.center.tolist(),
+            "cmd_radius": self.cmd_radius,
+            "cmd_speed": self.cmd_speed,
+        }
 
     def _start_pose(self) -> tuple[tuple[float, float, float], float]:
         angle = self._uniform(-math.pi, math.pi)
@@ -132,27 +180,6 @@ class DroneOrbit(DroneTask):
                 c[2] + self._uniform(-0.2, 0.2),
             ),
             self._uniform(-math.pi, math.pi),
-        )
-
-    def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
-        c = self.center
-        dx, dy, dz = c[0] - pos[0], c[1] - pos[1], c[2] - pos[2]
-        r = math.hypot(dx, dy) or 1e-9
-        # tangential (counter-clockwise) unit vector around the centre: z x (pos - c) / r
-        tx, ty = dy / r, -dx / r
-        vx, vy, _ = self._vel
-        x, y, z, w = self._quat
-        yaw = math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
-        heading_error = _wrap(math.atan2(dy, dx) - yaw)
-        return (
-            dx,
-            dy,
-            dz,
-            self.cmd_radius,
-            self.cmd_speed,
-            r - self.cmd_radius,
-            vx * tx + vy * ty - self.cmd_speed,
-            heading_error,
         )
 
     def _task_end(self, state: Mapping[str, np.ndarray], contacts: set[int]) -> None:

@@ -4,17 +4,27 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from sims.drone.base import DroneTask
-from sims.spec import StateField, TaskMetric, TerminationReason
+from sims.drone.observe import LOOKAHEAD, observe_trajectory
+from sims.drone.observe import reference as path_reference
+from sims.spec import (
+    Criterion,
+    Goal,
+    GoalError,
+    Hazard,
+    StateField,
+    TaskMetric,
+    TerminationReason,
+)
 
 RADIUS = 1.0
 LAPS = 2
 RMSE_TOL = 0.15
 MAX_DEVIATION = 0.5
-LOOKAHEAD = 0.5  # s
 
 
 class DroneTrajectory(DroneTask):
@@ -33,6 +43,7 @@ class DroneTrajectory(DroneTask):
     TASK_FIELDS = (
         StateField(
             name="ref_rel",
+            role="goal",
             shape=(3,),
             unit="m",
             frame="world",
@@ -40,6 +51,7 @@ class DroneTrajectory(DroneTask):
         ),
         StateField(
             name="ref_vel",
+            role="goal",
             shape=(3,),
             unit="m/s",
             frame="world",
@@ -47,6 +59,7 @@ class DroneTrajectory(DroneTask):
         ),
         StateField(
             name="ref_ahead_rel",
+            role="goal",
             shape=(3,),
             unit="m",
             frame="world",
@@ -54,6 +67,7 @@ class DroneTrajectory(DroneTask):
         ),
         StateField(
             name="progress",
+            role="time",
             shape=(),
             unit="1",
             frame="task",
@@ -98,6 +112,53 @@ class DroneTrajectory(DroneTask):
         "radius": RADIUS,
         "laps": LAPS,
     }
+    GOAL = Goal(
+        errors=(
+            GoalError(
+                field="ref_rel",
+                label="the reference point",
+                tolerance="rmse_tolerance",
+                scale=MAX_DEVIATION,
+            ),
+        )
+    )
+    SUCCESS_CRITERIA = (
+        Criterion(
+            name="finished_laps",
+            source="metric",
+            key="progress",
+            compare=">=",
+            threshold=1.0,
+            description="Completed the laps.",
+        ),
+        Criterion(
+            name="tracking_rmse",
+            source="metric",
+            key="rmse",
+            compare="<",
+            threshold="rmse_tolerance",
+            description="Position RMSE below rmse_tolerance.",
+        ),
+        Criterion(
+            name="stayed_close",
+            source="metric",
+            key="max_error",
+            compare="<=",
+            threshold="max_deviation",
+            description="Never farther than max_deviation from the reference.",
+        ),
+    )
+    HAZARDS = (
+        Hazard(reason="lost_track", fields=("ref_rel",), description="Far from the reference."),
+        Hazard(
+            reason="poor_tracking",
+            fields=("ref_rel", "ref_vel"),
+            description="Lagging or off the reference.",
+        ),
+    )
+    PROGRESS = ("progress",)
+
+    observe = staticmethod(observe_trajectory)
 
     def _reset_layout(self) -> None:
         self.shape = "circle" if self._uniform(0.0, 1.0) < 0.5 else "figure8"
@@ -107,19 +168,18 @@ class DroneTrajectory(DroneTask):
         )
         self.end_step = round(LAPS * self.period * self.task_spec.control_hz)
         self._sq_errors: list[float] = []
+        self.layout = {
+            "shape": self.shape,
+            "period": self.period,
+            "radius": RADIUS,
+            "center": list(self.center),
+            "control_hz": self.task_spec.control_hz,
+            "end_step": self.end_step,
+        }
 
-    def reference(self, t: float) -> tuple[tuple[float, float, float], tuple[float, float, float]]:
+    def reference(self, t: float) -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Reference position and velocity at time ``t`` (s), as plain float triples."""
-        w = 2 * math.pi / self.period
-        s, c = math.sin(w * t), math.cos(w * t)
-        if self.shape == "circle":
-            offset = (RADIUS * c, RADIUS * s, 0.0)
-            vel = (-RADIUS * w * s, RADIUS * w * c, 0.0)
-        else:  # lemniscate of Gerono, starting at the crossing point
-            offset = (RADIUS * s, RADIUS * s * c, 0.0)
-            vel = (RADIUS * w * c, RADIUS * w * math.cos(2 * w * t), 0.0)
-        cx, cy, cz = self.center
-        return (cx + offset[0], cy + offset[1], cz), vel
+        return path_reference(self.layout, t)
 
     def _start_pose(self) -> tuple[tuple[float, float, float], float]:
         start, _ = self.reference(0.0)
@@ -129,22 +189,9 @@ class DroneTrajectory(DroneTask):
         # a flying start: the drone enters the path moving with the reference
         return self.reference(0.0)[1]
 
-    def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
-        t = self.elapsed_steps / self.task_spec.control_hz
-        (rx, ry, rz), vel = self.reference(t)
-        (ax, ay, az), _ = self.reference(t + LOOKAHEAD)
-        x, y, z = pos
-        self._err = math.sqrt((rx - x) ** 2 + (ry - y) ** 2 + (rz - z) ** 2)
-        return (
-            rx - x,
-            ry - y,
-            rz - z,
-            *vel,
-            ax - x,
-            ay - y,
-            az - z,
-            min(1.0, self.elapsed_steps / self.end_step),
-        )
+    def _after_observe(self, fields: Mapping[str, Any]) -> None:
+        dx, dy, dz = fields["ref_rel"]
+        self._err = math.sqrt(dx**2 + dy**2 + dz**2)
 
     def _task_end(self, state: Mapping[str, np.ndarray], contacts: set[int]) -> str | None:
         err = self._err

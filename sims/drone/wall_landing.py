@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from sims.drone import model
 from sims.drone.base import DroneTask
-from sims.spec import StateField, TaskMetric, TerminationReason
+from sims.drone.observe import observe_wall_landing
+from sims.spec import (
+    Criterion,
+    Goal,
+    GoalError,
+    Hazard,
+    Landmark,
+    StateField,
+    TaskMetric,
+    TerminationReason,
+)
 
 WALL_X = 1.5
 WALL_THICKNESS = 0.1
@@ -38,6 +49,7 @@ class DroneWallLanding(DroneTask):
     TASK_FIELDS = (
         StateField(
             name="wall_rel",
+            role="layout",
             shape=(3,),
             unit="m",
             frame="world",
@@ -46,6 +58,7 @@ class DroneWallLanding(DroneTask):
         ),
         StateField(
             name="pad_rel",
+            role="goal",
             shape=(3,),
             unit="m",
             frame="world",
@@ -53,6 +66,7 @@ class DroneWallLanding(DroneTask):
         ),
         StateField(
             name="crossed",
+            role="event",
             shape=(),
             unit="1",
             frame="task",
@@ -60,6 +74,7 @@ class DroneWallLanding(DroneTask):
         ),
         StateField(
             name="rest_time",
+            role="event",
             shape=(),
             unit="s",
             frame="task",
@@ -97,6 +112,7 @@ class DroneWallLanding(DroneTask):
             higher_is_better=False,
             description="Vertical speed at the first touchdown after the wall (0 if none).",
         ),
+        TaskMetric(name="rest_time", unit="s", description="Time resting on the pad at the end."),
     )
     CONSTANTS = {
         "landing_tolerance": LAND_TOL,
@@ -106,6 +122,58 @@ class DroneWallLanding(DroneTask):
         "wall_x": WALL_X,
         "wall_thickness": WALL_THICKNESS,
     }
+    GOAL = Goal(
+        errors=(
+            GoalError(field="pad_rel", label="the pad", tolerance="landing_tolerance", scale=3.0),
+        )
+    )
+    SUCCESS_CRITERIA = (
+        Criterion(
+            name="crossed_wall",
+            source="field",
+            key="crossed",
+            compare=">=",
+            threshold=1.0,
+            description="Got past the wall.",
+        ),
+        Criterion(
+            name="soft_touchdown",
+            source="metric",
+            key="touchdown_speed",
+            compare="<=",
+            threshold="landing_max_vz",
+            description="Touched down slower than landing_max_vz.",
+        ),
+        Criterion(
+            name="on_pad",
+            source="metric",
+            key="landing_error",
+            compare="<=",
+            threshold="landing_tolerance",
+            description="Within landing_tolerance of the pad centre.",
+        ),
+        Criterion(
+            name="rested",
+            source="metric",
+            key="rest_time",
+            compare=">=",
+            threshold="rest_seconds",
+            description="Rested on the pad for rest_seconds.",
+        ),
+    )
+    HAZARDS = (
+        Hazard(reason="collision", fields=("wall_rel",), description="Low near the wall."),
+        Hazard(
+            reason="hard_landing",
+            fields=("vel[2]", "tilt", "pad_rel[2]"),
+            description="Descending fast or tilted close to the ground.",
+        ),
+        Hazard(reason="missed_pad", fields=("pad_rel",), description="Descending off the pad."),
+    )
+    LANDMARKS = (Landmark(field="wall_rel", label="the wall top"),)
+    PROGRESS = ("crossed", "rest_time")
+
+    observe = staticmethod(observe_wall_landing)
 
     def _build_task_world(self) -> None:
         self.wall = self._add_box((WALL_THICKNESS / 2, WALL_HALF_WIDTH, 0.5), (0.7, 0.3, 0.3, 1))
@@ -120,21 +188,22 @@ class DroneWallLanding(DroneTask):
         self.crossed = False
         self.rest_steps = 0
         self.touchdown_speed = 0.0
+        self.layout = {
+            "wall_x": WALL_X,
+            "wall_top": self.wall_top,
+            "cross_x": WALL_X + WALL_THICKNESS + model.BODY_RADIUS,
+            "pad": list(self.pad_xy),
+            "pad_height": PAD_HEIGHT,
+        }
 
-    def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
-        x, y, z = pos
-        if x > WALL_X + WALL_THICKNESS + model.BODY_RADIUS:
-            self.crossed = True
-        return (
-            WALL_X - x,
-            0.0,
-            self.wall_top - z,
-            self.pad_xy[0] - x,
-            self.pad_xy[1] - y,
-            PAD_HEIGHT - z,
-            float(self.crossed),
-            self.rest_steps / self.task_spec.control_hz,
-        )
+    def _events(self) -> dict[str, float]:
+        return {
+            "crossed": self.crossed,
+            "rest_time": self.rest_steps / self.task_spec.control_hz,
+        }
+
+    def _after_observe(self, fields: Mapping[str, Any]) -> None:
+        self.crossed = fields["crossed"] > 0.0
 
     def _near_obstacle(self) -> bool:
         x, z = self._pos[0], self._pos[2]
@@ -175,6 +244,7 @@ class DroneWallLanding(DroneTask):
             "landing_error": math.hypot(x - self.pad_xy[0], y - self.pad_xy[1]),
             "crossed": float(self.crossed),
             "touchdown_speed": self.touchdown_speed,
+            "rest_time": self.rest_steps / self.task_spec.control_hz,
         }
 
     def _camera(self) -> tuple[tuple[float, float, float], float, float, float]:

@@ -1,8 +1,9 @@
 """DroneAltitude: climb from the ground to a commanded altitude and hold it.
 
-A complete plugin task in ~50 lines: derive from ``sims.drone.base.DroneTask`` (or from
-``sims.SimTask`` for a different robot), declare the spec pieces as class attributes and
-implement the hooks. Register it with the ``agentic_rl.tasks`` entry point (see pyproject.toml).
+A complete plugin task: derive from ``sims.drone.base.DroneTask`` (or from ``sims.SimTask`` for
+a different robot), declare the spec pieces as class attributes, name the observation function
+and implement the hooks. Register it with the ``agentic_rl.tasks`` entry point (see
+pyproject.toml), or name it as ``agentic_rl_altitude.task:DroneAltitude``.
 """
 
 from __future__ import annotations
@@ -11,13 +12,16 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from agentic_rl_altitude.observe import observe_altitude
 from sims.drone.base import SUCCESS_AT_TIMEOUT, DroneTask
-from sims.spec import StateField, TaskMetric
+from sims.spec import Criterion, Goal, GoalError, StateField, TaskMetric
 
 TOLERANCE = 0.05
+HOLD_SECONDS = 1.0
 
 
 class DroneAltitude(DroneTask):
+    # --- the spec: what the task is and means -------------------------------------------
     TASK_ID = "altitude/DroneAltitude-v0"
     DESCRIPTION = "Take off from the ground and hold a commanded altitude above the start point."
     SUCCESS = f"For the last 1 s of the 4 s episode the altitude error stays below {TOLERANCE} m."
@@ -28,6 +32,7 @@ class DroneAltitude(DroneTask):
             shape=(),
             unit="m",
             frame="world",
+            role="goal",
             description="Commanded altitude minus current altitude.",
         ),
     )
@@ -41,14 +46,27 @@ class DroneAltitude(DroneTask):
             description="Absolute altitude error at the end.",
         ),
     )
-    CONSTANTS = {"tolerance": TOLERANCE}
+    CONSTANTS = {"tolerance": TOLERANCE, "hold_seconds": HOLD_SECONDS}
+    GOAL = Goal(errors=(GoalError(field="altitude_error", tolerance="tolerance", scale=0.8),))
+    SUCCESS_CRITERIA = (
+        Criterion(
+            name="holds_altitude",
+            source="field",
+            key="altitude_error",
+            reduce="abs",
+            compare="<",
+            threshold="tolerance",
+            hold="hold_seconds",
+        ),
+    )
 
+    # --- the observation: one pure function of (robot_state, layout) ---------------------
+    observe = staticmethod(observe_altitude)
+
+    # --- the episode ---------------------------------------------------------------------
     def _reset_layout(self) -> None:
-        self.target = self._uniform(0.5, 1.2)
+        self.layout = {"altitude": self._uniform(0.5, 1.2)}
         self._held = 0
-
-    def _task_values(self, pos: tuple[float, float, float]) -> tuple[float, ...]:
-        return (self.target - pos[2],)
 
     def _task_end(self, state: Mapping[str, np.ndarray], contacts: set[int]) -> None:
         ok = abs(float(state["altitude_error"])) < TOLERANCE
@@ -56,7 +74,7 @@ class DroneAltitude(DroneTask):
         return None
 
     def _success_at_timeout(self) -> bool:
-        return self._held >= int(self.task_spec.control_hz)
+        return self._held >= int(HOLD_SECONDS * self.task_spec.control_hz)
 
     def _episode_metrics(self) -> dict[str, float]:
         return {

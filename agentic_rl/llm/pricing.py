@@ -3,7 +3,8 @@
 Prices are USD per one million tokens, ``prompt`` (input) and ``completion`` (output), as
 published by the providers when this table was written; they change, so override them:
 
-* ``make_designer("openai", prices={"my-model": {"prompt": 0.5, "completion": 1.5}})``, or
+* ``--set 'designer_options.prices={"my-model": {"prompt": 0.5, "completion": 1.5}}'`` on the
+  command line (or ``make_designer("openai", prices={...})`` in Python), or
 * ``prices="prices.json"``: a JSON file holding the same mapping.
 
 Overrides are merged over the built-in table. A model is looked up by exact name first, then
@@ -111,8 +112,10 @@ class PriceTable:
         price = self.lookup(model)
         if price is None:
             raise ValueError(
-                f"no price known for model {model!r}, so a USD budget cannot be enforced; "
-                f'pass prices={{"{model}": {{"prompt": ..., "completion": ...}}}} (USD per 1M '
-                "tokens, or a JSON file of them) or use budget_tokens instead"
+                f"no price known for model {model!r}, so a USD budget cannot be enforced; set "
+                + "--set 'designer_options.prices="
+                + json.dumps({model: {"prompt": 0.5, "completion": 1.5}})
+                + "' (USD per 1M tokens, or the path of a JSON file of them), or use "
+                "--budget-tokens instead"
             )
         return price

@@ -1,0 +1,529 @@
+"""Checks before training: score a new reward on the parent's recorded episodes (CARD-style).
+
+Training a reward costs minutes; scoring it on episodes that were already recorded costs a
+second. Before a new reward gets training steps, the loop replays the parent's evaluation
+episodes (their per-step states and actions; the ground truth of each: success, termination
+reason) through the new reward and asks two questions the issue names:
+
+(a) **ranking**: do the successful episodes earn a higher return than the failed ones (mean
+    over each group; the share of (success, failure) pairs ranked right is reported too)?
+(b) **survival**: does ending early by a failure ever pay more than surviving to the time
+    limit? Measured two ways, on whichever episodes exist:
+
+    * each episode that *did* end early by a failure is continued, on paper, to the time limit
+      at its own median per-step reward; ending early paid when its actual return is higher;
+    * each episode that *did* reach the time limit is ended, on paper, right after its first
+      step with the failure penalty the reward gives (measured on the recorded failures'
+      last step relative to their own median step; 0 when none was recorded); ending early
+      paid when that beats the episode's actual return.
+
+    The check fails when ending early paid in more than half of the episodes of either kind.
+
+A check without the episodes it needs (no success, or no failure) is reported as not
+applicable and does not fail. The :class:`PrecheckVerdict` carries every number and a message
+worded for a model to repair its reward (the offline designer discards a failing reward).
+
+Model-written code runs here exactly as in training: compiled by the reward pipeline and
+called through the guarded runtime (:class:`rewards.RewardFunction`: non-finite terms zeroed,
+exceptions counted), inside a spawned child process under the reward sandbox's CPU, address
+space and wall-clock limits (:class:`rewards.SandboxLimits`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from rewards import SandboxLimits
+    from sims.spec import TaskSpec
+
+#: File beside a candidate's ``packet.json`` holding its recorded nominal evaluation episodes.
+EPISODES_FILE = "episodes.npz"
+#: Default sandbox for scoring: the smoke run's memory cap, more CPU and wall time (a parent's
+#: evaluation episodes are up to ~20 x 1,000 steps, where the smoke run scores 256).
+DEFAULT_CPU_SECONDS = 30.0
+DEFAULT_WALL_SECONDS = 120.0
+#: Ending early "pays" in an episode when it earns more than surviving by at least this share
+#: of the episode's mean absolute per-step reward (float noise is not a verdict).
+PAY_MARGIN = 1e-3
+#: Ending early must pay in more than this share of an episode group for check (b) to fail.
+PAY_MAJORITY = 0.5
+
+
+@dataclass(frozen=True)
+class RecordedEpisode:
+    """One recorded evaluation episode, as the checks read it.
+
+    Attributes:
+        states: field name -> ``(length + 1, *shape)`` states; row 0 right after reset.
+        actions: ``(length, act_dim)`` applied actions.
+        success: ground-truth success.
+        reason: the termination reason (a name from the spec's ``termination_reasons``).
+    """
+
+    states: Mapping[str, np.ndarray]
+    actions: np.ndarray
+    success: bool
+    reason: str
+
+    @property
+    def length(self) -> int:
+        return len(self.actions)
+
+    @classmethod
+    def from_flat(
+        cls, spec: TaskSpec, states: np.ndarray, actions: np.ndarray, success: bool, reason: str
+    ) -> RecordedEpisode:
+        """From flat ``(length + 1, obs_size)`` state rows laid out as the spec's fields."""
+        out, start = {}, 0
+        rows = np.asarray(states, dtype=np.float64)
+        for f in spec.state_fields:
+            block = rows[:, start : start + f.size]
+            out[f.name] = block[:, 0] if f.shape == () else block.reshape(len(rows), *f.shape)
+            start += f.size
+        return cls(out, np.asarray(actions, dtype=np.float64), bool(success), str(reason))
+
+    @classmethod
+    def from_record(cls, spec: TaskSpec, record: Any) -> RecordedEpisode:
+        """From a diagnostics :class:`~agentic_rl.diagnostics.rollouts.EpisodeRecord`."""
+        return cls.from_flat(spec, record.states, record.actions, record.success, record.reason)
+
+
+def save_episodes(path: str | Path, episodes: Sequence[RecordedEpisode]) -> None:
+    """Write episodes to one ``.npz`` (what the loop keeps beside a candidate's packet)."""
+    arrays: dict[str, np.ndarray] = {"count": np.array(len(episodes))}
+    for i, ep in enumerate(episodes):
+        arrays[f"{i}/actions"] = ep.actions
+        arrays[f"{i}/success"] = np.array(ep.success)
+        arrays[f"{i}/reason"] = np.array(ep.reason)
+        for name, value in ep.states.items():
+            arrays[f"{i}/s/{name}"] = np.asarray(value)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
+
+
+def load_episodes(path: str | Path) -> list[RecordedEpisode]:
+    """Read what :func:`save_episodes` wrote."""
+    with np.load(Path(path), allow_pickle=False) as data:
+        out = []
+        for i in range(int(data["count"])):
+            prefix = f"{i}/s/"
+            states = {k[len(prefix) :]: data[k] for k in data.files if k.startswith(prefix)}
+            out.append(
+                RecordedEpisode(
+                    states=states,
+                    actions=data[f"{i}/actions"],
+                    success=bool(data[f"{i}/success"]),
+                    reason=str(data[f"{i}/reason"]),
+                )
+            )
+    return out
+
+
+class PrecheckError(RuntimeError):
+    """The reward could not be scored: it hit a sandbox limit or the runtime's error budget,
+    or it does not compile. The message says which, for the reward's author."""
+
+
+def parent_episodes(record: Any) -> list[RecordedEpisode]:
+    """The recorded evaluation episodes of a finished candidate
+    (:class:`~agentic_rl.records.CandidateRecord`), from the :data:`EPISODES_FILE` beside its
+    packet; empty when it has none (then there is nothing to check against)."""
+    if record.packet_path:
+        packet = Path(record.packet_path)
+        folder = packet if packet.is_dir() else packet.parent
+    elif record.run_dir:
+        folder = Path(record.run_dir)
+    else:
+        return []
+    path = folder / EPISODES_FILE
+    if not path.exists():
+        return []
+    try:
+        return load_episodes(path)
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+# ------------------------------------------------------------------------------ the verdict
+class CheckResult(BaseModel):
+    """One of the checks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    applicable: bool
+    passed: bool
+    message: str
+
+
+class PrecheckVerdict(BaseModel):
+    """What the checks found, with the numbers (see the module docstring)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    passed: bool
+    episodes: int
+    successes: int
+    failures: int
+    early_failures: int
+    at_limit: int
+    success_return: float | None = Field(None, description="Mean return of the successes.")
+    failure_return: float | None = Field(None, description="Mean return of the failures.")
+    pairs_ranked_right: float | None = Field(
+        None, description="Share of (success, failure) pairs where the success earns more."
+    )
+    early_paid: int = Field(0, description="Early failures that earned more than surviving.")
+    limit_paid: int = Field(0, description="Time-limit episodes that would earn more failing.")
+    early_return: float | None = Field(None, description="Mean return of the early failures.")
+    early_survival_return: float | None = Field(
+        None, description="Their mean return continued to the time limit at the median step."
+    )
+    failure_penalty: float | None = Field(
+        None, description="Mean extra reward of a failure's last step over its median step."
+    )
+    reward_errors: int = Field(0, description="Steps on which the reward raised (paid 0).")
+    checks: list[CheckResult] = Field(default_factory=list)
+    message: str = Field(description="The verdict in words, written for the reward's author.")
+
+    @property
+    def feedback(self) -> str:
+        """The message to hand back to a designer (a repair prompt for a model)."""
+        return self.message
+
+
+# ------------------------------------------------------------------------------ scoring
+@dataclass
+class _Scored:
+    rewards: list[np.ndarray] = field(default_factory=list)
+    errors: int = 0
+
+
+def score_episodes(
+    source: str,
+    spec: TaskSpec,
+    episodes: Sequence[RecordedEpisode],
+    *,
+    limits: SandboxLimits | None = None,
+) -> tuple[list[np.ndarray], int]:
+    """Per-step rewards of ``source`` on every episode, computed in a sandboxed child.
+
+    Returns:
+        ``(rewards, errors)``: one ``(length,)`` array of per-step totals per episode, and the
+        number of steps on which the program raised (the guarded runtime paid 0 there).
+
+    Raises:
+        PrecheckError: if the program does not compile, raised more often than the runtime
+            tolerates, or the child hit a limit (the message names it).
+    """
+    from rewards import SandboxLimits
+
+    limits = limits or SandboxLimits(
+        cpu_seconds=DEFAULT_CPU_SECONDS, wall_seconds=DEFAULT_WALL_SECONDS
+    )
+    payload = {
+        "source": source,
+        "spec": spec,
+        "episodes": [(dict(ep.states), ep.actions) for ep in episodes],
+        "limits": limits,
+    }
+    mp = multiprocessing.get_context("spawn")
+    receiver, sender = mp.Pipe(duplex=False)
+    proc = mp.Process(target=_child_main, args=(sender, payload), daemon=True, name="precheck")
+    proc.start()
+    sender.close()  # a dead child shows up as EOF instead of a hang
+    result: dict[str, Any] | None = None
+    try:
+        if receiver.poll(limits.wall_seconds):
+            result = receiver.recv()
+    except (EOFError, OSError):
+        result = None
+    finally:
+        proc.join(timeout=5.0 if result is not None else 0.5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        receiver.close()
+    if result is None:
+        raise PrecheckError(
+            f"scoring the recorded episodes did not finish within the sandbox's limits "
+            f"({limits.cpu_seconds:g} s CPU, {limits.memory_mb} MiB, {limits.wall_seconds:g} s "
+            "wall): keep the reward cheap and bounded",
+        )
+    if "rejected" in result:
+        raise PrecheckError(result["rejected"])
+    return [np.asarray(r, dtype=np.float64) for r in result["rewards"]], int(result["errors"])
+
+
+def _child_main(conn: Any, payload: dict[str, Any]) -> None:
+    """Sandboxed child: limits first, then compile and call the reward (spawn imports this)."""
+    from rewards import RewardRejected
+    from rewards.sandbox import _apply_limits  # the reward sandbox's own limit setter
+
+    try:
+        _apply_limits(payload["limits"])
+        result: dict[str, Any] = _score(payload)
+    except RewardRejected as exc:
+        where = f" at line {exc.line}" if exc.line else ""
+        result = {"rejected": f"it does not compile ({exc.stage}{where}): {exc.message[:1000]}"}
+    except MemoryError:
+        result = {"rejected": "it ran out of memory in the sandbox"}
+    except BaseException as exc:  # report anything, never hang the parent
+        result = {"rejected": f"{type(exc).__name__}: {str(exc)[:1000]}"}
+    try:
+        conn.send(result)
+    finally:
+        conn.close()
+
+
+def _score(payload: dict[str, Any]) -> dict[str, Any]:
+    from types import MappingProxyType
+
+    import rewards
+    from rewards.states import FrozenState
+
+    spec = payload["spec"]
+    fn = rewards.compile_program(payload["source"], spec)
+    task = MappingProxyType(dict(spec.constants))
+    out = []
+    for raw, actions in payload["episodes"]:
+        states = {k: np.array(v, dtype=np.float64) for k, v in raw.items()}
+        for v in states.values():
+            v.flags.writeable = False  # the snapshot is read-only, as in the env
+        # scalar fields are numpy scalars in the env's snapshot, vectors read-only views
+        rows = [
+            FrozenState((k, v[i] if v.ndim > 1 else np.float64(v[i])) for k, v in states.items())
+            for i in range(len(actions) + 1)
+        ]
+        per_step = np.zeros(len(actions))
+        for t in range(len(actions)):
+            per_step[t] = sum(fn(rows[t + 1], np.asarray(actions[t]), rows[t], task).values())
+        out.append(per_step.tolist())
+    return {"rewards": out, "errors": sum(fn.error_counts.values())}
+
+
+# ------------------------------------------------------------------------------ the checks
+def check_reward(
+    source: str,
+    spec: TaskSpec,
+    episodes: Sequence[RecordedEpisode],
+    *,
+    limits: SandboxLimits | None = None,
+) -> PrecheckVerdict:
+    """Score ``source`` on recorded episodes and run checks (a) and (b).
+
+    Args:
+        source: the reward program (already accepted by :func:`rewards.check_source`).
+        spec: the task.
+        episodes: the parent's recorded evaluation episodes.
+        limits: sandbox limits of the scoring child.
+
+    Returns:
+        The verdict; a reward that cannot be scored (see :func:`score_episodes`) fails it,
+        with the reason as its message.
+    """
+    try:
+        per_step, errors = score_episodes(source, spec, episodes, limits=limits)
+    except PrecheckError as exc:
+        message = (
+            "The reward was run on the parent's recorded evaluation episodes before training "
+            f"and failed there: {exc}"
+        )
+        return PrecheckVerdict(
+            passed=False,
+            episodes=len(episodes),
+            successes=sum(ep.success for ep in episodes),
+            failures=sum(not ep.success for ep in episodes),
+            early_failures=0,
+            at_limit=0,
+            checks=[CheckResult(name="runs", applicable=True, passed=False, message=str(exc))],
+            message=message,
+        )
+    return judge(spec, episodes, per_step, reward_errors=errors)
+
+
+def judge(
+    spec: TaskSpec,
+    episodes: Sequence[RecordedEpisode],
+    per_step: Sequence[np.ndarray],
+    *,
+    reward_errors: int = 0,
+) -> PrecheckVerdict:
+    """Checks (a) and (b) on already computed per-step rewards (pure arithmetic)."""
+    early_reasons = set(_early_failure_reasons(spec))
+    returns = np.array([float(r.sum()) for r in per_step])
+    ok = np.array([ep.success for ep in episodes], dtype=bool)
+    early = np.array([not ep.success and ep.reason in early_reasons for ep in episodes])
+    at_limit = np.array([ep.length >= spec.max_episode_steps for ep in episodes])
+
+    checks = [_ranking(returns, ok)]
+    survival, numbers = _survival(spec, per_step, returns, early, at_limit)
+    checks.append(survival)
+    passed = all(c.passed for c in checks)
+    failed = [c for c in checks if not c.passed]
+    if passed:
+        message = "The reward passes the checks on the parent's recorded episodes: " + "; ".join(
+            c.message for c in checks
+        )
+    else:
+        message = (
+            "The reward was scored on the parent's recorded evaluation episodes before "
+            "training and rejected: "
+            + " ".join(c.message for c in failed)
+            + " Fix the reward so that succeeding always earns more than failing and staying "
+            "alive never costs more than ending the episode (keep per-step rewards of a "
+            "surviving robot non-negative, e.g. bounded positive shaping, or make failure cost "
+            "more than the rest of the episode could)."
+        )
+    if reward_errors:
+        message += f" Note: the reward raised on {reward_errors} recorded steps (paid 0 there)."
+    return PrecheckVerdict(
+        passed=passed,
+        episodes=len(episodes),
+        successes=int(ok.sum()),
+        failures=int((~ok).sum()),
+        early_failures=int(early.sum()),
+        at_limit=int(at_limit.sum()),
+        success_return=_mean(returns[ok]),
+        failure_return=_mean(returns[~ok]),
+        pairs_ranked_right=_pairs(returns[ok], returns[~ok]),
+        reward_errors=reward_errors,
+        checks=checks,
+        message=message,
+        **numbers,
+    )
+
+
+def _early_failure_reasons(spec: TaskSpec) -> tuple[str, ...]:
+    return tuple(
+        r.name for r in spec.termination_reasons if r.kind == "terminated" and not r.success
+    )
+
+
+def _mean(x: np.ndarray) -> float | None:
+    return float(x.mean()) if x.size else None
+
+
+def _pairs(good: np.ndarray, bad: np.ndarray) -> float | None:
+    if not good.size or not bad.size:
+        return None
+    return float((good[:, None] > bad[None, :]).mean())
+
+
+def _ranking(returns: np.ndarray, ok: np.ndarray) -> CheckResult:
+    good, bad = returns[ok], returns[~ok]
+    if not good.size or not bad.size:
+        which = "successful" if not good.size else "failed"
+        return CheckResult(
+            name="ranking",
+            applicable=False,
+            passed=True,
+            message=f"(a) not applicable: no {which} episode was recorded",
+        )
+    g, b = float(good.mean()), float(bad.mean())
+    pairs = _pairs(good, bad)
+    numbers = (
+        f"successful episodes earn {g:.4g} on average ({good.size} episodes), failed ones "
+        f"{b:.4g} ({bad.size}); {pairs:.0%} of (success, failure) pairs are ranked right"
+    )
+    if g > b:
+        return CheckResult(name="ranking", applicable=True, passed=True, message=f"(a) {numbers}")
+    return CheckResult(
+        name="ranking",
+        applicable=True,
+        passed=False,
+        message=f"(a) Failing pays: {numbers}. The reward prefers failing to succeeding.",
+    )
+
+
+def _survival(
+    spec: TaskSpec,
+    per_step: Sequence[np.ndarray],
+    returns: np.ndarray,
+    early: np.ndarray,
+    at_limit: np.ndarray,
+) -> tuple[CheckResult, dict[str, Any]]:
+    limit = spec.max_episode_steps
+    scale = [max(float(np.abs(r).mean()), 1e-9) if r.size else 1e-9 for r in per_step]
+    # the failure penalty: how much a failure's last step pays over that episode's usual step
+    extras = [
+        float(per_step[i][-1] - np.median(per_step[i][:-1]))
+        for i in np.flatnonzero(early)
+        if per_step[i].size >= 2
+    ]
+    penalty = float(np.mean(extras)) if extras else None
+    # early failures continued, on paper, at their median step to the time limit
+    early_paid, early_ret, survive_ret = 0, [], []
+    for i in np.flatnonzero(early):
+        r = per_step[i]
+        typical = float(np.median(r[:-1])) if r.size >= 2 else 0.0
+        survive = float(r[:-1].sum()) + typical * (limit - r.size + 1)
+        early_ret.append(returns[i])
+        survive_ret.append(survive)
+        early_paid += returns[i] > survive + PAY_MARGIN * scale[i]
+    # time-limit episodes ended, on paper, right after their first step by a failure
+    limit_paid = 0
+    for i in np.flatnonzero(at_limit):
+        r = per_step[i]
+        fail_now = float(r[0]) + (penalty if penalty is not None else 0.0)
+        limit_paid += fail_now > returns[i] + PAY_MARGIN * scale[i]
+    n_early, n_limit = int(early.sum()), int(at_limit.sum())
+    numbers: dict[str, Any] = {
+        "early_paid": early_paid,
+        "limit_paid": limit_paid,
+        "early_return": float(np.mean(early_ret)) if early_ret else None,
+        "early_survival_return": float(np.mean(survive_ret)) if survive_ret else None,
+        "failure_penalty": penalty,
+    }
+    if not n_early and not n_limit:
+        return CheckResult(
+            name="survival",
+            applicable=False,
+            passed=True,
+            message="(b) not applicable: no episode ended early by a failure or reached the "
+            "time limit",
+        ), numbers
+    parts, bad = [], False
+    if n_early:
+        pays = early_paid > PAY_MAJORITY * n_early
+        bad |= pays
+        parts.append(
+            f"{early_paid} of {n_early} episodes that ended early by a failure earned more "
+            f"({numbers['early_return']:.4g} on average) than surviving to the time limit at "
+            f"their median step would have ({numbers['early_survival_return']:.4g})"
+        )
+    if n_limit:
+        pays = limit_paid > PAY_MAJORITY * n_limit
+        bad |= pays
+        how = (
+            f"with the failure penalty measured on the recorded failures ({penalty:+.4g} on "
+            "the failing step)"
+            if penalty is not None
+            else "(no recorded failure to measure a failure penalty: taken as 0)"
+        )
+        parts.append(
+            f"{limit_paid} of {n_limit} episodes that reached the time limit would have earned "
+            f"more by failing right after the first step {how}"
+        )
+    text = "; ".join(parts)
+    if bad:
+        return CheckResult(
+            name="survival",
+            applicable=True,
+            passed=False,
+            message=f"(b) Ending the episode early pays: {text}. Per-step rewards are negative "
+            "enough that a failure ends the cost.",
+        ), numbers
+    return CheckResult(
+        name="survival", applicable=True, passed=True, message=f"(b) {text}"
+    ), numbers

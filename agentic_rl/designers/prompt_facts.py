@@ -1,0 +1,265 @@
+"""The facts of a task as the LLM designer's prompt states them: one place, one definition each.
+
+Everything here is read from the task's :class:`~sims.spec.TaskSpec` (and, for the start and
+goal distributions, measured over seeded resets of the task itself), never guessed from a
+task's name. What the prompt says about a task:
+
+* the goal, the ground-truth success criterion and how episodes end;
+* the *success figures* the model will see later, each defined once and labelled
+  (:data:`SUCCESS_DEFINITIONS`), so "success" never means two things in one prompt;
+* the action with the value of every scale (``x max_speed m/s`` becomes ``x 1.0 m/s``);
+* the task constants with units where the spec declares them;
+* the start and goal distributions (ranges of the state fields over seeded resets);
+* how PPO treats the reward (scaled by a running return std, clipped, discounted);
+* the reward-program interface with only the ``terms`` functions relevant to the task.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sims.spec import TaskSpec
+
+#: The labels the prompt and the memory use for success figures, each defined once.
+SUCCESS_DEFINITIONS = (
+    "- **nominal success**: share of held-out evaluation episodes (seeds never used in "
+    "training; the deterministic policy, nominal physics) that end in success. This is what "
+    "candidates are selected on; it includes the re-evaluation episodes of an iteration's top "
+    "two, so it can differ from the packet's evaluation line, which counts the first episodes "
+    "only.\n"
+    "- **randomized success**: the same under randomized physics (ranges below).\n"
+    "- **training success**: share of episodes that ended in success *while training*, with "
+    "the stochastic (exploring) policy; the `success` column of a packet's training curves. It "
+    "lags the deterministic policy and is only a trend.\n"
+    "- **score**: the selection score, nominal success first, then the task metrics as a "
+    "tie-break; use it only to rank candidates."
+)
+
+#: Reward terms that only mean something for tasks with a given termination reason. Every
+#: other ``terms`` function (distances, closeness, progress, penalties on actions and speed)
+#: is offered to every task.
+_TERM_NEEDS: dict[str, frozenset[str]] = {
+    "gate_alignment": frozenset({"missed_gate"}),
+    "grasp": frozenset({"dropped_object"}),
+    "lift": frozenset({"dropped_object"}),
+    "landing_softness": frozenset({"hard_landing", "missed_pad"}),
+    "crash_penalty": frozenset({"crash", "flipped"}),
+    "tilt_penalty": frozenset({"crash", "flipped"}),
+    "angular_velocity_penalty": frozenset({"crash", "flipped"}),
+}
+#: Seeded resets measured for the start and goal distributions.
+RESET_SAMPLES = 24
+
+
+def relevant_terms(spec: TaskSpec) -> list[dict[str, str]]:
+    """The ``terms`` functions worth offering for ``spec`` (see :data:`_TERM_NEEDS`)."""
+    from rewards.describe import term_functions
+
+    reasons = {r.name for r in spec.termination_reasons}
+    return [
+        t
+        for t in term_functions()
+        if t["name"] not in _TERM_NEEDS or _TERM_NEEDS[t["name"]] & reasons
+    ]
+
+
+def action_text(spec: TaskSpec) -> str:
+    """The action, each component with its scale's value substituted."""
+    scales = dict(re.findall(r"\b([a-z_]+)=([-+0-9.eE]+)", spec.action.description))
+    comps = []
+    for comp in spec.action.components:
+        comps.append(
+            re.sub(
+                r"\bx ([a-z_]+)\b",
+                lambda m: (
+                    f"x {scales[m.group(1)]} ({m.group(1)})" if m.group(1) in scales else m.group(0)
+                ),
+                comp,
+            )
+        )
+    shape = "x".join(str(n) for n in spec.action.shape)
+    lines = [
+        f"`action`: numpy array of shape ({shape},), each component in [-1, 1], mode "
+        f"`{spec.action.mode}`. {spec.action.description}"
+    ]
+    lines += [f"  - action[{i}]: {c}" for i, c in enumerate(comps)]
+    return "\n".join(lines)
+
+
+def constant_units(spec: TaskSpec) -> dict[str, str]:
+    """Units of the task constants, where the spec declares them (directly, or through a
+    success criterion comparing a field with a constant: the constant has the field's unit)."""
+    units: dict[str, str] = dict(getattr(spec, "constant_units", None) or {})
+    fields = {f.name: f.unit for f in spec.state_fields}
+    for crit in getattr(spec, "success_criteria", None) or ():
+        const, fld = getattr(crit, "threshold", None), getattr(crit, "field", None)
+        if isinstance(const, str) and fld in fields:
+            units.setdefault(const, fields[fld])
+        hold = getattr(crit, "hold", None)
+        if isinstance(hold, str):
+            units.setdefault(hold, "s")
+    return units
+
+
+def constants_text(spec: TaskSpec) -> str:
+    units = constant_units(spec)
+    if not spec.constants:
+        return "`task` (read-only constants): none."
+    items = []
+    for k, v in spec.constants.items():
+        unit = units.get(k)
+        items.append(f"`{k}`={v:g}" + (f" {unit}" if unit and unit != "1" else ""))
+    return "`task` (read-only constants, `task['name']`): " + ", ".join(items)
+
+
+@cache
+def reset_ranges(
+    task_id: str, samples: int = RESET_SAMPLES
+) -> dict[str, list[tuple[float, float]]]:
+    """Per state field, (min, max) of each component over ``samples`` seeded resets: the
+    start and goal distributions as the policy meets them. Fields constant over all resets
+    (zeros after reset, fixed layout) are left out."""
+    import numpy as np
+
+    import sims
+
+    env = sims.make(task_id)
+    seen: dict[str, list[np.ndarray]] = {}
+    try:
+        for seed in range(samples):
+            _obs, info = env.reset(seed=10_000 + seed)
+            for name, value in dict(info.get("state") or {}).items():
+                seen.setdefault(name, []).append(np.atleast_1d(np.asarray(value, float)).ravel())
+    finally:
+        env.close()
+    out: dict[str, list[tuple[float, float]]] = {}
+    for name, values in seen.items():
+        arr = np.stack(values)
+        lo, hi = arr.min(axis=0), arr.max(axis=0)
+        if np.allclose(lo, hi):
+            continue
+        out[name] = [(float(a), float(b)) for a, b in zip(lo, hi, strict=True)]
+    return out
+
+
+def distributions_text(spec: TaskSpec) -> str:
+    """Start and goal distributions: state-field ranges over seeded resets."""
+    try:
+        ranges = reset_ranges(spec.id)
+    except Exception as exc:  # a task that cannot reset here still gets a prompt
+        return f"(start and goal distributions could not be measured: {type(exc).__name__})"
+    units = {f.name: f.unit for f in spec.state_fields}
+    order = [f.name for f in spec.state_fields if f.name in ranges]
+    lines = []
+    for name in order:
+        parts = ", ".join(f"[{lo:.2g}, {hi:.2g}]" for lo, hi in ranges[name])
+        unit = units.get(name, "")
+        lines.append(f"- `{name}`{f' ({unit})' if unit and unit != '1' else ''}: {parts}")
+    if not lines:
+        return "Every episode starts from the same state."
+    return (
+        f"At reset (component ranges over {RESET_SAMPLES} seeded resets; fields that never "
+        "vary are left out):\n" + "\n".join(lines)
+    )
+
+
+def randomization_text(spec: TaskSpec) -> str:
+    if not spec.randomization:
+        return "Randomized physics: none for this task."
+    items = [
+        f"{p.name} {p.low:g}..{p.high:g}{'' if p.unit == '1' else ' ' + p.unit}"
+        + (" (x nominal)" if p.kind == "scale" else "")
+        for p in spec.randomization
+    ]
+    return "Randomized-physics evaluation draws: " + ", ".join(items) + "."
+
+
+@cache
+def ppo_text() -> str:
+    """How training treats the reward, from the PPO config defaults."""
+    from agentic_rl.ppo.config import PPOConfig
+
+    c: Any = PPOConfig()
+    return (
+        f"Training: PPO, discount gamma={c.gamma:g} (GAE lambda {c.gae_lambda:g}). The summed "
+        "reward is divided by a running standard deviation of the discounted return and "
+        f"clipped to +-{c.clip_reward:g}, so its overall scale does not matter; what matters is "
+        "the relative size of the terms and their sign over an episode. Observations are "
+        "normalized the same way. An episode that ends early (a failure termination) stops "
+        "collecting reward, so a reward that is negative on most steps teaches the policy to "
+        "end episodes early."
+    )
+
+
+def interface_text(spec: TaskSpec) -> str:
+    """The reward-program interface: fields, action, constants, relevant terms, rules."""
+    from rewards.describe import state_fields
+
+    lines = [
+        "Write `def compute_reward(state, action, prev_state, task):` returning a dict of named "
+        "float terms; the reward is their sum.",
+        "",
+        "`state` and `prev_state` (the state before `action`) are read-only mappings of numpy "
+        "arrays:",
+    ]
+    for f in state_fields(spec):
+        shape = "scalar" if not f["shape"] else "x".join(map(str, f["shape"]))
+        lines.append(f"- `{f['name']}` ({shape}, {f['unit']}, {f['frame']}): {f['description']}")
+    lines += ["", action_text(spec), "", constants_text(spec), ""]
+    terms = relevant_terms(spec)
+    lines.append(
+        "Provided without imports: `np` (a numpy subset incl. `np.linalg.norm`), `math`, and "
+        "`terms` (penalties return a cost >= 0: subtract them with a weight). `import numpy as "
+        "np` and `import math` are accepted and ignored; nothing else can be imported. The "
+        f"`terms` functions relevant to this task ({len(terms)}):"
+    )
+    lines += [f"- `{t['signature']}`: {t['summary']}" for t in terms]
+    lines += [
+        "",
+        "Rules the validator enforces: no other imports, no I/O, no `while`/`try`/`class`/"
+        "`global`, no decorators, no names or attributes starting with `_`, loops only over "
+        "data or constant ranges, no recursion, helpers as plain module-level functions in the "
+        "same code block. Every term must be a finite float for every state (guard `math.exp` "
+        "and divisions).",
+    ]
+    return "\n".join(lines)
+
+
+def task_facts(spec: TaskSpec) -> str:
+    """The task section of the prompt: goal, success, episodes, definitions, physics, PPO."""
+    reasons = "\n".join(
+        f"- `{r.name}` ({'success' if r.success else r.kind}): {r.description}"
+        for r in spec.termination_reasons
+    )
+    metrics = "\n".join(
+        f"- `{m.name}` ({m.unit}, {'higher' if m.higher_is_better else 'lower'} is better): "
+        f"{m.description}"
+        for m in spec.task_metrics
+        if m.name != "success"
+    )
+    return "\n".join(
+        [
+            f"# Task: {spec.id} (robot: {spec.robot})",
+            "",
+            spec.description,
+            "",
+            f"Success (ground truth, judged by the simulator): {spec.success}",
+            "",
+            f"Control at {spec.control_hz:g} Hz; an episode lasts at most {spec.max_episode_steps} "
+            f"steps ({spec.episode_seconds:g} s). Episodes end for these reasons:",
+            reasons,
+            "",
+            distributions_text(spec),
+            "",
+            "## How candidates are judged (definitions used everywhere below)",
+            SUCCESS_DEFINITIONS,
+            "Task metrics (mean over the evaluation episodes):",
+            metrics or "- (none besides success)",
+            randomization_text(spec),
+            "",
+            ppo_text(),
+        ]
+    )

@@ -1,0 +1,52 @@
+"""The Panda tasks' observations: state fields from the robot's state and the layout.
+
+Pure numpy (vendored into generated ROS packages; no PyBullet, no torch). ``robot_state``
+holds what the robot and the object tracker measure, world frame (origin at the centre of the
+table top, z up):
+
+* ``ee_pos`` (3, m), ``ee_vel`` (3, m/s), ``ee_quat`` (x, y, z, w), ``joint_pos`` (7, rad),
+  ``joint_vel`` (7, rad/s), and ``gripper_width`` (m) for tasks whose policy drives the gripper;
+* for tasks with the cube: ``object_pos`` (3, m), ``object_quat``, ``object_vel`` (3, m/s),
+  ``object_angvel`` (3, rad/s).
+
+``layout`` is ``{"goal": [x, y, z]}``. The relative fields are computed from the absolute ones,
+true or noisy alike, so a noisy observation stays self-consistent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+ROBOT_KEYS = ("ee_pos", "ee_vel", "ee_quat", "joint_pos", "joint_vel")
+OBJECT_KEYS = ("object_pos", "object_quat", "object_vel", "object_angvel")
+
+
+def _robot(robot: Mapping[str, Any], goal: np.ndarray) -> dict[str, Any]:
+    fields: dict[str, Any] = {k: np.asarray(robot[k], dtype=np.float64) for k in ROBOT_KEYS}
+    if "gripper_width" in robot:
+        fields["gripper_width"] = float(robot["gripper_width"])
+    fields["goal_pos"] = goal
+    return fields
+
+
+def observe_reach(robot: Mapping[str, Any], layout: Mapping[str, Any]) -> dict[str, Any]:
+    """ArmReach: the robot's fields, the goal and ``goal_rel`` = goal - end effector."""
+    goal = np.asarray(layout["goal"], dtype=np.float64)
+    fields = _robot(robot, goal)
+    fields["goal_rel"] = goal - fields["ee_pos"]
+    return fields
+
+
+def observe_cube(robot: Mapping[str, Any], layout: Mapping[str, Any]) -> dict[str, Any]:
+    """ArmPush and ArmPickPlace: the robot's and the cube's fields, the goal, and the cube's
+    offsets from the end effector and from the goal."""
+    goal = np.asarray(layout["goal"], dtype=np.float64)
+    fields = _robot(robot, goal)
+    for k in OBJECT_KEYS:
+        fields[k] = np.asarray(robot[k], dtype=np.float64)
+    fields["object_rel_ee"] = fields["object_pos"] - fields["ee_pos"]
+    fields["object_rel_goal"] = fields["object_pos"] - goal
+    return fields
