@@ -68,6 +68,7 @@ def job_result(job: CandidateJob, outcome: ChildOutcome) -> CandidateResult:
         else f"RewardLimitExceeded: {outcome.limit} limit: {outcome.message}",
         limit=outcome.limit if outcome.kind == "limit" else None,
         peak_rss_mb=outcome.peak_rss_mb,
+        traceback=outcome.traceback or None,
     )
 
 
