@@ -83,6 +83,10 @@ ARM_SOURCES: dict[str, Source] = {
 }
 
 
+#: Fields computed from the goal.
+GOAL_FIELDS = frozenset({"goal_rel", "goal_pos", "object_rel_goal"})
+
+
 class ObservationBuilder:
     """Fills the observation vector from an adapter's state.
 
@@ -124,6 +128,8 @@ class ObservationBuilder:
                         ref = v
                         break
                 self.quat_refs[f.name] = ref
+        #: Whether the observation needs a goal (a goal message or the default goal).
+        self.needs_goal = any(f.name in GOAL_FIELDS for f in bundle.fields)
         self._plan = [(f.offset, f.offset + f.size, sources[f.name], f.name) for f in bundle.fields]
         self._size = bundle.obs_size
         self._ee_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None

@@ -352,10 +352,10 @@ def replay_switching(
     """
     # the bag reader needs rosbags, a development-machine dependency: imported here so the
     # switcher itself stays vendorable into the robot's package
-    from .bags import _resolve_topic, read_bag
+    from .bags import read_bag, resolve_topic
 
     profile = switcher.profile
-    by_topic = {_resolve_topic(s.topic): role for role, s in profile.inputs.items()}
+    by_topic = {resolve_topic(s.topic): role for role, s in profile.inputs.items()}
     dt = 1.0 / switcher.bundle.control_hz
     out = SwitchReplay(log=switcher.log)
     t0: float | None = None

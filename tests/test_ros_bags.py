@@ -43,12 +43,23 @@ def commands(bag: Path) -> dict[tuple[str, float], np.ndarray]:
     return out
 
 
-@pytest.mark.parametrize("profile", ["px4", "mavros", "crazyflie", "generic_drone"])
-def test_replay_reproduces_the_simulated_commands(hover_bundle, tmp_path, profile):
+PARITY_PROFILES = [
+    ("px4", {}),
+    ("px4", {"params.state_input": "local_position", "params.px4_version": "1.14"}),
+    ("mavros", {}),
+    # the Python server's odometry carries the gyro; the C++ one's attitude is differenced
+    ("crazyflie", {"params.backend": "python"}),
+    ("generic_drone", {}),
+]
+
+
+@pytest.mark.parametrize(("profile", "sets"), PARITY_PROFILES)
+def test_replay_reproduces_the_simulated_commands(hover_bundle, tmp_path, profile, sets):
     sim_bag, out_bag = tmp_path / "sim", tmp_path / "replay"
-    rec = record_sim(hover_bundle, sim_bag, profile=profile, episodes=2)
+    rec = record_sim(hover_bundle, sim_bag, profile=profile, episodes=2, overrides=sets)
     assert rec.steps == 2 * 384  # DroneHover: 8 s at 48 Hz, twice
-    res = replay(load_bundle(hover_bundle), load_profile(profile), sim_bag, out_bag)
+    prof = load_profile(profile).with_overrides(sets)
+    res = replay(load_bundle(hover_bundle), prof, sim_bag, out_bag)
     assert res.episodes == 2 and res.faults == [] and res.final_state == "ACTIVE"
     assert sum(res.safety.values()) == 0  # the safety filter never had to intervene
     sim, rep = commands(sim_bag), commands(out_bag)
@@ -145,24 +156,35 @@ def test_replay_falls_back_when_a_topic_drops_out(hover_bundle, generic_bag, tmp
     assert all(m.t < gap[0] + 0.25 + 3.0 + 1e-6 for m in cmds)  # nothing after FALLBACK ends
 
 
-def test_replay_falls_back_on_nan(hover_bundle, generic_bag, tmp_path):
+def test_replay_drops_nan_samples_and_falls_back_when_they_last(
+    hover_bundle, generic_bag, tmp_path
+):
+    poisoned = []
+
     def poison(m):
-        if m.topic == "/odom" and 2.0 < m.t < 2.03:
+        if m.topic == "/odom" and (2.0 < m.t < 2.03 or 4.0 < m.t < 4.3):
             m.msg.pose.pose.position.x = float("nan")
+            poisoned.append(m.t)
         return m.msg
 
     _rewrite(generic_bag, tmp_path / "nan", poison)
     res = replay(
         load_bundle(hover_bundle), load_profile("generic_drone"), tmp_path / "nan", tmp_path / "out"
     )
-    assert any("non-finite observation fields ['pos', 'goal_rel']" in f for f in res.faults)
+    # the glitch at 2 s is dropped and flown through; the 0.3 s of NaN at 4 s go stale
+    assert res.safety["implausible"] == len(poisoned) and poisoned[0] < 2.03 < poisoned[1]
+    assert any("stale inputs: ['odometry']" in f for f in res.faults)
+    actions = [m for m in read_bag(tmp_path / "out") if m.topic == ACTION_TOPIC]
+    assert all(np.all(np.isfinite(m.msg.data)) for m in actions)
+    assert min(abs(m.t - 3.0) for m in actions) < 0.03  # still flying after the first glitch
     assert res.final_state == "STOPPED"
 
 
 def test_replay_falls_back_on_a_geofence_breach(hover_bundle, generic_bag, tmp_path):
     def drift(m):
         if m.topic == "/odom" and m.t > 4.0:
-            m.msg.pose.pose.position.x += 3.0  # 3 m east: out of the 2.5 m box
+            # drifting east at 1 m/s (a plausible motion): out of the 2.5 m box after 3 s
+            m.msg.pose.pose.position.x += min(m.t - 4.0, 3.0)
         return m.msg
 
     _rewrite(generic_bag, tmp_path / "fence", drift)

@@ -18,7 +18,7 @@ from agentic_rl.selector import SelectorError, make_selector
 from agentic_rl.selector.classifier import SceneCNN
 from agentic_rl.selector.offline import TrainSettings, policy_cards, train_offline_selector
 from ros_bridge import State, frames, load_bundle, load_profile
-from ros_bridge.bags import BagWriter, _resolve_topic, build
+from ros_bridge.bags import BagWriter, build, resolve_topic
 from ros_bridge.runtime import Runtime
 from ros_bridge.scene_choice import SceneSelector
 from ros_bridge.scene_images import image_from_msg, resize_area
@@ -317,7 +317,7 @@ def write_bag(path, switcher: PolicySwitcher, script: dict[float, tuple[str, obj
                 continue  # the odometry drops out: the active policy falls back
             for role, data in rt.adapter.encode_inputs(hover_state(), t):
                 spec = rt.profile.inputs[role]
-                bag.write(_resolve_topic(spec.topic), spec.type, data, t)
+                bag.write(resolve_topic(spec.topic), spec.type, data, t)
 
 
 def test_ros_selector_switches_only_in_ready_or_fallback(tmp_path, two_hovers):

@@ -8,6 +8,8 @@ runtime core, and measure the sim-to-real agreement of two bags.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -28,6 +30,17 @@ def register(root: typer.Typer) -> None:
     """Add ``export`` and the ``ros`` command group to the app."""
     root.command("export")(export)
     root.add_typer(app)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Bad input as a one-line usage error: every ros_bridge error is a ValueError subclass
+    (BundleError, ProfileError, AdapterError, ObservationError, BagError, PackageError)."""
+    try:
+        yield
+    except (ValueError, LookupError, OSError) as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise typer.BadParameter(text) from None
 
 
 def _sets(pairs: list[str]) -> dict[str, str]:
@@ -73,7 +86,7 @@ def export(
     golden_episodes: int = typer.Option(2, "--golden-episodes", help="Episodes of golden pairs."),
 ) -> None:
     """Export a trained policy as a PolicyBundle (ONNX + numpy weights + golden pairs)."""
-    from agentic_rl.export import ExportError, export_bundle
+    from agentic_rl.export import export_bundle
 
     folder = run if run.is_dir() else run.parent
     task_id = task
@@ -81,7 +94,7 @@ def export(
         task_id = json.loads((folder / "config.json").read_text()).get("task_id")
     if task_id is None:
         raise typer.BadParameter(f"no config.json in {folder}; pass --task")
-    try:
+    with _user_errors():
         path = export_bundle(
             run,
             task_id,
@@ -89,8 +102,6 @@ def export(
             reward_source=reward.read_text() if reward else None,
             golden_episodes=golden_episodes,
         )
-    except (ExportError, LookupError, OSError) as exc:
-        raise typer.BadParameter(str(exc)) from None
     console.print(f"PolicyBundle for {task_id}: {path}")
 
 
@@ -135,11 +146,9 @@ def package(
     ),
 ) -> None:
     """Generate an ament_python ROS 2 package that runs the bundle on a robot profile."""
-    from ros_bridge import AdapterError, BundleError, ProfileError
-    from ros_bridge.observation import ObservationError
-    from ros_bridge.package import PackageError, generate_package
+    from ros_bridge.package import generate_package
 
-    try:
+    with _user_errors():
         path = generate_package(
             bundle,
             profile,
@@ -150,8 +159,6 @@ def package(
             maintainer=maintainer,
             maintainer_email=maintainer_email,
         )
-    except (AdapterError, BundleError, ProfileError, PackageError, ObservationError) as exc:
-        raise typer.BadParameter(str(exc)) from None
     pkg = path.name
     console.print(f"ROS 2 package [bold]{pkg}[/]: {path}")
     console.print(
@@ -178,10 +185,8 @@ def record_sim(
 ) -> None:
     """Write simulated rollouts of the bundle's policy as a rosbag2 with the profile's topics."""
     from agentic_rl.export.simbag import record_sim as run_record
-    from ros_bridge import AdapterError, BundleError, ProfileError
-    from ros_bridge.bags import BagError
 
-    try:
+    with _user_errors():
         res = run_record(
             bundle,
             out,
@@ -193,8 +198,6 @@ def record_sim(
             randomize=randomize,
             overrides=_sets(sets),
         )
-    except (AdapterError, BundleError, ProfileError, BagError, LookupError, ValueError) as exc:
-        raise typer.BadParameter(str(exc)) from None
     if json_out:
         typer.echo(json.dumps(res.__dict__))
         return
@@ -219,11 +222,10 @@ def replay(
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Run the node's runtime core on a recorded bag (simulated clock); write its commands."""
-    from ros_bridge import AdapterError, BundleError, ProfileError, load_bundle, load_profile
-    from ros_bridge.bags import BagError
+    from ros_bridge import load_bundle, load_profile
     from ros_bridge.bags import replay as run_replay
 
-    try:
+    with _user_errors():
         prof = load_profile(profile).with_overrides(_sets(sets))
         res = run_replay(
             load_bundle(bundle),
@@ -234,8 +236,6 @@ def replay(
             enable=not no_enable,
             storage=storage,
         )
-    except (AdapterError, BundleError, ProfileError, BagError) as exc:
-        raise typer.BadParameter(str(exc)) from None
     if json_out:
         typer.echo(json.dumps(res.to_dict()))
         return
@@ -254,13 +254,10 @@ def compare(
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Sim-to-real agreement: trajectory RMSE, success agreement, command error."""
-    from ros_bridge.bags import BagError
     from ros_bridge.bags import compare as run_compare
 
-    try:
+    with _user_errors():
         report = run_compare(real, sim)
-    except BagError as exc:
-        raise typer.BadParameter(str(exc)) from None
     if json_out:
         typer.echo(json.dumps(report, indent=2))
         return

@@ -105,14 +105,14 @@ def _targets(episodes: Sequence[EpisodeRecord], layout: StateLayout, keys: KeyFi
     """World positions of the robot-relative targets (goal, gate, pad ...) the episodes saw."""
     points = []
     for t in keys.targets:
-        if t.subject is not None or not t.primary or keys.position is None:
+        # the target's world position: where its vector starts (the robot, or the declared
+        # origin of an object-relative goal such as push's cube) plus the vector
+        origin = t.origin if t.subject is not None else keys.position
+        if not t.primary or origin is None:
             continue
         for ep in episodes:
-            world = layout.get(ep.states, keys.position) + t.sign * layout.get(ep.states, t.field)
+            world = layout.get(ep.states, origin) + t.sign * layout.get(ep.states, t.field)
             points.append(np.round(world, 2))
-    # Tasks whose goal is relative to an object (push, pick-and-place) also state it directly.
-    if not points and "goal_pos" in layout.spec.field_names:
-        points = [np.round(layout.get(ep.states, "goal_pos"), 2) for ep in episodes]
     if not points:
         return np.zeros((0, 3))
     return np.unique(np.concatenate(points), axis=0)[:50]

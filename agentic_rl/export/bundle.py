@@ -21,7 +21,6 @@ import hashlib
 import json
 import math
 import platform
-import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -248,105 +247,26 @@ def _bundle_json(
 
 
 def _command_model(task_id: str, spec: Any) -> dict[str, Any]:
-    """How the runtime turns a normalized action into a physical command for this task."""
+    """How the runtime turns a normalized action into a physical command: the task's own
+    declaration (``SimTask.command_model``), so export names no robot."""
     import sims
 
-    cls = sims.task_class(task_id)
-    mode = spec.action.mode
-    if spec.robot == "crazyflie2x":
-        from sims.drone import control, model
-
-        (x0, x1), (y0, y1), (z0, z1) = cls.BOUNDS
-        common = {
-            "robot": "drone",
-            "flight_box": {"low": [x0, y0, max(z0, 0.0)], "high": [x1, y1, z1]},
-            "mass": model.MASS,
-        }
-        if mode == "velocity":
-            return {
-                **common,
-                "kind": "velocity",
-                # vx, vy, vz in the world frame (ENU, m/s) and yaw rate (rad/s, about +z up)
-                "scale": [cls.MAX_SPEED, cls.MAX_SPEED, cls.MAX_VZ, cls.MAX_YAW_RATE],
-            }
-        if mode == "ctbr":
-            return {
-                **common,
-                "kind": "ctbr",
-                # thrust N = (a0 + 1) * thrust_scale; body rates (FLU, rad/s) = a1..3 * rate_scale
-                "thrust_scale": 2.0 * model.MAX_ROTOR_THRUST,
-                "rate_scale": [control.MAX_BODY_RATE, control.MAX_BODY_RATE, control.MAX_YAW_RATE],
-            }
-        return {**common, "kind": mode}
-    if spec.robot == "panda":
-        from sims.arm import panda
-        from sims.arm import spec as arm_spec
-
-        chain = urdf_chain(panda.URDF, "panda_grasptarget")
-        arm = [j for j in chain if j["type"] != "fixed"]
-        return {
-            "robot": "arm",
-            "kind": mode,
-            "ee_step": arm_spec.EE_STEP,
-            "joint_step": arm_spec.JOINT_STEP,
-            "gripper_step": arm_spec.GRIPPER_STEP,
-            "uses_gripper": bool(getattr(cls, "USES_GRIPPER", False)),
-            "max_gripper_width": panda.MAX_GRIPPER_WIDTH,
-            "joints": [j["name"] for j in arm],
-            "lower": [j["lower"] for j in arm],
-            "upper": [j["upper"] for j in arm],
-            "velocity": [j["velocity"] for j in arm],
-            "base_position": list(panda.BASE_POSITION),
-            "chain": chain,
-            "workspace": {
-                "low": list(arm_spec.WORKSPACE_LOW),
-                "high": list(arm_spec.WORKSPACE_HIGH),
-            },
-        }
-    return {"robot": spec.robot, "kind": mode}
+    return sims.task_class(task_id).command_model(spec.action.mode)
 
 
 def urdf_chain(urdf_path: str | Path, tip_link: str) -> list[dict[str, Any]]:
-    """The joints from a URDF's root link to ``tip_link``, root first.
-
-    Each joint is ``{name, type, xyz, rpy, axis, lower, upper, velocity}`` with the origin of
-    the joint in its parent link's frame, which is all forward kinematics needs.
+    """The joints from a URDF's root link to ``tip_link``, root first (see
+    :func:`sims.urdf.urdf_chain`).
 
     Raises:
         ExportError: when ``tip_link`` is not in the URDF.
     """
-    root = ET.parse(urdf_path).getroot()
-    by_child: dict[str, ET.Element] = {}
-    for joint in root.iter("joint"):
-        by_child[joint.find("child").get("link")] = joint  # type: ignore[union-attr]
-    links = {link.get("name") for link in root.iter("link")}
-    if tip_link not in links:
-        raise ExportError(f"{urdf_path} has no link {tip_link!r}; links: {sorted(links)}")
-    chain = []
-    link = tip_link
-    while link in by_child:
-        joint = by_child[link]
-        origin = joint.find("origin")
-        axis = joint.find("axis")
-        limit = joint.find("limit")
+    from sims.urdf import urdf_chain as chain
 
-        def floats(el: ET.Element | None, key: str, default: str) -> list[float]:
-            return [float(v) for v in (el.get(key, default) if el is not None else default).split()]
-
-        chain.append(
-            {
-                "name": joint.get("name"),
-                "type": joint.get("type"),
-                "xyz": floats(origin, "xyz", "0 0 0"),
-                "rpy": floats(origin, "rpy", "0 0 0"),
-                "axis": floats(axis, "xyz", "1 0 0"),
-                "lower": float(limit.get("lower", "-inf")) if limit is not None else None,
-                "upper": float(limit.get("upper", "inf")) if limit is not None else None,
-                "velocity": float(limit.get("velocity", "inf")) if limit is not None else None,
-            }
-        )
-        link = joint.find("parent").get("link")  # type: ignore[union-attr]
-    return chain[::-1]
+    try:
+        return chain(urdf_path, tip_link)
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def _versions(agentic_rl_version: str) -> dict[str, str]:

@@ -81,9 +81,7 @@ def record_sim(
             f"policy takes {bundle.obs_size}"
         )
     dt = 1.0 / bundle.control_hz
-    inputs = {
-        role: (bags._resolve_topic(s.topic), s.type, s.qos) for role, s in prof.inputs.items()
-    }
+    inputs = {role: (bags.resolve_topic(s.topic), s.type, s.qos) for role, s in prof.inputs.items()}
     try:
         runs = run_episodes(
             env,
@@ -96,12 +94,12 @@ def record_sim(
     result = RecordResult(bag=str(out), episodes=episodes, steps=sum(r.length for r in runs))
     # Bag stamps are unsigned: start the simulated clock at 1 s so markers before t can exist.
     t = 1.0
-    with bags.BagWriter(out, storage) as writer:
+    with bags.BagWriter(out, storage, bags.px4_version_of(prof)) as writer:
 
         def write_state(state: Any, now: float) -> None:
             for role, data in adapter.encode_inputs(state, now):
                 topic, typename, qos = inputs[role]
-                msg = bags.build(typename, data)
+                msg = bags.build(typename, data, writer.px4_version)
                 writer.write(topic, typename, msg, now, qos)
                 adapter.decode(role, msg, now)
 
