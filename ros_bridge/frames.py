@@ -188,3 +188,28 @@ def body_rates(q0: Sequence[float], q1: Sequence[float], dt: float) -> np.ndarra
     if dq[3] < 0:
         dq = -dq
     return 2.0 * dq[:3] / dt
+
+
+def bullet_sign(q_xyzw: Sequence[float]) -> np.ndarray:
+    """``q`` or ``-q`` (one attitude), signed as Bullet signs the quaternions it reports.
+
+    PyBullet keeps orientations as matrices and converts them with Shepperd's method
+    (``btMatrix3x3::getRotation``): with a positive trace, ``w > 0``; otherwise the component
+    of the largest diagonal entry is positive. So its quaternion jumps sign where that choice
+    changes (e.g. half a turn of yaw), and the policy was trained on exactly those signs. The
+    runtime signs every measured quaternion the same way, whatever sign the robot stack chose.
+    """
+    q = np.asarray(q_xyzw, np.float64)
+    x, y, z, _ = q
+    m00, m11, m22 = (
+        1.0 - 2.0 * (y * y + z * z),
+        1.0 - 2.0 * (x * x + z * z),
+        1.0 - 2.0 * (x * x + y * y),
+    )
+    if m00 + m11 + m22 > 0.0:
+        k = 3
+    elif m00 < m11:
+        k = 2 if m11 < m22 else 1
+    else:
+        k = 2 if m00 < m22 else 0
+    return -q if q[k] < 0.0 else q

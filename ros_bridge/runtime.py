@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from . import frames
 from .bundle import PolicyBundle
 from .frames import tilt as tilt_of
 from .messages import Output, header
@@ -158,7 +159,15 @@ class Runtime:
                 self.counters.implausible += 1
                 self._note(f"implausible {role} sample dropped: {why}")
                 return
+        if before is not None and a.quat is not before["quat"]:
+            a.quat = frames.bullet_sign(a.quat)  # the sign the simulator would report
         self.watchdog.seen(role, t)
+
+    def new_episode(self) -> None:
+        """A simulated bag's episode start: the world was reset, so the next state sample is
+        no continuation of the last (the plausibility filter starts afresh)."""
+        if self.plausibility is not None:
+            self.plausibility.reset()
 
     def enable(self, t: float) -> tuple[bool, str]:
         """Hand control to the policy (READY -> ACTIVE). Returns (accepted, reason)."""
@@ -177,7 +186,10 @@ class Runtime:
             return False, f"no {exc} yet"
         self.adapter.on_activate(t)
         self.observation.last_action = np.zeros(self.bundle.action_size)
-        self.filter.reset(np.zeros(self.bundle.action_size))
+        # The slew limit starts from a zero action (the vehicle's hold), or, with
+        # safety.slew_from_zero = 0, from the policy's first action (as in simulation).
+        zero = np.zeros(self.bundle.action_size)
+        self.filter.reset(zero if self.config.slew_from_zero else None)
         self.state = State.ACTIVE
         return True, "policy active"
 

@@ -50,6 +50,8 @@ class SafetyConfig:
         fallback_s: how long FALLBACK sends its hold commands before STOPPED.
         joint_margin_rad: arms: keep targets this far inside the URDF joint limits.
         velocity_scale: arms: fraction of the URDF joint velocity limits allowed.
+        slew_from_zero: 1: after enable the slew limit starts from a zero action (a hold);
+            0: from the policy's first action, as the simulator applied it.
         plausible_margin_m: drones: a position further than this outside the task's flight
             box is implausible (dropped).
         plausible_speed_mps: drones: a faster measured speed is implausible.
@@ -67,6 +69,7 @@ class SafetyConfig:
     fallback_s: float = 2.0
     joint_margin_rad: float = 0.02
     velocity_scale: float = 0.5
+    slew_from_zero: float = 1.0
     plausible_margin_m: float = 2.0
     plausible_speed_mps: float = 10.0
     plausible_accel_mps2: float = 50.0

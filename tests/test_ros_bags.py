@@ -257,3 +257,68 @@ def test_cli_record_replay_compare_end_to_end(hover_run, tmp_path):
          "--out", str(tmp_path / "rep2")],
     )  # fmt: skip
     assert r.exit_code == 2 and "lacks" in r.output  # a usage error naming the missing topics
+
+
+@pytest.fixture(scope="module")
+def yawing_bundle(tmp_path_factory):
+    """A DroneHover bundle of a random-weight policy that also yaws steadily: PyBullet's
+    quaternion changes sign during its episodes (w crosses zero after half a turn)."""
+    from agentic_rl.export import export_bundle
+    from tests.test_ros_fixtures import random_policy
+
+    path = tmp_path_factory.mktemp("yaw") / "bundle"
+    import sims
+
+    spec = sims.get_spec("DroneHover")
+    policy = random_policy(spec.obs_size, 4, seed=11, scale=0.5)
+    w, b = policy.actor[-1]
+    policy.actor[-1] = (w, b + np.array([0.0, 0.0, 0.1, 0.9]))
+    export_bundle(policy, "DroneHover", path, golden_episodes=1)
+    return path
+
+
+@pytest.mark.parametrize("profile", ["px4", "generic_drone"])
+def test_parity_holds_where_the_quaternion_changes_sign(yawing_bundle, tmp_path, profile):
+    sets = {"safety.slew_from_zero": 0.0}
+    sim_bag, out_bag = tmp_path / "sim", tmp_path / "replay"
+    record_sim(yawing_bundle, sim_bag, profile=profile, episodes=1, overrides=sets)
+    res = replay(load_bundle(yawing_bundle), load_profile(profile).with_overrides(sets),
+                 sim_bag, out_bag)  # fmt: skip
+    assert res.faults == [] and res.safety["slew_limited"] == 0
+    sim = commands(sim_bag)
+    rep = commands(out_bag)
+    acts = {k: v for k, v in sim.items() if k[0] == ACTION_TOPIC}
+    assert len(acts) > 300 and set(acts) <= set(rep)
+    assert max(float(np.abs(sim[k] - rep[k]).max()) for k in acts) < 1e-5
+    # the recorded attitude really did change hemisphere
+    from ros_bridge import frames
+
+    ws = []
+    for m in read_bag(sim_bag):
+        if "Odometry" in m.type and "px4" in m.type:
+            ws.append(frames.quat_ned_frd_to_enu_flu([float(c) for c in m.msg.q])[3])
+        elif m.type == "nav_msgs/msg/Odometry":
+            ws.append(m.msg.pose.pose.orientation.w)
+    assert min(ws) < -0.1 and max(ws) > 0.1
+
+
+def test_a_sign_flipping_stack_gives_the_policy_the_same_input(yawing_bundle, tmp_path):
+    """Flip the sign of every other recorded quaternion (as PX4's EKF may): same actions."""
+    sets = {"safety.slew_from_zero": 0.0}
+    sim_bag = tmp_path / "sim"
+    record_sim(yawing_bundle, sim_bag, profile="px4", episodes=1, overrides=sets)
+    flips = []
+
+    def flip(m):
+        if m.topic == "/fmu/out/vehicle_odometry" and len(flips) % 2:
+            m.msg.q = -m.msg.q
+        if m.topic == "/fmu/out/vehicle_odometry":
+            flips.append(m.t)
+        return m.msg
+
+    _rewrite(sim_bag, tmp_path / "flipped", flip)
+    prof = load_profile("px4").with_overrides(sets)
+    replay(load_bundle(yawing_bundle), prof, tmp_path / "flipped", tmp_path / "out")
+    sim, rep = commands(sim_bag), commands(tmp_path / "out")
+    acts = [k for k in sim if k[0] == ACTION_TOPIC]
+    assert max(float(np.abs(sim[k] - rep[k]).max()) for k in acts) < 1e-5

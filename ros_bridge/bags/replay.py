@@ -146,9 +146,7 @@ def replay(
                 info = json.loads(m.msg.data)
                 if info.get("event") == "start":
                     result.episodes += 1
-                    # the simulator reset the world: the next state is no continuation
-                    if rt.plausibility is not None:
-                        rt.plausibility.reset()
+                    rt.new_episode()  # the simulator reset the world
                     if enable:
                         rt.disable(m.t)
                         if rt.state is State.STOPPED:

@@ -308,7 +308,12 @@ class DroneTask(SimTask):
         force, torque, step = p.applyExternalForce, p.applyExternalTorque, p.stepSimulation
         link, origin = p.LINK_FRAME, (0.0, 0.0, 0.0)
         w1, w2, w3, w4 = self._rpm
-        c1, c2, c3, c4 = ctrl.rotor_speeds(vel, rot, ang)
+        if closed_loop:
+            # The closed-loop modes recompute rotor speeds at every tick, the first included;
+            # only the velocity integrators' step here is kept (see FlightController.integrate).
+            ctrl.integrate(vel)
+        else:
+            c1, c2, c3, c4 = rotor_speeds(vel, rot, ang)
         for _ in range(self.ticks_per_step):
             if pending and pending[0][0] <= tick:
                 while pending and pending[0][0] <= tick:
