@@ -4,8 +4,10 @@
 and, on its best policy, each other place that runs episodes (robustness runner, record-sim,
 smoke states, randomized evaluation), and writes a JSON digest: the loop's selections, every
 packet's figures, the bundle's golden pairs (hashes of the exact bytes) and the others'
-outcomes. ``tests/data/reference_run.json`` was written this way on commit 5046d00, before the
-rollout module replaced the separate episode loops; ``test_reference.py`` compares a fresh
+outcomes. ``tests/data/reference_run.json`` was first written this way on commit 5046d00, before the
+rollout module replaced the separate episode loops (the rollout refactor reproduced it
+exactly), and rewritten on dcf7c55 after the batched drone controller changed float results
+in the 7th digit; ``test_reference.py`` compares a fresh
 digest with it. A change that alters behaviour on purpose (new physics, new selection logic)
 regenerates the record in the same commit and says so.
 """

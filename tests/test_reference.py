@@ -1,7 +1,9 @@
 """Behaviour kept: a fixed-seed run reproduces the record made before the rollout refactor.
 
 The record (``tests/data/reference_run.json``) was made by ``tests/reference.py`` on commit
-5046d00, before one rollout module replaced the separate episode loops. It holds a tiny refine
+5046d00, before one rollout module replaced the separate episode loops (which reproduced it
+exactly); rewritten on dcf7c55, after the batched drone controller moved float results in
+the 7th digit. It holds a tiny refine
 run's selections, every packet's figures, the exported bundle's golden pairs, and the outcomes
 of the robustness runner, record-sim, smoke-state recording, randomized evaluation and
 diagnostics rollouts. A change that alters behaviour on purpose regenerates it
