@@ -175,12 +175,7 @@ def _terms(record: CandidateRecord, packet: DiagnosisPacket | None) -> list[str]
 
 
 def _failed_criteria(packet: DiagnosisPacket) -> dict[str, int]:
-    # Diagnostics report which declared success sub-criterion each failed episode broke; read
-    # it by attribute so packets written before that field existed still load.
-    found = getattr(packet.nominal, "failed_criteria", None)
-    if isinstance(found, dict):
-        return {str(k): int(v) for k, v in found.items()}
-    return {}
+    return dict(packet.nominal.failed_criteria)
 
 
 def _packet_lines(packet: DiagnosisPacket) -> list[str]:
