@@ -8,10 +8,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from agentic_rl.ppo import make_config, train
-from agentic_rl.ppo.trainer import TrainResult
+from agentic_rl.ppo import PPOConfig, TrainResult, make_config, train
+
+
+class Timed(NamedTuple):
+    """A benchmark's training run: its result, its config and what it cost."""
+
+    result: TrainResult
+    config: PPOConfig
+    wall_s: float
+    cpu_s: float
 
 
 def train_timed(
@@ -23,12 +31,12 @@ def train_timed(
     reward: Any = "reference",
     overrides: dict[str, Any] | None = None,
     **train_kwargs: Any,
-) -> tuple[TrainResult, float, float]:
+) -> Timed:
     """Train without progress bar, TensorBoard or the trainer's own evaluation (benchmarks
     evaluate on seeds of their own), overwriting ``out_dir``.
 
     Returns:
-        ``(result, wall seconds, CPU seconds of this process)``.
+        The result, the config, wall seconds and CPU seconds of this process.
     """
     cfg = make_config(
         task_id=task_id,
@@ -41,4 +49,4 @@ def train_timed(
     )
     t0, c0 = time.perf_counter(), time.process_time()
     result = train(cfg, task_id, reward=reward, overwrite=True, out_dir=out_dir, **train_kwargs)
-    return result, time.perf_counter() - t0, time.process_time() - c0
+    return Timed(result, cfg, time.perf_counter() - t0, time.process_time() - c0)

@@ -94,7 +94,7 @@ def _evaluate(
 
 
 def _train(task_id: str, steps: int, seed: int, out: Path, randomize: Any) -> tuple[str, float]:
-    result, wall, _ = train_timed(task_id, steps, seed, out, randomize=randomize)
+    result, _, wall, _ = train_timed(task_id, steps, seed, out, randomize=randomize)
     return result.out_dir, wall
 
 
