@@ -30,6 +30,7 @@ VENDORED = (
     "frames.py",
     "kinematics.py",
     "messages.py",
+    "meta.py",
     "node.py",
     "observation.py",
     "params.py",

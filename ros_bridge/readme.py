@@ -173,7 +173,7 @@ def render_readme(name: str, bundle: Any, prof: Any, depends: list[str]) -> str:
     return TEMPLATE.format(
         name=name,
         task=bundle.task_id,
-        mode=bundle.meta["action"]["mode"],
+        mode=bundle.meta.action.mode,
         hz=bundle.control_hz,
         profile=prof.name,
         description=prof.description.rstrip("."),

@@ -187,6 +187,27 @@ def test_flat_adam_matches_torch_adam():
     assert again.step_count == 5
 
 
+def test_warm_start_and_resume_write_through_to_the_flat_update_buffer():
+    # The fused update trains a flat buffer that the module's parameters view; loading a
+    # state (warm start, resume) must land in that buffer, or training would silently
+    # continue from the old weights.
+    parent, child = PPO(smoke(), "Pendulum-v1"), PPO(smoke(seed=1), "Pendulum-v1")
+    try:
+        parent.collect_rollout()
+        parent.update()
+        child.warm_start(parent.state_dict())
+        np.testing.assert_array_equal(child.flat.theta, parent.flat.theta)
+        assert child.policy().act(np.zeros(3)) == pytest.approx(parent.policy().act(np.zeros(3)))
+        child.collect_rollout()
+        child.update()  # trains from the parent's weights
+        assert not np.array_equal(child.flat.theta, parent.flat.theta)
+        for a, b in zip(child.model.parameters(), child.flat.values, strict=True):
+            np.testing.assert_array_equal(a.detach().numpy(), b)
+    finally:
+        parent.close()
+        child.close()
+
+
 def test_time_limit_truncation_is_bootstrapped_and_termination_is_not():
     cfg = smoke(norm_obs=False, num_envs=2, num_steps=12, num_minibatches=2)
     buffers = {}

@@ -73,7 +73,7 @@ def record_sim(
     adapter = make_adapter(prof, bundle)
     policy = bundle.make_policy()
     task_id = task or bundle.task_id
-    env = sims.make(task_id, action_mode=bundle.meta["action"]["mode"], randomize=randomize)
+    env = sims.make(task_id, action_mode=bundle.meta.action.mode, randomize=randomize)
     if env.task_spec.obs_size != bundle.obs_size:
         env.close()
         raise ValueError(

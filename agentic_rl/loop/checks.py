@@ -60,6 +60,7 @@ def check(loop: RefineLoop) -> None:
                     cand.code = accepted.program.source
                     write_json(Path(cand.run_dir) / "proposal.json", repaired)
                     (Path(cand.run_dir) / "reward.py").write_text(cand.code)
+                    write_json(Path(cand.run_dir) / "reward.json", accepted.program)
                     verdict = _verdict(loop, cand)
         if verdict is None:
             cand.status = CandidateState.CHECKED

@@ -219,6 +219,9 @@ class RefineLoop:
                 continue
             d = Path(cand.run_dir)
             if cand.lineage.start == "control":  # the parent's reward, checked when it was new
+                parent = Path(str(cand.lineage.init_checkpoint)).parent
+                if (parent / "reward.json").exists():
+                    shutil.copyfile(parent / "reward.json", d / "reward.json")
                 (d / "reward.py").write_text(cand.proposal.response)
                 cand.code = cand.proposal.response
                 cand.status = CandidateState.ACCEPTED
@@ -261,6 +264,7 @@ class RefineLoop:
                 self.console.print(f"{cand.cid}: [red]rejected[/] ({verdict.stage})")
             else:
                 (d / "reward.py").write_text(verdict.program.source)
+                write_json(d / "reward.json", verdict.program)  # the checked program, for jobs
                 cand.code = verdict.program.source
                 cand.status = CandidateState.ACCEPTED
             self.save()

@@ -16,11 +16,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import rewards
 from agentic_rl import seeds, selection
 from agentic_rl.executors import CandidateJob, CandidateResult, make_executor
 from agentic_rl.loop import lineage
 from agentic_rl.records import CandidateRecord, CandidateState
-from agentic_rl.runstore import write_json
+from agentic_rl.runstore import read_json, write_json
 
 if TYPE_CHECKING:
     from agentic_rl.loop.core import RefineLoop
@@ -94,7 +95,7 @@ def _run_jobs(
     busy = min(cfg.workers, len(jobs))
     wall0, cpu0 = time.monotonic(), cpu_seconds()
     if loop.executor is None:  # one per run: a Ray cluster starts once, not per batch
-        loop.executor = make_executor(cfg.executor, cfg.workers)
+        loop.executor = make_executor(cfg.executor, cfg.workers, loop.store.lock_fds)
     for result in loop.executor.run(jobs):
         record_result(loop, result)
     # CPU utilisation of the training phase: CPU seconds of this process and its finished
@@ -116,10 +117,14 @@ def job(loop: RefineLoop, c: CandidateRecord, steps: int, stop_at: int | None) -
         seed=seeds.training(cfg.seed, c.iteration, c.index),
         **cfg.ppo,
     )
+    checked = Path(c.run_dir) / "reward.json"
     return CandidateJob(
         task_id=cfg.task,
         candidate=c.cid,
         out_dir=c.run_dir,
+        reward=rewards.RewardProgram.model_validate(read_json(checked))
+        if checked.exists()
+        else None,
         ppo=ppo.model_dump(mode="json"),
         stop_at=stop_at,
         init_from=c.lineage.init_checkpoint,
