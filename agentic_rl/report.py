@@ -232,7 +232,7 @@ def render(run_dir: Path) -> str:
         sections.append(_iteration_section(it, parent))
         if it.get("best_index") is not None:
             prev_best_code = it["candidates"][it["best_index"]]["code"]
-    gif = _file_img(run_dir / "best" / "policy.gif", "best policy")
+    gif = _views_html(run_dir) or _file_img(run_dir / "best" / "policy.gif", "best policy")
     best_line = (
         f"<p>Best candidate <b>{final['cid']}</b>, exported to <code>best/</code> "
         "(policy.onnx, weights.npz, golden.npz, bundle.json, reward.py).</p>"
@@ -255,6 +255,29 @@ def render(run_dir: Path) -> str:
 <h2>Best policy</h2>{best_line}{gif}
 <h2>Iterations</h2>{"".join(sections)}
 </body></html>"""
+
+
+def _views_html(run_dir: Path) -> str:
+    """The final best next to iteration 0's best: follow-camera GIF over trajectory plot.
+
+    Reads ``views/final`` and ``views/initial`` (written by the loop with
+    :func:`agentic_rl.showcase.write_policy_views`); empty when the run has none.
+    """
+    columns = []
+    for key, label in (("final", "final best"), ("initial", "iteration 0's best")):
+        folder = run_dir / "views" / key
+        gif = _file_img(folder / "follow.gif", f"{label}: follow camera")
+        plot = _file_img(folder / "trajectories.png", f"{label}: trajectories")
+        if gif or plot:
+            columns.append(f"<div><h3>{label}</h3>{gif}{plot}</div>")
+    if not columns:
+        return ""
+    note = (
+        "<p class='muted'>One test episode through a camera that follows the robot with its "
+        "goal in view, and several test episodes from above and from the side (green: "
+        "successful, red: failed). Test seeds were never used for selection.</p>"
+    )
+    return note + f"<div class='grid'>{''.join(columns)}</div>"
 
 
 def write_report(run_dir: str | Path) -> Path:

@@ -121,3 +121,66 @@ def save_trajectory_plot(tracks: Sequence[Track], title: str, path: str | Path) 
     fig.savefig(path, dpi=90, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+@dataclass(frozen=True)
+class PolicyViews:
+    """Files written by :func:`write_policy_views` (None where nothing could be drawn)."""
+
+    gif: Path | None
+    trajectories: Path | None
+    successes: int
+    episodes: int
+
+
+def write_policy_views(
+    policy_file: str | Path,
+    task_id: str,
+    out_dir: str | Path,
+    seeds: Sequence[int],
+    title: str,
+    size: tuple[int, int] = (400, 300),
+) -> PolicyViews:
+    """Run ``seeds`` episodes of a policy; write ``follow.gif`` and ``trajectories.png``.
+
+    The GIF shows the first episode through the follow camera (the robot with its goal in
+    view); the plot shows every episode from above and from the side.
+
+    Args:
+        policy_file: ``policy.npz`` or a checkpoint of a trained policy.
+        task_id: the task it was trained on.
+        out_dir: folder to write into (created).
+        seeds: evaluation seeds (from :mod:`agentic_rl.seeds`; never training seeds).
+        title: names the policy in the plot, e.g. ``"final best (i2/c1)"``.
+        size: GIF frame size in pixels.
+    """
+    import sims
+    from agentic_rl.ppo import load_policy
+    from sims.rollout import run_episodes
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    act = load_policy(policy_file).act
+    env = sims.make(task_id, render_mode="rgb_array", render_size=size)
+    try:
+        spec = env.unwrapped.task_spec
+        shown = run_episodes(env, act, list(seeds)[:1], record=True, frames=True)
+        rest = run_episodes(env, act, list(seeds)[1:], record=True)
+        fps = int(env.metadata.get("render_fps", 30))
+    finally:
+        env.close()
+    episodes = shown + rest
+    gif = _write_gif(shown[0].frames, out / "follow.gif", fps) if shown else None
+    tracks = tracks_from_states(spec, [(e.states or [], e.success, e.reason) for e in episodes])
+    plot = save_trajectory_plot(tracks, title, out / "trajectories.png")
+    return PolicyViews(gif, plot, sum(e.success for e in episodes), len(episodes))
+
+
+def _write_gif(frames: Sequence[np.ndarray], path: Path, fps: int) -> Path | None:
+    if not frames:
+        return None
+    from PIL import Image
+
+    images = [Image.fromarray(f) for f in frames[::2]]  # half the frames: half the bytes
+    images[0].save(path, save_all=True, append_images=images[1:], duration=int(2000 / fps), loop=0)
+    return path

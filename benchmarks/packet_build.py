@@ -3,13 +3,13 @@
 Measured in one run on one trained candidate (a fresh ~4k-step DroneHover PPO run with the
 reference reward, or ``--run`` for an existing run folder):
 
-* ``evaluation``: the seeded evaluation episodes with per-step recording
-  (``run_rollouts``: nominal + randomized), the baseline;
+* ``evaluation``: the seeded evaluation episodes with per-step recording and each episode's
+  end-of-episode scene image (``run_rollouts``: nominal + randomized), the baseline;
 * ``build``: ``build_packet`` (curves, term statistics, summaries, exemplars, findings) plus
   ``save_packet`` (``packet.json``, ``packet.txt`` within the token budget, schema) -- the
   "packet build, evaluation excluded" of the target; median over ``--repeats``;
 * ``render``: ``render_text`` alone (part of build);
-* ``plots``: the five PNGs including the scene replay, warm (matplotlib already imported;
+* ``plots``: the five PNGs including the scene image, warm (matplotlib already imported;
   the first call in a process also pays ~0.5 s of imports, reported as ``plots_cold_s``).
 
 Ratios are against the evaluation time of the same run.
@@ -38,6 +38,7 @@ from agentic_rl.diagnostics import (
     save_packet,
 )
 from agentic_rl.diagnostics.plots import write_plots
+from agentic_rl.diagnostics.rollouts import SCENE_SIZE
 from agentic_rl.ppo import load_policy, make_config, train
 
 TARGET_BUILD_S = 1.0
@@ -81,6 +82,7 @@ def main() -> None:
             seed=args.seed,
             randomized_episodes=args.randomized,
             reward_source=source,
+            scene=SCENE_SIZE,
         )
         eval_s = time.perf_counter() - t0
         out = Path(tmp) / "packet"
@@ -95,10 +97,10 @@ def main() -> None:
         render_s, _ = _timed(lambda: render_text(packet), args.repeats)
         log = TrainLog.read(run)
         t0 = time.perf_counter()
-        write_plots(packet, spec, rollouts, log, out, policy=policy)
+        write_plots(packet, spec, rollouts, log, out)
         plots_cold_s = time.perf_counter() - t0
         plots_s, _ = _timed(
-            lambda: write_plots(packet, spec, rollouts, log, out, policy=policy),
+            lambda: write_plots(packet, spec, rollouts, log, out),
             max(1, args.repeats // 2),
         )
         steps = sum(ep.length for ep in rollouts.episodes)

@@ -3,8 +3,12 @@
 SB3 runs with its defaults (``PPO("MlpPolicy", env)``: 1 env, 2048-step rollouts, 64-sample
 minibatches, 10 epochs); ours with the task's preset. Both get one torch thread, the same env
 steps, the same reward and the same seeds, and both are evaluated by the same deterministic
-evaluation on held-out seeds. Timings are wall-clock on this machine, so the ratio, measured
-within one run, is what to compare across machines.
+evaluation on held-out seeds. Both also get one BLAS thread for numpy (with more, OpenBLAS
+spin-waits on a busy machine and bills either side for it). The headline ratio is in steps
+per CPU-second of each process, which other jobs on a shared machine do not skew; wall-clock
+figures are printed next to it. Target (issue #16): >= 5x SB3 at equal success. The result
+goes into ``benchmarks/RESULTS.md`` between ``<!-- sb3:begin -->`` and ``<!-- sb3:end -->``
+unless ``--no-write``.
 
     python benchmarks/ppo_vs_sb3.py --task DroneHover --steps 200000 [--seeds 0 1] [--json]
 
@@ -18,13 +22,16 @@ import json
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
+from _bench import train_timed
+from threadpoolctl import threadpool_limits
 
-from agentic_rl.ppo import evaluate, make_config, train
+from agentic_rl.ppo import evaluate
 from agentic_rl.ppo.config import parse_overrides
 from agentic_rl.ppo.envs import canonical_task_id, env_factory, load_reward
 
@@ -60,18 +67,9 @@ def run_ours(
     out: str,
     overrides: dict[str, Any] | None = None,
 ) -> Run:
-    cfg = make_config(
-        task_id=task_id,
-        total_steps=steps,
-        seed=seed,
-        progress=False,
-        tensorboard=False,
-        eval_episodes=0,
-        **(overrides or {}),
+    result, _, wall, cpu = train_timed(
+        task_id, steps, seed, f"{out}/ours_seed{seed}", reward=reward, overrides=overrides
     )
-    t0, c0 = time.perf_counter(), time.process_time()
-    result = train(cfg, task_id, reward=reward, overwrite=True, out_dir=f"{out}/ours_seed{seed}")
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     ev = evaluate(result.policy, task_id, seeds=eval_seeds)
     return Run("ours", seed, result.steps, wall, cpu, ev.success_rate, ev.mean_metrics())
 
@@ -104,6 +102,7 @@ def run_sb3(task_id: str, reward: str, steps: int, seed: int, eval_seeds: range)
     except ImportError:
         sys.exit("stable-baselines3 is not installed: pip install 'agentic-rl[bench]'")
     torch.set_num_threads(1)  # the same single thread our trainer uses
+    threadpool_limits(1, user_api="blas")
     factory = env_factory(task_id, reward_fn=load_reward(task_id, reward))
 
     def make() -> gym.Env:
@@ -123,6 +122,51 @@ def run_sb3(task_id: str, reward: str, steps: int, seed: int, eval_seeds: range)
     return Run("sb3", seed, model.num_timesteps, wall, cpu, ev.success_rate, ev.mean_metrics())
 
 
+RESULTS = Path(__file__).with_name("RESULTS.md")
+BEGIN, END = "<!-- sb3:begin -->", "<!-- sb3:end -->"
+
+
+def write_results(report: dict[str, Any], path: Path = RESULTS) -> None:
+    """Replace (or append) the SB3 comparison section of RESULTS.md with this run."""
+    import os
+    import platform
+    from datetime import UTC, datetime
+
+    ours, sb3 = report["ours"], report["sb3"]
+    seeds = " ".join(str(s) for s in report["seeds"])
+    lines = [
+        BEGIN,
+        "## Our PPO vs Stable-Baselines3 PPO",
+        "",
+        f"`python benchmarks/ppo_vs_sb3.py --task {report['task'].split('/')[-1]} "
+        f"--steps {report['steps']} --seeds {seeds}`, "
+        f"{platform.machine()}, {os.cpu_count()} cores (shared), one torch and one BLAS "
+        f"thread each, {report['eval_episodes']} held-out evaluation episodes, "
+        f"{datetime.now(UTC).strftime('%Y-%m-%d')}.",
+        "",
+        "| impl | steps/s (CPU) | steps/s (wall) | success |",
+        "| --- | ---: | ---: | ---: |",
+        *(
+            f"| {name} | {r['cpu_steps_per_s']:.0f} | {r['steps_per_s']:.0f} | "
+            f"{r['success_rate']:.0%} |"
+            for name, r in (("ours", ours), ("SB3", sb3))
+        ),
+        "",
+        f"Speed ratio {report['cpu_speed_ratio']:.2f}x in CPU seconds "
+        f"({report['speed_ratio']:.2f}x wall); success difference "
+        f"{report['success_delta']:+.0%}.",
+        END,
+    ]
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    section = "\n".join(lines)
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="DroneHover")
@@ -135,6 +179,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--set", dest="overrides", action="append", default=[], help="PPO config key=value"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args(argv)
     task_id = canonical_task_id(args.task)
     eval_seeds = range(1_000_000, 1_000_000 + args.eval_episodes)
@@ -182,6 +227,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "cpu_speed_ratio": ours["cpu_steps_per_s"] / sb3["cpu_steps_per_s"],
         "success_delta": ours["success_rate"] - sb3["success_rate"],
     }
+    if not args.no_write:
+        write_results(report)
     if args.json:
         print(json.dumps(report, indent=2))
     else:

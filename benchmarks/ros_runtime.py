@@ -136,7 +136,7 @@ def bench_ticks(bundle_dir: Path, backend: str, n: int) -> dict[str, Any]:
 def write_long_bag(bundle_dir: Path, path: Path, minutes: float, hz: float) -> int:
     """A generic_drone input bag (Odometry + Imu + goal) of ``minutes`` at ``hz``."""
     from ros_bridge import load_bundle, load_profile
-    from ros_bridge.bags import BagWriter, _resolve_topic, build
+    from ros_bridge.bags import BagWriter, build, resolve_topic
     from ros_bridge.robots import make_adapter
 
     prof = load_profile("generic_drone")
@@ -147,7 +147,7 @@ def write_long_bag(bundle_dir: Path, path: Path, minutes: float, hz: float) -> i
             t = 1.0 + k / hz
             for role, data in adapter.encode_inputs(circle_state(t), t):
                 spec = prof.inputs[role]
-                w.write(_resolve_topic(spec.topic), spec.type, build(spec.type, data), t, spec.qos)
+                w.write(resolve_topic(spec.topic), spec.type, build(spec.type, data), t, spec.qos)
     return steps
 
 

@@ -13,9 +13,10 @@ dir, so each worker process records them at most once per task.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -165,41 +166,42 @@ def _save(path: Path, batch: StateBatch) -> None:
 
 def _record(spec: TaskSpec, n: int, seed: int) -> StateBatch:
     import sims  # only here: the sandboxed child and plain imports of rewards never need it
+    from sims.rollout import PerEpisode, run_episodes
 
     env = sims.make(spec.id, action_mode=spec.action.mode)
-    rng = np.random.default_rng(seed)
     names = spec.field_names
-    states: dict[str, list[np.ndarray]] = {k: [] for k in names}
-    prevs: dict[str, list[np.ndarray]] = {k: [] for k in names}
-    actions: list[np.ndarray] = []
+    rng = np.random.default_rng(seed)
     shape = env.action_space.shape
+
+    def noise(episode: int, _seed: int) -> Callable[[np.ndarray], np.ndarray]:
+        # Alternate calm and wild episodes: smoothed noise of different sizes, so the
+        # batch has near-goal states as well as crashes.
+        scale = (0.2, 0.6, 1.0)[episode % 3]
+        a = np.zeros(shape)
+
+        def act(_obs: np.ndarray) -> np.ndarray:
+            nonlocal a
+            a = np.clip(0.8 * a + scale * rng.normal(0.0, 0.5, shape), -1.0, 1.0)
+            return a
+
+        return act
+
+    episode_seeds = (seed * 1000 + episode for episode in itertools.count())
     try:
-        episode = 0
-        while len(actions) < n:
-            _, info = env.reset(seed=seed * 1000 + episode)
-            prev = info["state"]
-            # Alternate calm and wild episodes: smoothed noise of different sizes, so the
-            # batch has near-goal states as well as crashes.
-            scale = (0.2, 0.6, 1.0)[episode % 3]
-            a = np.zeros(shape)
-            done = False
-            while not done and len(actions) < n:
-                a = np.clip(0.8 * a + scale * rng.normal(0.0, 0.5, shape), -1.0, 1.0)
-                _, _, terminated, truncated, info = env.step(a)
-                state = info["state"]
-                for k in names:
-                    states[k].append(np.array(state[k], dtype=np.float64))
-                    prevs[k].append(np.array(prev[k], dtype=np.float64))
-                actions.append(a.copy())
-                prev = state
-                done = terminated or truncated
-            episode += 1
+        runs = run_episodes(env, PerEpisode(noise), episode_seeds, record=True, max_steps=n)
     finally:
         env.close()
+    steps = [
+        (state, prev, action)
+        for run in runs
+        for state, prev, action in zip(run.states[1:], run.states[:-1], run.actions, strict=True)
+    ]
     return StateBatch(
-        fields={k: np.stack(v) for k, v in states.items()},
-        prev_fields={k: np.stack(v) for k, v in prevs.items()},
-        actions=np.stack(actions),
+        fields={k: np.stack([np.asarray(s[k], np.float64) for s, _, _ in steps]) for k in names},
+        prev_fields={
+            k: np.stack([np.asarray(p[k], np.float64) for _, p, _ in steps]) for k in names
+        },
+        actions=np.stack([a for _, _, a in steps]),
         origin="env",
     )
 

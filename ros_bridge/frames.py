@@ -157,3 +157,59 @@ def same_hemisphere(q: np.ndarray, reference: np.ndarray) -> np.ndarray:
     the runtime must hand it the sign it saw in training.
     """
     return -q if float(np.dot(q, reference)) < 0.0 else q
+
+
+def euler_to_quat(roll: float, pitch: float, yaw_: float) -> np.ndarray:
+    """(x, y, z, w) of roll about x, then pitch about y, then yaw about z (fixed axes, ZYX)."""
+    cr, sr = math.cos(roll / 2), math.sin(roll / 2)
+    cp, sp = math.cos(pitch / 2), math.sin(pitch / 2)
+    cy, sy = math.cos(yaw_ / 2), math.sin(yaw_ / 2)
+    return np.array(
+        [
+            sr * cp * cy - cr * sp * sy,
+            cr * sp * cy + sr * cp * sy,
+            cr * cp * sy - sr * sp * cy,
+            cr * cp * cy + sr * sp * sy,
+        ]
+    )
+
+
+def quat_to_euler(q_xyzw: Sequence[float]) -> tuple[float, float, float]:
+    """(roll, pitch, yaw) of an (x, y, z, w) attitude, the inverse of :func:`euler_to_quat`."""
+    x, y, z, w = q_xyzw
+    roll = math.atan2(2.0 * (w * x + y * z), 1.0 - 2.0 * (x * x + y * y))
+    pitch = math.asin(max(-1.0, min(1.0, 2.0 * (w * y - z * x))))
+    return roll, pitch, yaw(q_xyzw)
+
+
+def body_rates(q0: Sequence[float], q1: Sequence[float], dt: float) -> np.ndarray:
+    """Body-frame angular velocity (rad/s) that turns attitude ``q0`` into ``q1`` in ``dt``."""
+    dq = quat_multiply(quat_conjugate(q0), q1)
+    if dq[3] < 0:
+        dq = -dq
+    return 2.0 * dq[:3] / dt
+
+
+def bullet_sign(q_xyzw: Sequence[float]) -> np.ndarray:
+    """``q`` or ``-q`` (one attitude), signed as Bullet signs the quaternions it reports.
+
+    PyBullet keeps orientations as matrices and converts them with Shepperd's method
+    (``btMatrix3x3::getRotation``): with a positive trace, ``w > 0``; otherwise the component
+    of the largest diagonal entry is positive. So its quaternion jumps sign where that choice
+    changes (e.g. half a turn of yaw), and the policy was trained on exactly those signs. The
+    runtime signs every measured quaternion the same way, whatever sign the robot stack chose.
+    """
+    q = np.asarray(q_xyzw, np.float64)
+    x, y, z, _ = q
+    m00, m11, m22 = (
+        1.0 - 2.0 * (y * y + z * z),
+        1.0 - 2.0 * (x * x + z * z),
+        1.0 - 2.0 * (x * x + y * y),
+    )
+    if m00 + m11 + m22 > 0.0:
+        k = 3
+    elif m00 < m11:
+        k = 2 if m11 < m22 else 1
+    else:
+        k = 2 if m00 < m22 else 0
+    return -q if q[k] < 0.0 else q

@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             DiagnosticArray, "/diagnostics", lambda m: states.append(m.status[0].message), 10
         )
         enable = harness.create_client(SetBool, f"/{NODE_NAME}/enable")
-        by_topic = {bags._resolve_topic(s.topic): role for role, s in profile.inputs.items()}
+        by_topic = {bags.resolve_topic(s.topic): role for role, s in profile.inputs.items()}
         # Group the bag's input messages by control step (same log time).
         steps: list[tuple[float, list[tuple[str, Any]]]] = []
         for m in bags.read_bag(args.bag, list(by_topic)):

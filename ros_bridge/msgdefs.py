@@ -1,81 +1,66 @@
-"""Definitions of the robot-specific messages the profiles use that are not in ROS's core set.
+"""Robot-stack message definitions the bag tools need that are not in ROS 2's core set.
 
-``px4_msgs`` (PX4 v1.14+) and ``crazyflie_interfaces`` (Crazyswarm2) are not released as Python
-wheels, so the bag tools register these definitions with the rosbags typestore to read and
-write them. They must match the robot's own package: the bag stores them, so a mismatch shows
-up when ``ros2 bag play`` or the robot rejects the type hash.
+``px4_msgs`` (PX4), ``crazyflie_interfaces`` (Crazyswarm2) and ``mavros_msgs`` are not
+released as Python wheels, so their ``.msg``/``.srv`` files are vendored, byte for byte, under
+``ros_bridge/interfaces/`` from the upstream repositories (``interfaces/UPSTREAM.json`` names
+repository, commit, path and git blob hash of each file; a test checks the files against those
+hashes and the rosbags type hashes (RIHS01) against the ones computed from upstream).
+
+px4_msgs come from the v1.15.4 release: the layout a PX4 v1.15 bag holds (VehicleOdometry,
+VehicleLocalPosition, VehicleAttitude, VehicleStatus, ...). ``OffboardControlMode`` changed in
+v1.15 (``actuator`` became ``thrust_and_torque`` + ``direct_actuator``); the v1.14 layout is
+kept too and picked by :func:`definitions` (the px4 profile's ``params.px4_version``).
+
+Bags that embed their definitions (MCAP, and sqlite3 bags from Iron on) are read with those,
+not with these: see :mod:`ros_bridge.bagio`.
 """
 
 from __future__ import annotations
 
-PX4_MSGS: dict[str, str] = {
-    "px4_msgs/msg/VehicleOdometry": """
-uint64 timestamp
-uint64 timestamp_sample
-uint8 POSE_FRAME_UNKNOWN = 0
-uint8 POSE_FRAME_NED = 1
-uint8 POSE_FRAME_FRD = 2
-uint8 pose_frame
-float32[3] position
-float32[4] q
-uint8 VELOCITY_FRAME_UNKNOWN = 0
-uint8 VELOCITY_FRAME_NED = 1
-uint8 VELOCITY_FRAME_FRD = 2
-uint8 VELOCITY_FRAME_BODY_FRD = 3
-uint8 velocity_frame
-float32[3] velocity
-float32[3] angular_velocity
-float32[3] position_variance
-float32[3] orientation_variance
-float32[3] velocity_variance
-uint8 reset_counter
-int8 quality
-""",
-    "px4_msgs/msg/OffboardControlMode": """
-uint64 timestamp
-bool position
-bool velocity
-bool acceleration
-bool attitude
-bool body_rate
-bool thrust_and_torque
-bool direct_actuator
-""",
-    "px4_msgs/msg/TrajectorySetpoint": """
-uint64 timestamp
-float32[3] position
-float32[3] velocity
-float32[3] acceleration
-float32[3] jerk
-float32 yaw
-float32 yawspeed
-""",
-}
+import json
+from functools import cache
+from pathlib import Path
 
-CRAZYFLIE_MSGS: dict[str, str] = {
-    "crazyflie_interfaces/msg/FullState": """
-std_msgs/Header header
-geometry_msgs/Pose pose
-geometry_msgs/Twist twist
-geometry_msgs/Vector3 acc
-""",
-    "crazyflie_interfaces/msg/Hover": """
-std_msgs/Header header
-float32 vx
-float32 vy
-float32 yaw_rate
-float32 z_distance
-""",
-    # Service requests, recorded in bags as messages on '<service>/_request'.
-    "crazyflie_interfaces/srv/Land_Request": """
-uint8 group_mask
-float32 height
-builtin_interfaces/Duration duration
-""",
-    "crazyflie_interfaces/srv/NotifySetpointsStop_Request": """
-uint8 group_mask
-uint32 remain_valid_millisecs
-""",
-}
+INTERFACES = Path(__file__).resolve().parent / "interfaces"
+#: PX4 releases whose OffboardControlMode layout differs; newer releases use the last one.
+PX4_LAYOUTS = {"1.14": "px4_msgs_v1_14"}
+DEFAULT_PX4_VERSION = "1.15"
 
-EXTRA_MSGS: dict[str, str] = {**PX4_MSGS, **CRAZYFLIE_MSGS}
+
+def _read(folder: Path, package: str) -> dict[str, str]:
+    out = {}
+    for path in sorted(folder.glob("*/*.msg")):
+        out[f"{package}/{path.parent.name}/{path.stem}"] = path.read_text()
+    for path in sorted(folder.glob("srv/*.srv")):
+        request = path.read_text().split("\n---", 1)[0]
+        # Service requests are recorded in bags as messages on '<service>/_request'.
+        out[f"{package}/srv/{path.stem}_Request"] = request
+    return out
+
+
+@cache
+def definitions(px4_version: str = DEFAULT_PX4_VERSION) -> dict[str, str]:
+    """Type name -> ``.msg`` text of every vendored interface, px4_msgs in ``px4_version``'s layout.
+
+    Raises:
+        ValueError: for a PX4 version older than the oldest vendored layout (1.14).
+    """
+    major_minor = tuple(int(p) for p in str(px4_version).split(".")[:2])
+    if major_minor < (1, 14):
+        raise ValueError(
+            f"px4_version {px4_version!r}: PX4 before v1.14 uses a different px4_msgs layout "
+            "(and the microRTPS bridge); this runtime supports v1.14 and newer"
+        )
+    out = {}
+    for package in ("px4_msgs", "crazyflie_interfaces", "mavros_msgs"):
+        out.update(_read(INTERFACES / package, package))
+    layout = PX4_LAYOUTS.get(".".join(str(p) for p in major_minor))
+    if layout is not None:
+        for name, text in _read(INTERFACES / layout, "px4_msgs").items():
+            out[name] = text
+    return out
+
+
+def upstream() -> dict[str, dict[str, str]]:
+    """Where each vendored file comes from (repository, commit, path, git blob hash)."""
+    return json.loads((INTERFACES / "UPSTREAM.json").read_text())

@@ -38,10 +38,6 @@ def _goal(b: ObservationBuilder) -> np.ndarray:
     return _need(b.adapter.goal if b.adapter.goal is not None else b.default_goal, "goal")
 
 
-def _drone_quat(b: ObservationBuilder) -> np.ndarray:
-    return frames.same_hemisphere(b.adapter.quat, b.quat_refs["quat"])
-
-
 def _ee(b: ObservationBuilder) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if b._ee_cache is None:
         a = b.adapter
@@ -58,7 +54,8 @@ def _object(b: ObservationBuilder, key: str) -> np.ndarray:
 
 DRONE_SOURCES: dict[str, Source] = {
     "pos": lambda b: b.adapter.pos,
-    "quat": _drone_quat,
+    # signed by the runtime as the simulator signs it (frames.bullet_sign)
+    "quat": lambda b: b.adapter.quat,
     "vel": lambda b: b.adapter.vel,
     "ang_vel": lambda b: b.adapter.ang_vel,
     "tilt": lambda b: np.array([frames.tilt(b.adapter.quat)]),
@@ -68,19 +65,23 @@ DRONE_SOURCES: dict[str, Source] = {
 
 ARM_SOURCES: dict[str, Source] = {
     "ee_pos": lambda b: _ee(b)[0],
-    "ee_quat": lambda b: frames.same_hemisphere(_ee(b)[1], b.quat_refs["ee_quat"]),
+    "ee_quat": lambda b: frames.bullet_sign(_ee(b)[1]),
     "ee_vel": lambda b: _ee(b)[2],
     "joint_pos": lambda b: b.adapter.q,
     "joint_vel": lambda b: b.adapter.qd,
     "goal_pos": _goal,
     "goal_rel": lambda b: _goal(b) - _ee(b)[0],
     "object_pos": lambda b: _object(b, "pos"),
-    "object_quat": lambda b: frames.same_hemisphere(_object(b, "quat"), b.quat_refs["object_quat"]),
+    "object_quat": lambda b: frames.bullet_sign(_object(b, "quat")),
     "object_vel": lambda b: _object(b, "vel"),
     "object_angvel": lambda b: _object(b, "angvel"),
     "object_rel_ee": lambda b: _object(b, "pos") - _ee(b)[0],
     "object_rel_goal": lambda b: _object(b, "pos") - _goal(b),
 }
+
+
+#: Fields computed from the goal.
+GOAL_FIELDS = frozenset({"goal_rel", "goal_pos", "object_rel_goal"})
 
 
 class ObservationBuilder:
@@ -110,20 +111,10 @@ class ObservationBuilder:
                 f"compute from robot messages (it provides {sorted(sources)}); such tasks need "
                 "a task-specific source in ros_bridge.observation"
             )
-        # Quaternion signs: q and -q are one rotation but different inputs to the network, so
-        # hand the policy the hemisphere it saw in training: that of the field's training mean,
-        # else of the simulator's golden observations, else w >= 0.
-        candidates = (bundle.weights["obs_mean"], bundle.golden_obs.mean(axis=0))
-        self.quat_refs: dict[str, np.ndarray] = {}
-        for f in bundle.fields:
-            if f.name.endswith("quat"):
-                ref = np.array([0.0, 0.0, 0.0, 1.0])
-                for values in candidates:
-                    v = values[f.offset : f.offset + f.size]
-                    if np.linalg.norm(v) > 0.5:
-                        ref = v
-                        break
-                self.quat_refs[f.name] = ref
+        # Quaternion signs: q and -q are one rotation but different inputs to the network;
+        # every quaternion field is signed as PyBullet signed it in training (frames.bullet_sign).
+        #: Whether the observation needs a goal (a goal message or the default goal).
+        self.needs_goal = any(f.name in GOAL_FIELDS for f in bundle.fields)
         self._plan = [(f.offset, f.offset + f.size, sources[f.name], f.name) for f in bundle.fields]
         self._size = bundle.obs_size
         self._ee_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None

@@ -6,7 +6,9 @@ control rate with the current time; ``tick`` returns the :class:`~ros_bridge.mes
 records to publish or call. Time is always passed in, so a bag replays on its own clock and a
 test can step time by hand.
 
-Per tick: staleness watchdog -> observation (exactly as in training: units, frames, order; the
+Per message: decode -> plausibility filter (drones: an implausible sample is dropped and counts
+as stale). Per tick: vehicle status gate (armed and in the offboard mode, where the profile
+reads a status) -> staleness watchdog -> observation (exactly as in training: units, frames, order; the
 normalization is inside the policy) -> NaN guard -> drone tilt kill / geofence -> policy
 (onnxruntime or numpy) -> action filter (clip, slew, fence, joint limits) -> adapter command.
 """
@@ -18,10 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from . import frames
 from .bundle import PolicyBundle
 from .frames import tilt as tilt_of
 from .messages import Output, header
 from .observation import NotReady, ObservationBuilder
+from .plausibility import PlausibilityFilter, PlausibilityLimits
 from .profiles import Profile
 from .robots import AdapterError, ArmAdapter, DroneAdapter, make_adapter
 from .safety import ActionFilter, SafetyConfig, State, Watchdog, fence_velocity, limit_joints
@@ -41,6 +45,8 @@ class Counters:
     fenced: int = 0
     joint_limited: int = 0
     rejected_messages: int = 0
+    implausible: int = 0
+    refused_by_vehicle: int = 0
     faults: list[str] = field(default_factory=list)
 
 
@@ -85,6 +91,8 @@ class Runtime:
         self.last_action: np.ndarray | None = None
         self._fallback_since = 0.0
         self._waiting_for = ""
+        self._pending: list[Output] = []
+        self.plausibility: PlausibilityFilter | None = None
         if isinstance(self.adapter, DroneAdapter):
             box = bundle.command["flight_box"]
             m = self.config.geofence_margin_m
@@ -93,6 +101,20 @@ class Runtime:
             self.breach_low = self.fence_low - self.config.geofence_breach_m
             self.breach_high = self.fence_high + self.config.geofence_breach_m
             self.tilt_kill = np.radians(self.config.tilt_kill_deg)
+            c = self.config
+            grow = c.plausible_margin_m
+            self.plausibility = PlausibilityFilter(
+                PlausibilityLimits(
+                    low=np.asarray(box["low"], np.float64) - grow,
+                    high=np.asarray(box["high"], np.float64) + grow,
+                    max_speed=c.plausible_speed_mps,
+                    max_accel=c.plausible_accel_mps2,
+                    jump_m=c.plausible_jump_m,
+                    jump_mps=c.plausible_jump_mps,
+                    # twice the staleness limit: the watchdog has flagged the topic by then
+                    rebase_s=2.0 * c.staleness_s,
+                )
+            )
         if isinstance(self.adapter, ArmAdapter):
             a = self.adapter
             lo = a.lower + self.config.joint_margin_rad
@@ -115,14 +137,37 @@ class Runtime:
         """
         if role not in self.profile.inputs:
             raise KeyError(f"profile {self.profile.name!r} has no input {role!r}")
+        a = self.adapter
+        checked = self.plausibility is not None and role in a.state_roles()
+        before = a.snapshot() if checked else None
         try:
-            self.adapter.decode(role, msg, t)
+            a.decode(role, msg, t)
         except AdapterError as exc:
             # An unusable message is not a sample: the watchdog then sees the topic go stale.
+            if before is not None:
+                a.restore(before)
             self.counters.rejected_messages += 1
             self._note(f"rejected {role} message: {exc}")
             return
+        if before is not None and a.has_state():
+            why = self.plausibility.check_attitude(a.quat)
+            if not why and (a.pos is not before["pos"] or a.vel is not before["vel"]):
+                why = self.plausibility.check(a.pos, a.vel, t)
+            if why:
+                # Never reaches the network: the state stays as it was, the topic goes stale.
+                a.restore(before)
+                self.counters.implausible += 1
+                self._note(f"implausible {role} sample dropped: {why}")
+                return
+        if before is not None and a.quat is not before["quat"]:
+            a.quat = frames.bullet_sign(a.quat)  # the sign the simulator would report
         self.watchdog.seen(role, t)
+
+    def new_episode(self) -> None:
+        """A simulated bag's episode start: the world was reset, so the next state sample is
+        no continuation of the last (the plausibility filter starts afresh)."""
+        if self.plausibility is not None:
+            self.plausibility.reset()
 
     def enable(self, t: float) -> tuple[bool, str]:
         """Hand control to the policy (READY -> ACTIVE). Returns (accepted, reason)."""
@@ -131,13 +176,20 @@ class Runtime:
         stale = self.watchdog.stale(t)
         if stale:
             return False, f"inputs are stale: {stale}"
+        granted, why = self.adapter.control_granted(t)
+        if not granted:
+            self.counters.refused_by_vehicle += 1
+            return False, f"{why}: arm and switch to the offboard mode first, then enable"
         try:
             self.observation.build()
         except NotReady as exc:
             return False, f"no {exc} yet"
         self.adapter.on_activate(t)
         self.observation.last_action = np.zeros(self.bundle.action_size)
-        self.filter.reset(np.zeros(self.bundle.action_size))
+        # The slew limit starts from a zero action (the vehicle's hold), or, with
+        # safety.slew_from_zero = 0, from the policy's first action (as in simulation).
+        zero = np.zeros(self.bundle.action_size)
+        self.filter.reset(zero if self.config.slew_from_zero else None)
         self.state = State.ACTIVE
         return True, "policy active"
 
@@ -146,6 +198,8 @@ class Runtime:
         if self.state is not State.ACTIVE:
             return False, f"not active (state {self.state.value})"
         self.state = State.READY
+        # e.g. the Crazyflie lands: its firmware cuts the motors 2 s after the last setpoint
+        self._pending = self.adapter.release(t)
         return True, "policy disabled"
 
     def reset(self) -> tuple[bool, str]:
@@ -175,10 +229,11 @@ class Runtime:
             self.state = State.READY
             s = State.READY
         if s is State.READY:
+            pending, self._pending = self._pending, []
             if self.watchdog.stale(t):
                 self.state = State.WAIT_INPUTS
-                return []
-            return self.adapter.idle(t)
+                return pending
+            return pending + self.adapter.idle(t)
         if s is State.ACTIVE:
             return self._active(t)
         if s is State.FALLBACK:
@@ -205,6 +260,14 @@ class Runtime:
         return True, "self-test passed"
 
     def _active(self, t: float) -> list[Output]:
+        granted, why = self.adapter.control_granted(t)
+        if granted is None:
+            return self._fallback(t, why)
+        if not granted:
+            # The pilot (or the vehicle's own failsafe) took over: the policy lets go at once.
+            self.state = State.READY
+            self._note(f"policy released: {why}")
+            return self.adapter.release(t) + self.adapter.idle(t)
         stale = self.watchdog.stale(t)
         if stale:
             return self._fallback(t, f"stale inputs: {stale}")
@@ -294,6 +357,8 @@ class Runtime:
             "fenced": str(c.fenced),
             "joint_limited": str(c.joint_limited),
             "rejected_messages": str(c.rejected_messages),
+            "implausible": str(c.implausible),
+            "refused_by_vehicle": str(c.refused_by_vehicle),
             **{f"age.{role}": f"{age:.3f}" for role, age in ages.items()},
             "last_fault": c.faults[-1] if c.faults else "",
         }

@@ -3,12 +3,15 @@
 States (the node never arms a vehicle and never switches flight modes by itself)::
 
     WAIT_INPUTS --all inputs fresh--> SELF_TEST --golden pairs match--> READY
-    READY --explicit enable--> ACTIVE --disable--> READY
-    ACTIVE --stale input / NaN / geofence / joint limit--> FALLBACK --fallback_s--> STOPPED
+    READY --explicit enable (vehicle armed and in its offboard mode)--> ACTIVE
+    ACTIVE --disable, or the vehicle disarmed / left its offboard mode--> READY
+    ACTIVE --stale input / NaN / geofence / joint limit / status lost--> FALLBACK
+    FALLBACK --fallback_s--> STOPPED
     ACTIVE --tilt beyond tilt_kill--> STOPPED        SELF_TEST --mismatch--> STOPPED
     STOPPED --reset--> WAIT_INPUTS
 
-The filter runs on every ACTIVE tick, in this order: NaN/inf guard, clip to the training
+Before that, every state sample passes the plausibility filter (:mod:`ros_bridge.plausibility`):
+an implausible one is dropped and counts as stale. The filter runs on every ACTIVE tick, in this order: NaN/inf guard, clip to the training
 action bounds, slew-rate limit, then the robot's limits (geofence and altitude box for drones:
 no velocity further out of the box; joint position and velocity limits for arms).
 """
@@ -47,6 +50,15 @@ class SafetyConfig:
         fallback_s: how long FALLBACK sends its hold commands before STOPPED.
         joint_margin_rad: arms: keep targets this far inside the URDF joint limits.
         velocity_scale: arms: fraction of the URDF joint velocity limits allowed.
+        slew_from_zero: 1: after enable the slew limit starts from a zero action (a hold);
+            0: from the policy's first action, as the simulator applied it.
+        plausible_margin_m: drones: a position further than this outside the task's flight
+            box is implausible (dropped).
+        plausible_speed_mps: drones: a faster measured speed is implausible.
+        plausible_accel_mps2: drones: a faster change of the measured velocity between two
+            samples is implausible (plus ``plausible_jump_mps`` of noise).
+        plausible_jump_m: drones: slack on the position change between two samples.
+        plausible_jump_mps: drones: slack on the velocity change between two samples.
     """
 
     staleness_s: float = 0.2
@@ -57,6 +69,12 @@ class SafetyConfig:
     fallback_s: float = 2.0
     joint_margin_rad: float = 0.02
     velocity_scale: float = 0.5
+    slew_from_zero: float = 1.0
+    plausible_margin_m: float = 2.0
+    plausible_speed_mps: float = 10.0
+    plausible_accel_mps2: float = 50.0
+    plausible_jump_m: float = 0.1
+    plausible_jump_mps: float = 0.5
 
     @classmethod
     def from_dict(cls, values: dict[str, float]) -> SafetyConfig:

@@ -172,6 +172,14 @@ class SimTask(gym.Env):
         """Return this task's :class:`TaskSpec` for an action mode, without touching physics."""
         raise NotImplementedError
 
+    @classmethod
+    def command_model(cls, action_mode: str | None = None) -> dict[str, Any]:
+        """How a deployed runtime turns a normalized action into a physical command (written
+        into a PolicyBundle's ``bundle.json``). Robot families override this; the default
+        names the robot and the action mode only."""
+        spec = cls.build_spec(action_mode)
+        return {"robot": spec.robot, "kind": spec.action.mode}
+
     # ------------------------------------------------------------------ hooks
     def _build_world(self) -> None:
         """Create every body once. Called at construction; resets restore this world."""

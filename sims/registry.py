@@ -5,7 +5,11 @@ Three ways to name a task, all accepted wherever a task id is:
 * a registered id, ``agentic_rl/DroneHover-v0`` (or its short form ``DroneHover``);
 * a plugin registered under the ``agentic_rl.tasks`` entry-point group of an installed package
   (the entry point's value is ``package.module:Class``, the class a :class:`SimTask` subclass);
-* a direct import path ``package.module:Class``.
+* a direct import path ``package.module:Class``. Once resolved, the class's own id works too:
+  in this process and in child processes started after it (the executors' workers), through
+  the ``AGENTIC_RL_TASK_PATHS`` environment variable, and with ``gym.make``.
+
+Built-in and plugin ids are registered with gymnasium on ``import sims``.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import json
+import os
 from functools import cache
 from importlib.metadata import entry_points
 from typing import Any
@@ -24,6 +30,9 @@ from sims.errors import TaskError
 from sims.spec import TaskSpec
 
 ENTRY_POINT_GROUP = "agentic_rl.tasks"
+#: Environment variable holding ``{id: "module:Class"}`` of tasks named by import path, so
+#: child processes resolve their ids too.
+PATHS_ENV = "AGENTIC_RL_TASK_PATHS"
 
 #: Built-in tasks: id -> "module:Class".
 BUILTIN_TASKS: dict[str, str] = {
@@ -109,9 +118,25 @@ def rescan_plugins() -> None:
     _scan_plugins.cache_clear()
 
 
+def path_tasks() -> dict[str, str]:
+    """Tasks named by ``module:Class`` in this process or a parent: id -> "module:Class"."""
+    try:
+        paths = json.loads(os.environ.get(PATHS_ENV) or "{}")
+    except json.JSONDecodeError:
+        return {}
+    return {str(k): str(v) for k, v in paths.items()} if isinstance(paths, dict) else {}
+
+
+def _remember(task_id: str, path: str) -> None:
+    paths = path_tasks()
+    if paths.get(task_id) != path:
+        os.environ[PATHS_ENV] = json.dumps({**paths, task_id: path})
+    _register(task_id, path)
+
+
 def all_tasks() -> dict[str, str]:
-    """Every known task id (built-in first, then plugins) -> "module:Class"."""
-    return {**BUILTIN_TASKS, **plugin_tasks()}
+    """Every known task id (built-in first, then plugins, then import paths) -> "module:Class"."""
+    return {**path_tasks(), **BUILTIN_TASKS, **plugin_tasks()}
 
 
 def resolve(name: str) -> tuple[str, str]:
@@ -132,7 +157,9 @@ def resolve(name: str) -> tuple[str, str]:
             return tid, tasks[tid]
     if ":" in name:
         cls = load_class(name)
-        return cls.build_spec().id, name
+        task_id = cls.build_spec().id
+        _remember(task_id, name)
+        return task_id, name
     candidates = list(tasks) + list(short)
     hint = difflib.get_close_matches(name, candidates, n=1, cutoff=0.5)
     did = f" Did you mean {short.get(hint[0], hint[0])!r}?" if hint else ""
@@ -159,15 +186,20 @@ def make(name: str, **kwargs: Any) -> SimTask:
     return task_class(name)(**kwargs)
 
 
+def _register(task_id: str, path: str) -> None:
+    if task_id not in gym.registry:
+        gym.register(id=task_id, entry_point=path, disable_env_checker=True)
+
+
 def register_gymnasium() -> None:
-    """Register built-in tasks with gymnasium so ``gym.make("agentic_rl/DroneHover-v0")`` works.
+    """Register every known task with gymnasium so ``gym.make("agentic_rl/DroneHover-v0")``
+    (or a plugin's id) works after ``import sims``.
 
     The time limit lives inside each task (it reports ``timeout`` as its termination reason),
     so no TimeLimit wrapper is added; the spec's ``max_episode_steps`` is the episode length.
     """
-    for tid, path in BUILTIN_TASKS.items():
-        if tid not in gym.registry:
-            gym.register(id=tid, entry_point=path, disable_env_checker=True)
+    for tid, path in all_tasks().items():
+        _register(tid, path)
 
 
 def observation_source(name: str) -> tuple[str, str, str]:

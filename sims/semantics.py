@@ -127,6 +127,8 @@ def check_spec(spec: TaskSpec) -> None:
             need_field("goal", f"goal error {e.field!r}", e.field)
             if e.tolerance is not None:
                 need_constant("goal", f"goal error {e.field!r} tolerance", e.tolerance)
+            if e.origin is not None:
+                need_field("goal", f"goal error {e.field!r} origin", e.origin, vector=True)
     if not spec.success_criteria:
         fail("success_criteria", None, "declare at least one success criterion.")
     names: set[str] = set()

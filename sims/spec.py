@@ -91,6 +91,14 @@ class TaskMetric(_Frozen):
     unit: str = "1"
 
 
+class ParamRealism(_Frozen):
+    """How a randomized parameter corresponds to the deployed robot (for robustness reports)."""
+
+    simulated_as: str = Field(description="What the simulator does with the value.")
+    on_the_robot: str = Field(description="The real effect it stands for.")
+    resolution: str = Field(description="The grid the simulator resolves it on.")
+
+
 class RandomParam(_Frozen):
     """A physical parameter domain randomization may vary.
 
@@ -107,6 +115,7 @@ class RandomParam(_Frozen):
     description: str
     hard_low: float = Field(description="Smallest value that is physically meaningful.")
     hard_high: float = Field(description="Largest value the simulator supports.")
+    realism: ParamRealism | None = None
 
     @model_validator(mode="after")
     def _check_range(self) -> RandomParam:
@@ -155,6 +164,11 @@ class GoalError(_Frozen):
     )
     subject: str | None = Field(
         None, description="What the error is measured from when not the robot, e.g. 'the cube'."
+    )
+    origin: str | None = Field(
+        None,
+        description="Position field of the subject when it is not the robot (e.g. "
+        "'object_pos'): the target's world position is origin + sign * field.",
     )
 
 

@@ -520,37 +520,9 @@ def test_rollouts_and_summary_types():
     assert r.episodes == r.nominal and r.nominal[0].duration == pytest.approx(8.0)
 
 
-def test_infer_reasons_only_where_certain():
-    from agentic_rl.diagnostics.rollouts import infer_reasons
-    from agentic_rl.ppo import EvalResult
-
-    limit = HOVER.max_episode_steps
-
-    def result(lengths, successes, hist):
-        n = len(lengths)
-        return EvalResult(
-            HOVER.id, False, list(range(n)), successes, hist, [{}] * n, [0.0] * n, lengths
-        )
-
-    # timeouts at the limit, crashes before it, successes: all certain
-    r = result(
-        [limit, 100, limit, 50],
-        [False, False, True, False],
-        {"timeout": 1, "crash": 2, "success": 1},
-    )
-    assert infer_reasons(HOVER, r) == ["timeout", "crash", "success", "crash"]
-    # two kinds of early failure: those episodes are ambiguous, the rest is not
-    r = result([limit, 100, 60], [False, False, False], {"timeout": 1, "crash": 1, "flipped": 1})
-    assert infer_reasons(HOVER, r) == ["timeout", None, None]
-    # a crash on the very last step: the at-limit group no longer adds up
-    r = result([limit, limit], [False, False], {"timeout": 1, "crash": 1})
-    assert infer_reasons(HOVER, r) == [None, None]
-    assert infer_reasons(HOVER, result([limit], [False], {"crash": 1})) == ["crash"]
-
-
-def test_ambiguous_episodes_are_rerun_to_their_own_reason():
+def test_every_episode_keeps_its_own_reason():
     # flies +x out of bounds when the goal is at +x, else dives into the ground: two kinds
-    # of early failure, so the histogram alone cannot say which episode ended how
+    # of early failure, so a histogram alone could not say which episode ended how
     layout = StateLayout(HOVER)
 
     def policy(obs: np.ndarray) -> np.ndarray:
@@ -558,10 +530,10 @@ def test_ambiguous_episodes_are_rerun_to_their_own_reason():
         goal_x = layout.get(row, "pos")[0, 0] + layout.get(row, "goal_rel")[0, 0]
         return np.array([1.0, 0, 0, 0]) if goal_x > 0 else np.array([0, 0, -1.0, 0])
 
-    from agentic_rl.diagnostics.rollouts import run_episodes
+    from agentic_rl.diagnostics.rollouts import record_episodes
 
     seeds = list(range(8))
-    records = run_episodes(policy, HOVER, seeds)
+    records = record_episodes(policy, HOVER, seeds)
     assert len({r.reason for r in records}) >= 2
     for rec in records:
         (alone,) = evaluate(policy, "DroneHover", seeds=[rec.seed]).termination_reasons

@@ -111,6 +111,103 @@ def test_ratio_is_one_on_the_first_minibatch():
         trainer.close()
 
 
+def _autograd_loss(model, mb, clip_coef, ent_coef, vf_coef, clip_vloss):
+    """The PPO loss written with autograd, as CleanRL writes it: the reference for fused.py."""
+    logprob, entropy, value = model.evaluate_actions(*(torch.from_numpy(a) for a in mb[:2]))
+    old_lp, adv, ret, old_v = (torch.from_numpy(a) for a in mb[2:])
+    ratio = (logprob - old_lp).exp()
+    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    pg = torch.max(-adv * ratio, -adv * ratio.clamp(1 - clip_coef, 1 + clip_coef)).mean()
+    if clip_vloss:
+        v_c = old_v + (value - old_v).clamp(-clip_coef, clip_coef)
+        v_loss = 0.5 * torch.max((value - ret) ** 2, (v_c - ret) ** 2).mean()
+    else:
+        v_loss = 0.5 * ((value - ret) ** 2).mean()
+    return pg - ent_coef * entropy.mean() + vf_coef * v_loss, pg, v_loss
+
+
+@pytest.mark.parametrize(("activation", "clip_vloss"), [("tanh", False), ("relu", True)])
+def test_fused_gradient_matches_autograd(activation, clip_vloss):
+    from agentic_rl.ppo.fused import FlatParams, FusedPPOLoss
+    from agentic_rl.ppo.networks import ActorCritic
+
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    model = ActorCritic(7, 3, (16, 8), activation, init_log_std=-0.3)
+    with torch.no_grad():  # a policy away from its near-zero init, so clipping happens
+        for p in model.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    flat = FlatParams(model)
+    n = 64
+    obs = rng.normal(size=(n, 7)).astype(np.float32)
+    actions = rng.normal(size=(n, 3)).astype(np.float32)
+    with torch.no_grad():
+        lp, _, v = model.evaluate_actions(torch.from_numpy(obs), torch.from_numpy(actions))
+    old_lp = (lp.numpy() + rng.normal(0, 0.3, n)).astype(np.float32)  # ratios beyond 1 +- 0.2
+    adv = rng.normal(size=n).astype(np.float32)
+    ret = rng.normal(size=n).astype(np.float32)
+    old_v = (v.numpy() + rng.normal(0, 0.3, n)).astype(np.float32)
+    mb = (obs, actions, old_lp, adv, ret, old_v)
+    fused = FusedPPOLoss(model, flat, 0.2, 0.01, 0.5, clip_vloss, norm_adv=True)
+    pg, v_loss, *_ = fused(*mb)
+    loss, pg_ref, v_ref = _autograd_loss(model, mb, 0.2, 0.01, 0.5, clip_vloss)
+    model.zero_grad()
+    loss.backward()
+    assert pg == pytest.approx(pg_ref.item(), rel=1e-5)
+    assert v_loss == pytest.approx(v_ref.item(), rel=1e-5)
+    expected = torch.cat([p.grad.ravel() for p in model.parameters()]).numpy()
+    np.testing.assert_allclose(flat.grad, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_flat_adam_matches_torch_adam():
+    from agentic_rl.ppo.fused import FlatAdam, FlatParams
+    from agentic_rl.ppo.networks import ActorCritic
+
+    torch.manual_seed(0)
+    ours, ref = ActorCritic(5, 2, (8,)), ActorCritic(5, 2, (8,))
+    ref.load_state_dict(ours.state_dict())
+    flat = FlatParams(ours)
+    adam = FlatAdam(flat, lr=1e-2, eps=1e-5)
+    torch_adam = torch.optim.Adam(ref.parameters(), lr=1e-2, eps=1e-5)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        flat.grad[:] = rng.normal(size=flat.size)
+        offset = 0
+        for p in ref.parameters():
+            p.grad = torch.from_numpy(flat.grad[offset : offset + p.numel()].copy()).view_as(p)
+            offset += p.numel()
+        adam.step()
+        torch_adam.step()
+    for a, b in zip(ours.parameters(), ref.parameters(), strict=True):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-7)
+    # a checkpoint of torch's Adam (older runs) loads into the flat one
+    again = FlatAdam(flat, lr=1e-2, eps=1e-5)
+    again.load_state_dict(torch_adam.state_dict())
+    np.testing.assert_allclose(again.exp_avg_sq, adam.exp_avg_sq, rtol=1e-5, atol=1e-12)
+    assert again.step_count == 5
+
+
+def test_warm_start_and_resume_write_through_to_the_flat_update_buffer():
+    # The fused update trains a flat buffer that the module's parameters view; loading a
+    # state (warm start, resume) must land in that buffer, or training would silently
+    # continue from the old weights.
+    parent, child = PPO(smoke(), "Pendulum-v1"), PPO(smoke(seed=1), "Pendulum-v1")
+    try:
+        parent.collect_rollout()
+        parent.update()
+        child.warm_start(parent.state_dict())
+        np.testing.assert_array_equal(child.flat.theta, parent.flat.theta)
+        assert child.policy().act(np.zeros(3)) == pytest.approx(parent.policy().act(np.zeros(3)))
+        child.collect_rollout()
+        child.update()  # trains from the parent's weights
+        assert not np.array_equal(child.flat.theta, parent.flat.theta)
+        for a, b in zip(child.model.parameters(), child.flat.values, strict=True):
+            np.testing.assert_array_equal(a.detach().numpy(), b)
+    finally:
+        parent.close()
+        child.close()
+
+
 def test_time_limit_truncation_is_bootstrapped_and_termination_is_not():
     cfg = smoke(norm_obs=False, num_envs=2, num_steps=12, num_minibatches=2)
     buffers = {}

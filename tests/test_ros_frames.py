@@ -121,3 +121,29 @@ def test_ik_step_reaches_a_nearby_point():
     q = chain.ik_step(q0, target)
     np.testing.assert_allclose(chain.forward(q)[0], target, atol=1e-4)
     assert np.abs(q - q0).max() < 0.3  # a small, continuous joint step
+
+
+def test_bullet_sign_is_the_sign_pybullet_reports():
+    """A body turned in any way reports the quaternion sign frames.bullet_sign gives."""
+    cid = p.connect(p.DIRECT)
+    try:
+        body = p.createMultiBody(1.0, p.createCollisionShape(p.GEOM_SPHERE, radius=0.1,
+                                                             physicsClientId=cid),
+                                 physicsClientId=cid)  # fmt: skip
+        rng = np.random.default_rng(0)
+        flips = 0
+        for _ in range(500):
+            q = rng.normal(size=4)
+            q /= np.linalg.norm(q)
+            p.resetBasePositionAndOrientation(body, (0, 0, 1), q.tolist(), physicsClientId=cid)
+            p.stepSimulation(physicsClientId=cid)  # the orientation goes through Bullet's matrix
+            _, got = p.getBasePositionAndOrientation(body, physicsClientId=cid)
+            got = np.asarray(got)
+            if abs(abs(float(np.dot(got, q))) - 1.0) > 1e-3:
+                continue  # turned during the step: compare only what Bullet reports
+            flips += bool(got[3] < 0)
+            np.testing.assert_array_equal(np.sign(frames.bullet_sign(-got)), np.sign(got))
+            np.testing.assert_array_equal(np.sign(frames.bullet_sign(got)), np.sign(got))
+        assert flips > 10  # Bullet reports w < 0 often: "w >= 0" would be the wrong rule
+    finally:
+        p.disconnect(cid)

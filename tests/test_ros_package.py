@@ -157,7 +157,15 @@ def test_colcon_build_installs_the_node_models_and_launch_files(package, tmp_pat
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     proc = subprocess.run(
-        [str(bin_dir / "colcon"), "build", "--event-handlers", "console_direct-"],
+        # exactly the command the generated README gives
+        [
+            str(bin_dir / "colcon"),
+            "build",
+            "--packages-select",
+            package.name,
+            "--event-handlers",
+            "console_direct-",
+        ],
         cwd=ws,
         env=env,
         capture_output=True,
@@ -216,6 +224,33 @@ def test_cli_package_command(hover_bundle, tmp_path):
     r = runner.invoke(app, [*args, "--profile", "arm_jtc"])
     text = " ".join(re.sub("[\u2500-\u257f]", " ", r.output).split())  # drop rich's box lines
     assert r.exit_code == 2 and "supports action modes" in text
+
+
+@pytest.mark.parametrize(
+    ("profile", "phrases"),
+    [
+        ("px4", ["VEHICLE_CMD_NAV_LAND", "armed and\n  Offboard", "Taking over"]),
+        ("mavros", ["/mavros/state", "offboard-loss failsafe", "Taking over"]),
+        ("crazyflie", ["notify_setpoints_stop", "rad/s", "Taking over"]),
+        ("generic_drone", ["FALLBACK"]),
+    ],
+)
+def test_readme_documents_the_failsafe_chain_with_real_settings(
+    hover_bundle, tmp_path, profile, phrases
+):
+    import re
+
+    from ros_bridge import load_profile
+
+    root = generate_package(hover_bundle, profile, tmp_path)
+    text = (root / "README.md").read_text()
+    for phrase in phrases:
+        assert phrase in text, phrase
+    assert "Input checks" in text
+    # every setting the text names is one the node really declares for this profile
+    flat = load_profile(profile).flat()
+    named = set(re.findall(r"`((?:params|safety)\.\w+)`", text))
+    assert named and named <= set(flat), named - set(flat)
 
 
 def test_generated_text_reads_cleanly(hover_bundle, tmp_path, monkeypatch):

@@ -40,6 +40,8 @@ def feed(rt: Runtime, state: dict, t: float, skip: tuple[str, ...] = ()) -> None
 
 def active(rt: Runtime, state: dict | None = None, t: float = 10.0) -> float:
     """Bring a runtime to ACTIVE at time ``t``; returns the time."""
+    # two samples: sources without a gyro (Crazyswarm2's C++ odometry) difference attitudes
+    feed(rt, state or drone_state(), t - DT)
     feed(rt, state or drone_state(), t)
     assert rt.tick(t) == [] or rt.state is State.READY
     assert rt.state is State.READY, rt.diagnostics(t)
@@ -112,15 +114,18 @@ def test_stale_input_falls_back_then_stops_and_reset_rearms(hover_bundle):
     assert rt.reset()[0] and rt.state is State.WAIT_INPUTS
 
 
-def test_non_finite_inputs_fall_back(hover_bundle):
+def test_non_finite_samples_never_reach_the_policy_and_go_stale(hover_bundle):
     rt = Runtime(load_bundle(hover_bundle), load_profile("generic_drone"), goal=[0, 0, 1])
     t = active(rt)
     rt.tick(t)
     bad = drone_state()
     bad["vel"] = np.array([np.nan, 0.0, 0.0])
-    feed(rt, bad, t + DT)
-    rt.tick(t + DT)
-    assert rt.state is State.FALLBACK and "non-finite observation" in rt.fault and "vel" in rt.fault
+    for k in range(1, 12):  # only NaN odometry from now on
+        feed(rt, bad, t + k * DT)
+        rt.tick(t + k * DT)
+        assert np.all(np.isfinite(rt.last_obs)) or rt.state is State.FALLBACK
+    assert rt.counters.implausible == 11
+    assert rt.state is State.FALLBACK and "stale inputs: ['odometry']" in rt.fault
 
 
 def test_geofence_zeroes_outward_velocity_and_breach_falls_back(up_bundle):
@@ -131,8 +136,11 @@ def test_geofence_zeroes_outward_velocity_and_breach_falls_back(up_bundle):
     t = active(rt, drone_state(pos=(0.0, 0.0, 2.55)))
     lin = rt.tick(t)[0].data["linear"]
     assert lin["z"] == 0.0 and lin["x"] > 0.0 and rt.counters.fenced == 1
-    feed(rt, drone_state(pos=(0.0, 0.0, 2.9)), t + DT)  # 0.4 m out > geofence_breach_m 0.3
-    rt.tick(t + DT)
+    # drifts up (plausibly: 0.35 m in 0.2 s) to 0.4 m out > geofence_breach_m 0.3
+    for k in range(1, 11):
+        feed(rt, drone_state(pos=(0.0, 0.0, 2.55 + 0.035 * k), vel=(0, 0, 1.2)), t + k * DT)
+        rt.tick(t + k * DT)
+    assert rt.counters.implausible == 0
     assert rt.state is State.FALLBACK and "geofence breach" in rt.fault
 
 
@@ -198,7 +206,7 @@ def test_crazyflie_refuses_a_watchdog_slower_than_its_timeout(hover_bundle):
         Runtime(load_bundle(hover_bundle), prof)
 
 
-def test_crazyflie_hover_command_is_body_frame_and_degrees(up_bundle):
+def test_crazyflie_hover_command_is_body_frame_and_radians(up_bundle):
     prof = load_profile("crazyflie").with_overrides({"params.command": "cmd_hover"})
     rt = Runtime(load_bundle(up_bundle), prof, goal=[0, 0, 1])
     rt.filter.max_step = 10.0
@@ -206,7 +214,8 @@ def test_crazyflie_hover_command_is_body_frame_and_degrees(up_bundle):
     hover = rt.tick(t)[0].data
     # world (east 0.5, north -0.5) seen from a drone facing north: forward -0.5, left -0.5
     assert hover["vx"] == pytest.approx(-0.5) and hover["vy"] == pytest.approx(-0.5)
-    assert hover["yaw_rate"] == pytest.approx(math.degrees(0.2 * math.pi / 2))
+    # Hover.yaw_rate is rad/s: both Crazyswarm2 servers convert it to deg/s themselves
+    assert hover["yaw_rate"] == pytest.approx(0.2 * math.pi / 2)
     assert hover["z_distance"] == pytest.approx(1.0 + 0.8 * DT)
 
 

@@ -18,16 +18,14 @@ from agentic_rl.selector import SelectorError, make_selector
 from agentic_rl.selector.classifier import SceneCNN
 from agentic_rl.selector.offline import TrainSettings, policy_cards, train_offline_selector
 from ros_bridge import State, frames, load_bundle, load_profile
-from ros_bridge.bags import BagWriter, _resolve_topic, build
+from ros_bridge.bags import BagWriter, build, resolve_topic
 from ros_bridge.runtime import Runtime
-from ros_bridge.selection import (
-    PolicyCard,
-    SceneNet,
-    SceneSelector,
-    image_from_msg,
-    resize_area,
-    tokens,
-)
+from ros_bridge.scene_choice import SceneSelector
+from ros_bridge.scene_images import image_from_msg, resize_area
+from ros_bridge.scene_net import SceneNet
+from ros_bridge.scene_text import tokens
+from ros_bridge.scene_types import PolicyCard
+from ros_bridge.selector_package import SELECTOR_VENDORED
 from ros_bridge.switcher import ENABLE_TOPIC, PolicySwitcher, replay_switching
 from tests.openai_server import OpenAIServer, Reply
 from tests.test_ros_fixtures import const_bundle
@@ -319,7 +317,7 @@ def write_bag(path, switcher: PolicySwitcher, script: dict[float, tuple[str, obj
                 continue  # the odometry drops out: the active policy falls back
             for role, data in rt.adapter.encode_inputs(hover_state(), t):
                 spec = rt.profile.inputs[role]
-                bag.write(_resolve_topic(spec.topic), spec.type, data, t)
+                bag.write(resolve_topic(spec.topic), spec.type, data, t)
 
 
 def test_ros_selector_switches_only_in_ready_or_fallback(tmp_path, two_hovers):
@@ -400,7 +398,7 @@ def test_generated_package_carries_the_library_and_selector_node(selector_packag
     assert "left out gates" in output  # the ROS runtime has no gate observation source
     name = pkg.name
     assert sorted(d.name for d in (pkg / "library").iterdir()) == ["calm", "selector", "windy"]
-    for module in ("selection.py", "switcher.py", "selector_node.py"):
+    for module in SELECTOR_VENDORED:
         assert (pkg / name / module).is_file()
     setup = (pkg / "setup.py").read_text()
     assert f"selector_node = {name}.selector_node:main" in setup

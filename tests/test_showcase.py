@@ -49,3 +49,32 @@ def test_trajectory_plot_from_recorded_states(tmp_path):
     path = save_trajectory_plot(tracks, "hover", tmp_path / "t.png")
     assert path is not None and path.stat().st_size > 5_000
     env.close()
+
+
+def test_policy_views_land_in_the_report(tmp_path):
+    """write_policy_views runs real episodes; the report shows final next to iteration 0."""
+    from agentic_rl.ppo.networks import Policy
+    from agentic_rl.report import _views_html
+    from agentic_rl.showcase import write_policy_views
+
+    spec = sims.get_spec("DroneHover")
+    rng = np.random.default_rng(0)
+    n_obs, n_act = spec.obs_size, spec.action.shape[0]
+    policy = Policy(
+        [(rng.normal(0, 0.1, (n_obs, 8)), np.zeros(8)), (rng.normal(0, 0.1, (8, n_act)), np.zeros(n_act))],
+        "tanh",
+        np.zeros(n_obs),
+        np.ones(n_obs),
+        10.0,
+        -np.ones(n_act),
+        np.ones(n_act),
+    )  # fmt: skip
+    path = policy.save(tmp_path / "policy.npz")
+    for key in ("final", "initial"):
+        views = write_policy_views(
+            path, spec.id, tmp_path / "run" / "views" / key, [5, 6], key, size=(160, 120)
+        )
+        assert views.episodes == 2 and views.gif.stat().st_size > 1_000
+        assert views.trajectories is not None
+    html = _views_html(tmp_path / "run")
+    assert html.count("image/gif") == 2 and "iteration 0's best" in html

@@ -170,3 +170,43 @@ def test_broken_entry_point_is_reported_not_fatal(tmp_path):
     finally:
         sys.path.remove(str(tmp_path))
         sims.rescan_plugins()
+
+
+def test_plugin_ids_work_with_gym_make_after_import_sims(installed_plugin):
+    code = (
+        "import gymnasium as gym, sims\n"
+        f"env = gym.make({PLUGIN_ID!r}); env.reset(seed=0)\n"
+        "print(env.unwrapped.task_spec.id)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(installed_plugin), str(ROOT)])},
+    )
+    assert out.stdout.strip() == PLUGIN_ID
+
+
+def test_a_class_path_makes_its_own_id_known_here_and_in_child_processes():
+    # a class the registry has never seen: its id only resolves after its path did
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import os, subprocess, sys, sims, gymnasium as gym\n"
+            "tid, _ = sims.resolve('agentic_rl_cartpole.task:CartPole')\n"
+            "gym.make(tid)\n"
+            "child = 'import sims; print(sims.resolve(\"cartpole/CartPole-v0\")[1])'\n"
+            "print(subprocess.run([sys.executable, '-c', child], capture_output=True, "
+            "text=True, check=True).stdout.strip())\n",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT / "examples" / "cartpole"), str(ROOT)]),
+        },
+    )
+    assert out.stdout.strip() == "agentic_rl_cartpole.task:CartPole"

@@ -181,3 +181,45 @@ def test_a_failure_reason_without_a_hazard_is_refused():
     cls = type("NoHazard", (DroneGates,), {"TASK_ID": "test/NoHazard-v0", "HAZARDS": ()})
     with pytest.raises(TaskError, match="'collision' has no hazard"):
         cls.build_spec()
+
+
+def test_diagnostics_and_reports_read_declarations_not_names():
+    from agentic_rl.diagnostics.keys import KeyFields
+    from agentic_rl.robustness.realism import realism_table
+    from sims.spec import Goal, GoalError, StateField
+
+    cls = _broken(
+        TASK_FIELDS=(
+            StateField(
+                name="target_offset",
+                shape=(3,),
+                unit="m",
+                frame="world",
+                role="goal",
+                description="where to go",
+            ),
+        ),
+        GOAL=Goal(errors=(GoalError(field="target_offset", tolerance="pos_tolerance", scale=1),)),
+        SUCCESS_CRITERIA=(
+            Criterion(
+                name="near",
+                source="field",
+                key="target_offset",
+                reduce="norm",
+                compare="<",
+                threshold="pos_tolerance",
+            ),
+        ),
+    )
+    spec = cls.build_spec()
+    keys = KeyFields.for_spec(spec)
+    assert keys.primary.field == "target_offset" and keys.tolerance == 0.10
+    assert (keys.position, keys.velocity, keys.tilt) == ("pos", "vel", "tilt")
+    assert {r["param"] for r in realism_table(spec)} == {
+        "obs_delay",
+        "action_delay",
+        "sensor_noise",
+        "motor_lag",
+    }
+    assert realism_table(sims.get_spec("ArmReach")) == []
+    assert cls.command_model()["robot"] == "drone"

@@ -16,6 +16,7 @@ from agentic_rl.cli import ros as ros_cli
 from agentic_rl.cli import select as select_cli
 from agentic_rl.cli import tasks
 from agentic_rl.cli import train as train_cli
+from sims.errors import TaskError
 
 app = typer.Typer(
     name="agentic-rl",
@@ -51,6 +52,14 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("\nagentic-rl: interrupted.", err=True)
         raise SystemExit(130) from None
+    except TaskError as exc:  # a broken task: its own message names the hook and field
+        if debug:
+            raise
+        typer.echo(
+            f"error: {exc}\n  Run `agentic-rl tasks check TASK` for a full check of the task.",
+            err=True,
+        )
+        raise SystemExit(1) from None
     except Exception as exc:  # the last line of defence; commands handle expected errors
         if debug:
             raise

@@ -8,6 +8,8 @@ runtime core, and measure the sim-to-real agreement of two bags.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -28,6 +30,17 @@ def register(root: typer.Typer) -> None:
     """Add ``export`` and the ``ros`` command group to the app."""
     root.command("export")(export)
     root.add_typer(app)
+
+
+@contextmanager
+def _user_errors() -> Iterator[None]:
+    """Bad input as a one-line usage error: every ros_bridge error is a ValueError subclass
+    (BundleError, ProfileError, AdapterError, ObservationError, BagError, PackageError)."""
+    try:
+        yield
+    except (ValueError, LookupError, OSError) as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise typer.BadParameter(text) from None
 
 
 def _sets(pairs: list[str]) -> dict[str, str]:
@@ -71,9 +84,21 @@ def export(
     task: str = typer.Option(None, "--task", help="Task id (default: the run's config.json)."),
     reward: Path = typer.Option(None, "--reward", help="Reward program file to include."),
     golden_episodes: int = typer.Option(2, "--golden-episodes", help="Episodes of golden pairs."),
+    eval_episodes: int = typer.Option(
+        20, "--eval-episodes", help="Held-out test episodes, nominal and randomized physics."
+    ),
+    min_success: float = typer.Option(
+        0.5, "--min-success", help="Refuse a policy below this nominal held-out success."
+    ),
+    force: bool = typer.Option(False, "--force", help="Export even below --min-success."),
 ) -> None:
-    """Export a trained policy as a PolicyBundle (ONNX + numpy weights + golden pairs)."""
-    from agentic_rl.export import ExportError, export_bundle
+    """Export a trained policy as a PolicyBundle (ONNX + numpy weights + golden pairs).
+
+    The policy is first run on held-out test seeds with nominal and randomized physics; both
+    success rates go into bundle.json, and a policy below --min-success is refused.
+    """
+    from agentic_rl.export import export_bundle
+    from ros_bridge import load_bundle
 
     folder = run if run.is_dir() else run.parent
     task_id = task
@@ -81,17 +106,32 @@ def export(
         task_id = json.loads((folder / "config.json").read_text()).get("task_id")
     if task_id is None:
         raise typer.BadParameter(f"no config.json in {folder}; pass --task")
-    try:
+    with _user_errors():
         path = export_bundle(
             run,
             task_id,
             out,
             reward_source=reward.read_text() if reward else None,
             golden_episodes=golden_episodes,
+            evaluate_episodes=eval_episodes,
+            min_success=min_success if eval_episodes > 0 else 0.0,
+            force=force,
         )
-    except (ExportError, LookupError, OSError) as exc:
-        raise typer.BadParameter(str(exc)) from None
     console.print(f"PolicyBundle for {task_id}: {path}")
+    console.print(_success_line(load_bundle(path).meta.evaluation))
+
+
+def _success_line(ev: object) -> str:
+    """The held-out success a bundle records, in one line (or that it records none)."""
+    if ev is None:
+        return "  held-out success: not evaluated at export (re-export with --eval-episodes)"
+    text = (
+        f"  held-out success: {ev.success_nominal:.0%} nominal, {ev.success_randomized:.0%} "
+        f"randomized physics ({ev.episodes} test episodes each)"
+    )
+    if ev.forced:
+        text += f" -- below the {ev.min_success:.0%} threshold, forced"
+    return text
 
 
 @app.command("profiles")
@@ -135,11 +175,9 @@ def package(
     ),
 ) -> None:
     """Generate an ament_python ROS 2 package that runs the bundle on a robot profile."""
-    from ros_bridge import AdapterError, BundleError, ProfileError
-    from ros_bridge.observation import ObservationError
-    from ros_bridge.package import PackageError, generate_package
+    from ros_bridge.package import generate_package
 
-    try:
+    with _user_errors():
         path = generate_package(
             bundle,
             profile,
@@ -150,10 +188,11 @@ def package(
             maintainer=maintainer,
             maintainer_email=maintainer_email,
         )
-    except (AdapterError, BundleError, ProfileError, PackageError, ObservationError) as exc:
-        raise typer.BadParameter(str(exc)) from None
     pkg = path.name
     console.print(f"ROS 2 package [bold]{pkg}[/]: {path}")
+    from ros_bridge import load_bundle
+
+    console.print(_success_line(load_bundle(bundle).meta.evaluation))
     console.print(
         f"  cd <workspace> && colcon build --packages-select {pkg} && source install/setup.bash\n"
         f"  ros2 launch {pkg} policy.launch.xml\n"
@@ -178,10 +217,8 @@ def record_sim(
 ) -> None:
     """Write simulated rollouts of the bundle's policy as a rosbag2 with the profile's topics."""
     from agentic_rl.export.simbag import record_sim as run_record
-    from ros_bridge import AdapterError, BundleError, ProfileError
-    from ros_bridge.bags import BagError
 
-    try:
+    with _user_errors():
         res = run_record(
             bundle,
             out,
@@ -193,8 +230,6 @@ def record_sim(
             randomize=randomize,
             overrides=_sets(sets),
         )
-    except (AdapterError, BundleError, ProfileError, BagError, LookupError, ValueError) as exc:
-        raise typer.BadParameter(str(exc)) from None
     if json_out:
         typer.echo(json.dumps(res.__dict__))
         return
@@ -219,11 +254,10 @@ def replay(
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Run the node's runtime core on a recorded bag (simulated clock); write its commands."""
-    from ros_bridge import AdapterError, BundleError, ProfileError, load_bundle, load_profile
-    from ros_bridge.bags import BagError
+    from ros_bridge import load_bundle, load_profile
     from ros_bridge.bags import replay as run_replay
 
-    try:
+    with _user_errors():
         prof = load_profile(profile).with_overrides(_sets(sets))
         res = run_replay(
             load_bundle(bundle),
@@ -234,8 +268,6 @@ def replay(
             enable=not no_enable,
             storage=storage,
         )
-    except (AdapterError, BundleError, ProfileError, BagError) as exc:
-        raise typer.BadParameter(str(exc)) from None
     if json_out:
         typer.echo(json.dumps(res.to_dict()))
         return
@@ -254,13 +286,10 @@ def compare(
     json_out: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Sim-to-real agreement: trajectory RMSE, success agreement, command error."""
-    from ros_bridge.bags import BagError
     from ros_bridge.bags import compare as run_compare
 
-    try:
+    with _user_errors():
         report = run_compare(real, sim)
-    except BagError as exc:
-        raise typer.BadParameter(str(exc)) from None
     if json_out:
         typer.echo(json.dumps(report, indent=2))
         return

@@ -1,4 +1,5 @@
-"""``agentic-rl tasks``: list the task suite (built-ins and installed plugins)."""
+"""``agentic-rl tasks``: list the task suite (built-ins and installed plugins);
+``agentic-rl tasks check module:Class``: check a (new) task before training it."""
 
 from __future__ import annotations
 
@@ -7,33 +8,44 @@ import textwrap
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 import sims
 
-
-def register(app: typer.Typer) -> None:
-    app.command("tasks")(tasks)
+app = typer.Typer(name="tasks", add_completion=False)
 
 
+def register(parent: typer.Typer) -> None:
+    parent.add_typer(app, name="tasks")
+
+
+@app.callback(invoke_without_command=True)
 def tasks(
+    ctx: typer.Context,
     json_out: bool = typer.Option(False, "--json", help="Print the full TaskSpecs as JSON."),
     action_mode: str = typer.Option(None, "--action-mode", help="Show specs for this action mode."),
 ) -> None:
-    """List every task with its robot, rates, episode length and action modes."""
-    specs = []
+    """List every task with its robot, rates, episode length and action modes
+    (`agentic-rl tasks check TASK` checks one)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    specs, skipped = [], []
     for tid in sims.all_tasks():
-        cls = sims.task_class(tid)
-        mode = action_mode if action_mode in cls.ACTION_MODES else None
-        specs.append(cls.build_spec(mode))
+        try:
+            cls = sims.task_class(tid)
+            mode = action_mode if action_mode in cls.ACTION_MODES else None
+            specs.append(cls.build_spec(mode))
+        except (sims.PluginError, sims.TaskError) as exc:  # one broken task hides no other
+            skipped.append(exc)
     if json_out:
-        for err in sims.plugin_errors():
+        for err in [*sims.plugin_errors(), *skipped]:
             typer.echo(f"warning: skipped a task plugin: {err}", err=True)
         typer.echo(json.dumps([s.model_dump(mode="json") for s in specs], indent=2))
         return
     console = Console()
     _print_task_list(console, specs)
-    for err in sims.plugin_errors():
-        console.print(f"[yellow]warning:[/] skipped a task plugin: {err}")
+    for err in [*sims.plugin_errors(), *skipped]:
+        console.print(f"[yellow]warning:[/] skipped a task plugin: {escape(str(err))}")
 
 
 def _print_task_list(console: Console, specs: list) -> None:
@@ -54,3 +66,28 @@ def _print_task_list(console: Console, specs: list) -> None:
             console.print(f"  {line}", highlight=False, markup=False)
         for line in textwrap.wrap(s.description, width - 2):
             console.print(f"  [dim]{line}[/]", highlight=False)
+
+
+@app.command("check")
+def check(
+    task: str = typer.Argument(..., help="Task id or package.module:Class."),
+    episodes: int = typer.Option(2, "--episodes", min=1, help="Scripted episodes to run."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the episodes and actions."),
+) -> None:
+    """Check a task: its declarations, gymnasium's check_env and a short scripted rollout.
+
+    Every problem names the hook (method or class attribute) and the field to fix; the exit
+    status is 1 when there is any.
+    """
+    from sims.check import check_task
+
+    report = check_task(task, episodes=episodes, seed=seed)
+    console = Console(highlight=False)
+    for note in report.notes:
+        console.print(f"  ok  {note}", markup=False)
+    for problem in report.problems:
+        console.print(f"  [red]problem[/] {escape(str(problem))}")
+    if not report.ok:
+        console.print(f"[red]{report.task}: {len(report.problems)} problem(s)[/]")
+        raise typer.Exit(1)
+    console.print(f"[green]{report.task}: ready to train[/]")

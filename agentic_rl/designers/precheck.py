@@ -31,8 +31,9 @@ space and wall-clock limits (:class:`rewards.SandboxLimits`).
 
 from __future__ import annotations
 
+import json
 import multiprocessing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 if TYPE_CHECKING:
     from rewards import SandboxLimits
+    from rewards.states import FrozenState
     from sims.spec import TaskSpec
 
 #: File beside a candidate's ``packet.json`` holding its recorded nominal evaluation episodes.
@@ -66,20 +68,49 @@ class RecordedEpisode:
         actions: ``(length, act_dim)`` applied actions.
         success: ground-truth success.
         reason: the termination reason (a name from the spec's ``termination_reasons``).
+        metrics: the episode's task metrics.
     """
 
     states: Mapping[str, np.ndarray]
     actions: np.ndarray
     success: bool
     reason: str
+    metrics: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def length(self) -> int:
         return len(self.actions)
 
+    def transitions(self) -> Iterator[tuple[FrozenState, np.ndarray, FrozenState]]:
+        """(state, action, prev_state) of every step, as the env hands them to a reward:
+        read-only snapshots, scalar fields as numpy scalars, vector fields as read-only views.
+        """
+        from rewards.states import FrozenState
+
+        states = {k: np.array(v, dtype=np.float64) for k, v in self.states.items()}
+        for v in states.values():
+            v.flags.writeable = False
+
+        def snap(i: int) -> FrozenState:
+            return FrozenState(
+                (k, v[i] if v.ndim > 1 else np.float64(v[i])) for k, v in states.items()
+            )
+
+        prev = snap(0)
+        for t in range(self.length):
+            state = snap(t + 1)
+            yield state, np.asarray(self.actions[t], dtype=np.float64), prev
+            prev = state
+
     @classmethod
     def from_flat(
-        cls, spec: TaskSpec, states: np.ndarray, actions: np.ndarray, success: bool, reason: str
+        cls,
+        spec: TaskSpec,
+        states: np.ndarray,
+        actions: np.ndarray,
+        success: bool,
+        reason: str,
+        metrics: Mapping[str, float] | None = None,
     ) -> RecordedEpisode:
         """From flat ``(length + 1, obs_size)`` state rows laid out as the spec's fields."""
         out, start = {}, 0
@@ -88,12 +119,20 @@ class RecordedEpisode:
             block = rows[:, start : start + f.size]
             out[f.name] = block[:, 0] if f.shape == () else block.reshape(len(rows), *f.shape)
             start += f.size
-        return cls(out, np.asarray(actions, dtype=np.float64), bool(success), str(reason))
+        return cls(
+            out,
+            np.asarray(actions, dtype=np.float64),
+            bool(success),
+            str(reason),
+            dict(metrics or {}),
+        )
 
     @classmethod
     def from_record(cls, spec: TaskSpec, record: Any) -> RecordedEpisode:
         """From a diagnostics :class:`~agentic_rl.diagnostics.rollouts.EpisodeRecord`."""
-        return cls.from_flat(spec, record.states, record.actions, record.success, record.reason)
+        return cls.from_flat(
+            spec, record.states, record.actions, record.success, record.reason, record.metrics
+        )
 
 
 def save_episodes(path: str | Path, episodes: Sequence[RecordedEpisode]) -> None:
@@ -103,6 +142,7 @@ def save_episodes(path: str | Path, episodes: Sequence[RecordedEpisode]) -> None
         arrays[f"{i}/actions"] = ep.actions
         arrays[f"{i}/success"] = np.array(ep.success)
         arrays[f"{i}/reason"] = np.array(ep.reason)
+        arrays[f"{i}/metrics"] = np.array(json.dumps({k: float(v) for k, v in ep.metrics.items()}))
         for name, value in ep.states.items():
             arrays[f"{i}/s/{name}"] = np.asarray(value)
     path = Path(path)
@@ -125,6 +165,9 @@ def load_episodes(path: str | Path) -> list[RecordedEpisode]:
                     actions=data[f"{i}/actions"],
                     success=bool(data[f"{i}/success"]),
                     reason=str(data[f"{i}/reason"]),
+                    metrics=json.loads(str(data[f"{i}/metrics"]))
+                    if f"{i}/metrics" in data.files
+                    else {},
                 )
             )
     return out
@@ -234,7 +277,7 @@ def score_episodes(
     payload = {
         "source": source,
         "spec": spec,
-        "episodes": [(dict(ep.states), ep.actions) for ep in episodes],
+        "episodes": list(episodes),
         "limits": limits,
     }
     mp = multiprocessing.get_context("spawn")
@@ -290,25 +333,14 @@ def _score(payload: dict[str, Any]) -> dict[str, Any]:
     from types import MappingProxyType
 
     import rewards
-    from rewards.states import FrozenState
 
     spec = payload["spec"]
     fn = rewards.compile_program(payload["source"], spec)
     task = MappingProxyType(dict(spec.constants))
     out = []
-    for raw, actions in payload["episodes"]:
-        states = {k: np.array(v, dtype=np.float64) for k, v in raw.items()}
-        for v in states.values():
-            v.flags.writeable = False  # the snapshot is read-only, as in the env
-        # scalar fields are numpy scalars in the env's snapshot, vectors read-only views
-        rows = [
-            FrozenState((k, v[i] if v.ndim > 1 else np.float64(v[i])) for k, v in states.items())
-            for i in range(len(actions) + 1)
-        ]
-        per_step = np.zeros(len(actions))
-        for t in range(len(actions)):
-            per_step[t] = sum(fn(rows[t + 1], np.asarray(actions[t]), rows[t], task).values())
-        out.append(per_step.tolist())
+    for ep in payload["episodes"]:
+        per_step = [sum(fn(s, a, p, task).values()) for s, a, p in ep.transitions()]
+        out.append(per_step)
     return {"rewards": out, "errors": sum(fn.error_counts.values())}
 
 

@@ -31,7 +31,13 @@ from agentic_rl.diagnostics.packet import (
     TermStats,
 )
 from agentic_rl.diagnostics.render import DEFAULT_BUDGET_TOKENS, render_text
-from agentic_rl.diagnostics.rollouts import EpisodeRecord, Rollouts, resolve_policy, run_rollouts
+from agentic_rl.diagnostics.rollouts import (
+    SCENE_SIZE,
+    EpisodeRecord,
+    Rollouts,
+    resolve_policy,
+    run_rollouts,
+)
 from agentic_rl.diagnostics.trainlog import TrainLog
 from agentic_rl.ppo.evaluate import PolicyLike
 from sims.randomization import RandomizeArg
@@ -142,8 +148,11 @@ def term_stats(
     return out
 
 
-def eval_summary(episodes: Sequence[EpisodeRecord], randomized: bool) -> EvalSummary:
-    """Success rate, termination histogram, task metrics and episode length (steps)."""
+def eval_summary(
+    episodes: Sequence[EpisodeRecord], randomized: bool, spec: TaskSpec | None = None
+) -> EvalSummary:
+    """Success rate, termination histogram, task metrics and episode length (steps); with the
+    spec, also which declared success sub-criteria the failed episodes broke."""
     names = sorted({k for ep in episodes for k in ep.metrics})
     metrics = {}
     for name in names:
@@ -158,7 +167,23 @@ def eval_summary(episodes: Sequence[EpisodeRecord], randomized: bool) -> EvalSum
         termination_reasons=dict(Counter(ep.reason for ep in episodes).most_common()),
         metrics=metrics,
         episode_length=metric_stats([ep.length for ep in episodes]),
+        failed_criteria=failed_criteria(spec, episodes) if spec is not None else {},
     )
+
+
+def failed_criteria(spec: TaskSpec, episodes: Sequence[EpisodeRecord]) -> dict[str, int]:
+    """Success sub-criterion -> failed episodes that broke it (the task's own criteria,
+    evaluated on each failed episode's states after every step and its metrics)."""
+    from sims.semantics import evaluate_criteria
+
+    out: Counter[str] = Counter()
+    for ep in episodes:
+        if ep.success or ep.length == 0:
+            continue
+        for result in evaluate_criteria(spec, ep.states[1:], ep.metrics):
+            if result.passed is False:
+                out[result.name] += 1
+    return dict(out)
 
 
 def _term_names(log: TrainLog | None, episodes: Sequence[EpisodeRecord]) -> list[str]:
@@ -225,8 +250,8 @@ def build_packet(
         train_steps=int(log.steps[-1]) if log is not None else 0,
         training=training_curve(log, rows, metric) if log is not None else [],
         terms=term_stats(names, log, rows, rollouts.nominal, rollouts.nonfinite),
-        nominal=eval_summary(rollouts.nominal, False),
-        randomized=eval_summary(rollouts.randomized, True) if rollouts.randomized else None,
+        nominal=eval_summary(rollouts.nominal, False, spec),
+        randomized=eval_summary(rollouts.randomized, True, spec) if rollouts.randomized else None,
         exemplars=exemplars(spec, rollouts.nominal, rollouts.randomized or ()),
         task_metric_name=metric,
         task_metric_higher_is_better=higher,
@@ -316,6 +341,7 @@ def diagnose(
         randomized_episodes=randomized_episodes,
         randomize=randomize,
         reward_source=reward_source,
+        scene=SCENE_SIZE if plots else None,
     )
     t0 = time.perf_counter()
     packet = build_packet(spec, log, rollouts, candidate=candidate, reward_source=reward_source)
@@ -324,9 +350,7 @@ def diagnose(
     if plots:
         from agentic_rl.diagnostics.plots import write_plots
 
-        packet.plots, packet.scene_image = write_plots(
-            packet, spec, rollouts, log, out_dir, policy=policy, randomize=randomize
-        )
+        packet.plots, packet.scene_image = write_plots(packet, spec, rollouts, log, out_dir)
         timings["plots_s"] = time.perf_counter() - t1
     packet.timings = {k: round(v, 4) for k, v in timings.items()}
     save_packet(packet, out_dir, budget_tokens)

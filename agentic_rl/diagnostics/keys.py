@@ -1,11 +1,10 @@
 """Which state fields say where the robot is, how it moves and where its target is.
 
-Diagnostics stay generic over tasks by reading a task's :class:`~sims.spec.TaskSpec` through
-this small table instead of per-task code: the robot's position and velocity fields, its tilt
-and body rates where it has them, and the ``*_rel`` vectors that point at what it should reach
-(goal, pad, gate, reference point, ...). A new task whose fields follow the same names gets
-exemplar summaries, oscillation checks and trajectory plots for free; one with other names
-still gets everything that does not need a target.
+Diagnostics stay generic over tasks by reading what a task's :class:`~sims.spec.TaskSpec`
+declares: ``spec.body`` (the robot's position, velocity, tilt and angular-velocity fields and
+what to call it), ``spec.goal`` (the error fields with their tolerances) and
+``spec.landmarks``. No field name is guessed, so a custom task gets exemplar summaries,
+oscillation checks and trajectory plots from its declarations alone.
 """
 
 from __future__ import annotations
@@ -27,8 +26,8 @@ class TargetField:
         sign: +1 if the field is ``target - robot`` (points from the robot to the target),
             -1 if it is ``subject - target``.
         subject: what the vector is measured from, when not the robot ("the cube").
-        tolerances: task constants giving the success radius, first found wins.
-        tolerance_scale: factor on that constant (a gate opening is a diameter).
+        origin: the subject's position field when the subject is not the robot.
+        tolerance: the success radius in metres (declared), None where the task has none.
         primary: distance to this target measures task progress (used for "near the goal"
             and "far from the goal"); False for landmarks such as an orbit centre.
     """
@@ -37,41 +36,35 @@ class TargetField:
     label: str
     sign: float = 1.0
     subject: str | None = None
-    tolerances: tuple[str, ...] = ()
-    tolerance_scale: float = 1.0
+    origin: str | None = None
+    tolerance: float | None = None
     primary: bool = True
 
 
-#: Known target fields, most task-defining first. Order matters: the first present primary
-#: field is the task's goal for the oscillation and timeout rules.
-TARGETS: tuple[TargetField, ...] = (
-    TargetField("goal_rel", "the goal", tolerances=("pos_tolerance", "goal_tolerance")),
-    TargetField(
-        "object_rel_goal", "the goal", sign=-1.0, subject="the cube", tolerances=("goal_tolerance",)
-    ),
-    TargetField("pad_rel", "the pad", tolerances=("landing_tolerance",)),
-    TargetField("gate_rel", "the next gate", tolerances=("gate_opening",), tolerance_scale=0.5),
-    TargetField("ref_rel", "the reference point", tolerances=("rmse_tolerance",)),
-    TargetField("object_rel_ee", "the cube", primary=False),
-    TargetField("wall_rel", "the wall top", primary=False),
-    TargetField("center_rel", "the orbit centre", primary=False),
-)
-
-#: Per robot: (noun, position field, velocity field). Unknown robots fall back to the first
-#: of these field names the spec has.
-ROBOTS: dict[str, tuple[str, str, str]] = {
-    "crazyflie2x": ("the drone", "pos", "vel"),
-    "panda": ("the end effector", "ee_pos", "ee_vel"),
-}
-_POSITION_NAMES = ("pos", "ee_pos")
-_VELOCITY_NAMES = ("vel", "ee_vel")
-
-#: Default success radius (m) when a target has no tolerance constant.
-DEFAULT_TOLERANCE = 0.1
+def _is_vec3(spec: TaskSpec, name: str | None) -> bool:
+    return name is not None and name in spec.field_names and spec.field(name).shape == (3,)
 
 
-def _is_vec3(spec: TaskSpec, name: str) -> bool:
-    return name in spec.field_names and spec.field(name).shape == (3,)
+def targets_of(spec: TaskSpec) -> tuple[TargetField, ...]:
+    """The spec's 3-vector goal errors (the first is primary) and landmarks, in that order."""
+    out = []
+    if spec.goal is not None:
+        for i, e in enumerate(spec.goal.errors):
+            if _is_vec3(spec, e.field):
+                out.append(
+                    TargetField(
+                        e.field,
+                        e.label,
+                        float(e.sign),
+                        e.subject,
+                        e.origin,
+                        spec.tolerance(e),
+                        primary=i == 0,
+                    )
+                )
+    for lm in spec.landmarks:
+        out.append(TargetField(lm.field, lm.label, float(lm.sign), lm.subject, primary=False))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -93,33 +86,20 @@ class KeyFields:
 
     @classmethod
     def for_spec(cls, spec: TaskSpec) -> KeyFields:
-        """Resolve the key fields of a task from its spec."""
-        noun, pos, vel = ROBOTS.get(spec.robot, ("the robot", "", ""))
-        position = pos if _is_vec3(spec, pos) else None
-        position = position or next((n for n in _POSITION_NAMES if _is_vec3(spec, n)), None)
-        velocity = vel if _is_vec3(spec, vel) else None
-        velocity = velocity or next((n for n in _VELOCITY_NAMES if _is_vec3(spec, n)), None)
-        names = spec.field_names
-        targets = tuple(t for t in TARGETS if _is_vec3(spec, t.field))
+        """Read the key fields of a task from its spec's declarations."""
+        body = spec.body
+        targets = targets_of(spec)
         primary = next((t for t in targets if t.primary), None)
-        tolerance = None
-        if primary is not None:
-            found = next(
-                (spec.constants[c] for c in primary.tolerances if c in spec.constants), None
-            )
-            tolerance = (
-                DEFAULT_TOLERANCE if found is None else float(found) * primary.tolerance_scale
-            )
-        scalars = tuple(f.name for f in spec.state_fields if f.shape == () and f.name != "tilt")
+        scalars = tuple(f.name for f in spec.state_fields if f.shape == () and f.name != body.tilt)
         return cls(
-            noun=noun,
-            position=position,
-            velocity=velocity,
-            tilt="tilt" if "tilt" in names else None,
-            spin="ang_vel" if _is_vec3(spec, "ang_vel") else None,
+            noun=body.noun,
+            position=body.position if _is_vec3(spec, body.position) else None,
+            velocity=body.velocity if _is_vec3(spec, body.velocity) else None,
+            tilt=body.tilt,
+            spin=body.angular_velocity if _is_vec3(spec, body.angular_velocity) else None,
             targets=targets,
             scalars=scalars,
-            tolerance=tolerance,
+            tolerance=primary.tolerance if primary is not None else None,
         )
 
     @property

@@ -78,6 +78,10 @@ class EvalSummary(_Model):
     termination_reasons: dict[str, int]
     metrics: dict[str, MetricStats] = Field(default_factory=dict)
     episode_length: MetricStats | None = None
+    failed_criteria: dict[str, int] = Field(
+        default_factory=dict,
+        description="Declared success sub-criterion -> failed episodes that broke it.",
+    )
 
 
 class Moment(_Model):

@@ -19,10 +19,8 @@ from matplotlib.ticker import MaxNLocator
 
 from agentic_rl.diagnostics.keys import KeyFields, StateLayout
 from agentic_rl.diagnostics.packet import DiagnosisPacket
-from agentic_rl.diagnostics.rollouts import EpisodeRecord, Rollouts, scene_at
+from agentic_rl.diagnostics.rollouts import EpisodeRecord, Rollouts
 from agentic_rl.diagnostics.trainlog import TrainLog
-from agentic_rl.ppo.evaluate import PolicyLike
-from sims.randomization import RandomizeArg
 from sims.spec import TaskSpec
 
 #: Resolution of every plot.
@@ -107,14 +105,14 @@ def _targets(episodes: Sequence[EpisodeRecord], layout: StateLayout, keys: KeyFi
     """World positions of the robot-relative targets (goal, gate, pad ...) the episodes saw."""
     points = []
     for t in keys.targets:
-        if t.subject is not None or not t.primary or keys.position is None:
+        # the target's world position: where its vector starts (the robot, or the declared
+        # origin of an object-relative goal such as push's cube) plus the vector
+        origin = t.origin if t.subject is not None else keys.position
+        if not t.primary or origin is None:
             continue
         for ep in episodes:
-            world = layout.get(ep.states, keys.position) + t.sign * layout.get(ep.states, t.field)
+            world = layout.get(ep.states, origin) + t.sign * layout.get(ep.states, t.field)
             points.append(np.round(world, 2))
-    # Tasks whose goal is relative to an object (push, pick-and-place) also state it directly.
-    if not points and "goal_pos" in layout.spec.field_names:
-        points = [np.round(layout.get(ep.states, "goal_pos"), 2) for ep in episodes]
     if not points:
         return np.zeros((0, 3))
     return np.unique(np.concatenate(points), axis=0)[:50]
@@ -183,29 +181,21 @@ def termination_plot(packet: DiagnosisPacket, path: Path) -> Path:
     return _save(fig, path)
 
 
-def scene_plot(
-    policy: PolicyLike,
-    spec: TaskSpec,
-    packet: DiagnosisPacket,
-    rollouts: Rollouts,
-    path: Path,
-    randomize: RandomizeArg = True,
-) -> Path | None:
+def scene_plot(packet: DiagnosisPacket, rollouts: Rollouts, path: Path) -> Path | None:
     """The task's overview camera at the end of the first exemplar (the most common failure,
-    else the success), replayed from its seed; else the first nominal episode's start."""
+    else the success), as its episode kept it; ``None`` when the episodes kept no scenes."""
     from matplotlib.image import imsave
 
-    step, seed, randomized = 0, rollouts.nominal[0].seed, False
+    shown = rollouts.nominal[0] if rollouts.nominal else None
     if packet.exemplars:
         e = packet.exemplars[0]
-        match = next(
+        shown = next(
             (x for x in rollouts.episodes if x.seed == e.seed and x.randomized == e.randomized),
-            None,
+            shown,
         )
-        if match is not None:
-            step, seed, randomized = match.length, match.seed, match.randomized
-    image = scene_at(policy, spec, seed, step, randomize=randomize if randomized else False)
-    imsave(path, image)
+    if shown is None or shown.scene is None:
+        return None
+    imsave(path, shown.scene)
     return path
 
 
@@ -215,9 +205,6 @@ def write_plots(
     rollouts: Rollouts,
     log: TrainLog | None,
     out_dir: str | Path,
-    *,
-    policy: PolicyLike | None = None,
-    randomize: RandomizeArg = True,
 ) -> tuple[dict[str, str], str | None]:
     """Draw every plot that has data into ``out_dir``.
 
@@ -234,8 +221,5 @@ def write_plots(
         "terminations": termination_plot(packet, out / "terminations.png"),
     }
     plots = {k: str(p.resolve()) for k, p in made.items() if p is not None}
-    scene = None
-    if policy is not None and rollouts.nominal:
-        path = scene_plot(policy, spec, packet, rollouts, out / "scene.png", randomize)
-        scene = str(path.resolve()) if path else None
-    return plots, scene
+    path = scene_plot(packet, rollouts, out / "scene.png")
+    return plots, str(path.resolve()) if path else None

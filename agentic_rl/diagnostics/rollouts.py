@@ -1,13 +1,10 @@
 """Seeded evaluation episodes that keep what happened at every step.
 
-:func:`agentic_rl.ppo.evaluate` is the one place that runs a policy for ground truth; this
-module wraps it rather than re-implementing it. The wrapper is the reward callable that
-``evaluate`` hands to the env: the env calls it once per step with the true state snapshot and
-the applied (clipped) action, so it records the state trajectory, the actions and the
-candidate's reward terms without touching the env or the policy.
-:class:`~agentic_rl.ppo.EvalResult` reports termination reasons as a histogram; each
-episode's own reason is inferred from it where that is certain, and the few ambiguous
-episodes are re-run alone (see :func:`infer_reasons`).
+Episodes run through :func:`sims.rollout.run_episodes`, the one episode loop, with the
+candidate's reward as the env's reward function: the env reports each step's state snapshot,
+reward terms and, at the end, the termination reason, success and task metrics. A reward that
+raises pays nothing on that step and evaluation goes on (ground truth never depends on it);
+:class:`_TolerantReward` counts those steps.
 """
 
 from __future__ import annotations
@@ -15,16 +12,20 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from agentic_rl.ppo import Policy, evaluate, load_policy
-from agentic_rl.ppo.evaluate import EvalResult, PolicyLike
+import sims
+from agentic_rl.ppo import Policy, load_policy
+from agentic_rl.ppo.evaluate import PolicyLike
 from sims.randomization import RandomizeArg
+from sims.rollout import run_episodes
 from sims.spec import TaskSpec
+
+#: (width, height) of the scene image an episode keeps for the packet's scene plot.
+SCENE_SIZE = (480, 360)
 
 
 @dataclass
@@ -43,6 +44,7 @@ class EpisodeRecord:
         actions: ``(length, act_dim)`` applied actions (clipped to [-1, 1]).
         terms: reward term name -> ``(length,)`` values (empty without a reward).
         reward_errors: steps on which the reward raised and paid nothing.
+        scene: the overview camera image (H, W, 3) at the episode's end, when kept.
     """
 
     seed: int
@@ -56,6 +58,7 @@ class EpisodeRecord:
     actions: np.ndarray
     terms: dict[str, np.ndarray] = field(default_factory=dict)
     reward_errors: int = 0
+    scene: np.ndarray | None = None
 
     @property
     def length(self) -> int:
@@ -85,76 +88,38 @@ class Rollouts:
         return self.nominal + (self.randomized or [])
 
 
-@dataclass
-class _Track:
-    """What the recorder saw of one episode."""
+class _TolerantReward:
+    """The candidate's reward, as the env calls it, with failures contained: a step on which
+    the reward raises (or has exhausted its error budget) pays nothing. Without a reward it
+    pays nothing at all, so returns stay 0 and no sparse term appears.
 
-    states: list[np.ndarray]
-    actions: list[np.ndarray] = field(default_factory=list)
-    terms: list[Mapping[str, float]] = field(default_factory=list)
-    counted_at_start: int | None = None
-    escaped: int = 0
-
-
-class _Recorder:
-    """The reward callable handed to ``evaluate``: records every step, pays the candidate's
-    terms. Ground truth never depends on the candidate's reward, so a reward that raises
-    (or has exhausted its error budget) pays nothing on that step and evaluation goes on.
-
-    Episode boundaries need no help from the env: ``SimTask`` passes the previous step's
-    state object as ``prev_state``, so a ``prev_state`` that is not the last ``state`` seen
-    is a fresh reset, and it is the new episode's first state.
+    ``errors`` holds, per call (one per env step, in order), how many errors the reward saw:
+    a guarded :class:`rewards.RewardFunction` counts in ``error_counts`` every exception,
+    those it zeroes itself and those it re-raises; a plain callable's escapes count here.
     """
 
     def __init__(self, reward: Any | None) -> None:
         self.reward = reward
-        self.tracks: list[_Track] = []
-        self._last: Any = None
+        self.errors: list[int] = []
 
     def _counted(self) -> int | None:
-        # rewards.RewardFunction counts every exception it sees, those it zeroes itself and
-        # those it re-raises once over its error budget; a plain callable counts nothing.
         counts = getattr(self.reward, "error_counts", None)
         return sum(counts.values()) if isinstance(counts, dict) else None
 
-    def __call__(
-        self,
-        state: Mapping[str, Any],
-        action: np.ndarray,
-        prev_state: Mapping[str, Any],
-        task: Mapping[str, float],
-    ) -> Mapping[str, float]:
-        if prev_state is not self._last:
-            self.tracks.append(_Track([_flat(prev_state)], counted_at_start=self._counted()))
-        track = self.tracks[-1]
-        self._last = state
-        track.states.append(_flat(state))
-        track.actions.append(np.array(action, dtype=np.float64))
+    def __call__(self, *step: Any) -> Mapping[str, float]:
+        """Pay the reward's terms for ``(state, action, prev_state, task)`` of one step."""
+        if self.reward is None:
+            self.errors.append(0)
+            return {}
+        before, escaped = self._counted(), 0
         terms: Mapping[str, float] = {}
-        if self.reward is not None:
-            try:
-                terms = self.reward(state, action, prev_state, task)
-            except Exception:  # a broken reward must not abort the ground-truth evaluation
-                track.escaped += 1
-        track.terms.append(terms)
+        try:
+            terms = self.reward(*step)
+        except Exception:  # a broken reward must not abort the ground-truth evaluation
+            escaped = 1
+        after = self._counted()
+        self.errors.append(escaped if before is None or after is None else after - before)
         return terms
-
-    def errors(self) -> list[int]:
-        """Steps of each recorded episode on which the reward raised."""
-        marks = [t.counted_at_start for t in self.tracks] + [self._counted()]
-        if any(m is None for m in marks):
-            return [t.escaped for t in self.tracks]
-        return [b - a for a, b in pairwise(marks)]  # type: ignore[operator]
-
-    @staticmethod
-    def terms_of(track: _Track) -> dict[str, np.ndarray]:
-        names = list(dict.fromkeys(k for t in track.terms for k in t))
-        return {n: np.array([float(t.get(n, 0.0)) for t in track.terms]) for n in names}
-
-
-def _flat(state: Mapping[str, Any]) -> np.ndarray:
-    # The snapshot lists the spec's fields in order, so this is the observation layout.
-    return np.concatenate([np.ravel(v) for v in state.values()]).astype(np.float64)
 
 
 def compile_reward(reward_source: str, spec: TaskSpec) -> Any | None:
@@ -182,58 +147,16 @@ def resolve_policy(policy: PolicyLike) -> PolicyLike:
     return load_policy(policy) if isinstance(policy, (str, Path)) else policy
 
 
-def infer_reasons(spec: TaskSpec, result: EvalResult) -> list[str | None]:
-    """Each episode's termination reason from ``evaluate``'s histogram, where it is certain.
-
-    Successes, failures at the time limit and earlier failures form three groups; a group
-    whose episodes can only have one reason in the histogram gets it (truncation happens only
-    at the time limit, so an early failure is never a timeout). Episodes left ``None`` are
-    ambiguous (say both crashes and flips) and need running on their own.
-    """
-    hist = result.termination_reasons
-    if len(hist) == 1:
-        return [next(iter(hist))] * result.episodes
-    by_name = {r.name: r for r in spec.termination_reasons}
-    success = [n for n in hist if n in by_name and by_name[n].success]
-    truncated = [n for n in hist if n in by_name and by_name[n].kind == "truncated"]
-    early = [n for n in hist if n in by_name and by_name[n].kind == "terminated"]
-    early = [n for n in early if not by_name[n].success]
-    truncated = [n for n in truncated if not by_name[n].success]
-    limit = spec.max_episode_steps
-    groups = {
-        "success": [i for i, ok in enumerate(result.successes) if ok],
-        "at_limit": [
-            i for i, ok in enumerate(result.successes) if not ok and result.lengths[i] >= limit
-        ],
-        "early": [
-            i for i, ok in enumerate(result.successes) if not ok and result.lengths[i] < limit
-        ],
-    }
-    names = {"success": success, "at_limit": truncated, "early": early}
-    out: list[str | None] = [None] * result.episodes
-    for group, members in groups.items():
-        options = names[group]
-        # at the limit, an episode may also have been terminated on its last step: only
-        # certain when the single truncation reason accounts for every member
-        if len(options) == 1 and (group != "at_limit" or hist[options[0]] == len(members)):
-            for i in members:
-                out[i] = options[0]
-    return out
-
-
-def run_episodes(
+def record_episodes(
     policy: PolicyLike,
     spec: TaskSpec,
     seeds: Sequence[int],
     *,
     randomize: RandomizeArg = False,
     reward: Any | None = None,
+    scene: tuple[int, int] | None = None,
 ) -> list[EpisodeRecord]:
     """Run one seeded, deterministic episode per seed and record it step by step.
-
-    One :func:`~agentic_rl.ppo.evaluate` call runs them all in one env; an episode whose
-    termination reason the histogram leaves ambiguous (see :func:`infer_reasons`) is run
-    again on its own, which reproduces it exactly (seeded resets, deterministic policy).
 
     Args:
         policy: anything :func:`agentic_rl.ppo.evaluate` accepts (loaded once here).
@@ -241,41 +164,39 @@ def run_episodes(
         seeds: reset seeds.
         randomize: ``False``, ``True`` or ``{param: (low, high)}`` physics randomization.
         reward: the candidate's reward callable (see :func:`compile_reward`), or ``None``.
+        scene: ``(width, height)`` of the overview image kept at each episode's end.
     """
     policy = resolve_policy(policy)
+    act = policy.act if isinstance(policy, Policy) else policy
     seeds = [int(s) for s in seeds]
     if not seeds:
         return []
-    recorder = _Recorder(reward)
-    result = evaluate(policy, spec.id, seeds=seeds, randomized=randomize, reward=recorder)  # type: ignore[arg-type]
-    tracks = recorder.tracks
-    if [len(t.actions) for t in tracks] != result.lengths:
-        raise RuntimeError(
-            f"recorded {[len(t.actions) for t in tracks]} steps per episode but evaluate ran "
-            f"{result.lengths}; the env must pass the previous state object as prev_state"
-        )
-    reasons = infer_reasons(spec, result)
-    errors = recorder.errors()
+    tolerant = _TolerantReward(reward)
+    env = sims.make(spec.id, reward_fn=tolerant, randomize=randomize)
+    try:
+        runs = run_episodes(env, act, seeds, record=True, scene=scene)  # type: ignore[arg-type]
+    finally:
+        env.close()
     dt = 1.0 / spec.control_hz
-    out = []
-    for i, seed in enumerate(seeds):
-        if reasons[i] is None:
-            out += run_episodes(policy, spec, [seed], randomize=randomize, reward=reward)
-            continue
-        track = tracks[i]
+    out, first = [], 0
+    for run in runs:
+        errors = sum(tolerant.errors[first : first + run.length])
+        first += run.length
         out.append(
             EpisodeRecord(
-                seed=seed,
+                seed=run.seed,
                 randomized=bool(randomize),
-                success=result.successes[i],
-                reason=reasons[i],  # type: ignore[arg-type]
-                metrics=result.task_metrics[i],
-                ret=result.returns[i],
+                success=run.success,
+                reason=str(run.reason),
+                metrics=run.metrics,
+                ret=run.ret,
                 dt=dt,
-                states=np.array(track.states),
-                actions=np.array(track.actions),
-                terms=recorder.terms_of(track),
-                reward_errors=errors[i],
+                states=run.state_matrix(),
+                # what the env applied: it clips actions to [-1, 1]
+                actions=np.clip(np.asarray(run.actions, np.float64), -1.0, 1.0),
+                terms=run.terms,
+                reward_errors=errors,
+                scene=run.scene,
             )
         )
     return out
@@ -290,26 +211,31 @@ def run_rollouts(
     randomized_episodes: int = 0,
     randomize: RandomizeArg = True,
     reward_source: str = "",
+    scene: tuple[int, int] | None = None,
 ) -> Rollouts:
     """Nominal episodes on seeds ``seed ..`` and, if asked, randomized ones on the same seeds.
 
     Sharing seeds pairs the two sets: the same start states under different physics, so a
-    success gap is the physics, not the draw of start positions.
+    success gap is the physics, not the draw of start positions. With ``scene``, every
+    episode keeps its overview image (``(width, height)``) at the end, for the scene plot.
     """
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     t0 = time.perf_counter()
     policy = resolve_policy(policy)
     reward = compile_reward(reward_source, spec)
-    nominal = run_episodes(policy, spec, range(seed, seed + episodes), reward=reward)
+    nominal = record_episodes(
+        policy, spec, range(seed, seed + episodes), reward=reward, scene=scene
+    )
     randomized = None
     if randomize and randomized_episodes > 0:
-        randomized = run_episodes(
+        randomized = record_episodes(
             policy,
             spec,
             range(seed, seed + randomized_episodes),
             randomize=randomize,
             reward=reward,
+            scene=scene,
         )
     counts = getattr(reward, "nonfinite_counts", None) or {}
     return Rollouts(
@@ -320,33 +246,3 @@ def run_rollouts(
         first_error=getattr(reward, "first_error", None),
         seconds=time.perf_counter() - t0,
     )
-
-
-def scene_at(
-    policy: PolicyLike,
-    spec: TaskSpec,
-    seed: int,
-    step: int,
-    *,
-    randomize: RandomizeArg = False,
-    size: tuple[int, int] = (480, 360),
-) -> np.ndarray:
-    """The overview camera image (H, W, 3) after replaying an episode for ``step`` steps.
-
-    The policy is deterministic and resets are seeded, so this reproduces the evaluated
-    episode exactly: the picture shows the robot where an exemplar ended.
-    """
-    import sims
-
-    act = resolve_policy(policy)
-    act = act.act if isinstance(act, Policy) else act
-    env = sims.make(spec.id, randomize=randomize)
-    try:
-        obs, _ = env.reset(seed=seed)
-        for _ in range(step):
-            obs, _, term, trunc, _ = env.step(act(np.asarray(obs)))  # type: ignore[operator]
-            if term or trunc:
-                break
-        return env.scene_image(*size)
-    finally:
-        env.close()

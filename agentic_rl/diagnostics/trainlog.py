@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from agentic_rl.runfiles import TRAIN_CSV, run_file
+
 STEP = "time/total_steps"
 _NONFINITE_PREFIX = "reward/nonfinite/"
 _NONFINITE_TOTAL = "reward/nonfinite_total"
@@ -35,14 +37,7 @@ class TrainLog:
             FileNotFoundError: when there is no ``train.csv`` (names the path and what
                 writes it).
         """
-        path = Path(path)
-        if path.is_dir():
-            path = path / "train.csv"
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"no training log at {path}; pass the run folder agentic_rl.ppo.train wrote "
-                "(it holds train.csv)"
-            )
+        path = run_file(path, TRAIN_CSV)
         with path.open(newline="") as f:
             reader = csv.reader(f)
             header = next(reader, [])

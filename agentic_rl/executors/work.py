@@ -49,6 +49,8 @@ class CandidateResult(BaseModel):
     task_metrics: dict[str, float] = Field(default_factory=dict)
     termination_reasons: dict[str, int] = Field(default_factory=dict)
     nonfinite: dict[str, int] = Field(default_factory=dict)
+    task_error: bool = Field(False, description="Failed for an error in the task, not the reward.")
+    traceback: str | None = Field(None, description="Traceback of the failure, if it raised.")
     packet_path: str | None = None
     packet_text: str | None = None
     error: str | None = None
@@ -100,8 +102,12 @@ def train_candidate(job: CandidateJob) -> CandidateResult:
         packet = _diagnose(job, Path(result.policy))
     except Exception as exc:  # the candidate failed, not the loop
         (out / "error.txt").write_text(traceback.format_exc())
+        from sims.errors import TaskError
+
         return CandidateResult(
             candidate=job.candidate,
+            task_error=isinstance(exc, TaskError),
+            traceback=traceback.format_exc(),
             status="failed",
             wall_time=time.perf_counter() - start,
             rung_row=dict(last_row),

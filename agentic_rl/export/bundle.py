@@ -11,8 +11,12 @@ torch are available, and written down as data:
 * ``bundle.json``: the observation layout (names, shapes, units, frames, offsets), the action
   spec, how a normalized action becomes a physical command (speed limits, joint steps), the
   robot model the runtime needs (the arm's kinematic chain and joint limits, the drone's flight
-  box), the task constants, reward hash, training config and library versions;
+  box), the task constants, reward hash, training config and library versions, and the
+  policy's held-out success (nominal and randomized physics, on test seeds) -- a typed
+  :class:`ros_bridge.meta.BundleMeta`, defined on the robot side;
 * ``reward.py``: the reward program the policy was trained with.
+
+A policy whose held-out success is below ``min_success`` is refused unless ``force``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import hashlib
 import json
 import math
 import platform
-import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,10 +34,22 @@ import numpy as np
 from agentic_rl import seeds
 from agentic_rl.export.onnx_export import INPUT_NAME, OPSET, OUTPUT_NAME, export_onnx
 from agentic_rl.ppo.networks import Policy
+from ros_bridge.meta import (
+    BUNDLE_FORMAT,
+    BUNDLE_VERSION,
+    ActionMeta,
+    BundleMeta,
+    EvaluationMeta,
+    FieldMeta,
+    GoldenMeta,
+    ObservationMeta,
+    PolicyMeta,
+    RewardMeta,
+    TaskMeta,
+)
+from sims.rollout import run_episodes
 
-#: Identifies the folder layout; ``ros_bridge.bundle`` refuses majors it does not know.
-BUNDLE_FORMAT = "agentic-rl/policy-bundle"
-BUNDLE_VERSION = 1
+__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "ExportError", "export_bundle", "urdf_chain"]
 #: At most this many golden pairs are kept (evenly spaced), so start-up self-tests stay fast.
 MAX_GOLDEN_PAIRS = 256
 #: Tolerance the runtime's self-test applies to golden actions.
@@ -47,6 +62,10 @@ class ExportError(ValueError):
     """A policy or task that cannot be written as a PolicyBundle."""
 
 
+class BelowThresholdError(ExportError):
+    """A policy whose held-out success is below the export threshold (``force`` overrides)."""
+
+
 def export_bundle(
     policy_or_checkpoint: PolicySource,
     task_id: str,
@@ -56,6 +75,9 @@ def export_bundle(
     train_config: dict[str, Any] | None = None,
     golden_episodes: int = 2,
     action_mode: str | None = None,
+    evaluate_episodes: int = 0,
+    min_success: float = 0.0,
+    force: bool = False,
 ) -> Path:
     """Write a PolicyBundle folder for a trained policy.
 
@@ -72,12 +94,18 @@ def export_bundle(
             ``golden.npz`` (at least 1).
         action_mode: the task's action mode the policy was trained with (default: the
             task's default mode, which is what ``agentic_rl.ppo.train`` uses).
+        evaluate_episodes: held-out episodes (test seeds) run with nominal and with randomized
+            physics; their success rates go into ``bundle.json`` (0: not evaluated).
+        min_success: refuse a policy whose nominal held-out success is below this.
+        force: write the bundle anyway (recorded as ``evaluation.forced``).
 
     Returns:
         The bundle folder.
 
     Raises:
         ExportError: when the policy does not fit the task (observation or action size).
+        BelowThresholdError: when its held-out success is below ``min_success`` and not
+            ``force`` (nothing is written).
     """
     import sims
 
@@ -103,6 +131,20 @@ def export_bundle(
             f"the policy outputs {policy.action_low.size} actions but {task_id} in "
             f"{spec.action.mode} mode takes {act_size}; pass the action_mode it was trained in"
         )
+    if min_success > 0.0 and evaluate_episodes < 1:
+        raise ExportError("min_success needs evaluate_episodes >= 1 to measure the success")
+    evaluation = None
+    if evaluate_episodes > 0:
+        evaluation = _evaluate(policy, task_id, spec.action.mode, evaluate_episodes, min_success)
+        if evaluation.success_nominal < min_success:
+            if not force:
+                raise BelowThresholdError(
+                    f"the policy succeeds in {evaluation.success_nominal:.0%} of "
+                    f"{evaluate_episodes} held-out episodes of {task_id} (randomized physics: "
+                    f"{evaluation.success_randomized:.0%}), below the export threshold "
+                    f"{min_success:.0%}; train further, or export anyway (--force, force=True)"
+                )
+            evaluation = EvaluationMeta(**{**evaluation.__dict__, "forced": True})
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     export_onnx(policy, out / "policy.onnx")
@@ -111,9 +153,33 @@ def export_bundle(
     np.savez(out / "golden.npz", **golden)
     reward_text = reward_source if reward_source is not None else _NO_REWARD
     (out / "reward.py").write_text(reward_text)
-    meta = _bundle_json(policy, task_id, spec, golden, reward_source, train_config)
-    (out / "bundle.json").write_text(json.dumps(meta, indent=2, allow_nan=False))
+    meta = _bundle_meta(policy, task_id, spec, golden, reward_source, train_config, evaluation)
+    (out / "bundle.json").write_text(json.dumps(meta.to_dict(), indent=2, allow_nan=False))
     return out
+
+
+def _evaluate(
+    policy: Policy, task_id: str, action_mode: str, episodes: int, min_success: float
+) -> EvaluationMeta:
+    """Success on test seeds (never used by training or selection), nominal and randomized."""
+    import sims
+
+    test_seeds = seeds.TEST.seeds(episodes)
+    rates = []
+    for randomize in (False, True):
+        env = sims.make(task_id, action_mode=action_mode, randomize=randomize)
+        try:
+            runs = run_episodes(env, policy.act, test_seeds)
+        finally:
+            env.close()
+        rates.append(sum(r.success for r in runs) / len(runs))
+    return EvaluationMeta(
+        episodes=episodes,
+        seeds=tuple(test_seeds),
+        success_nominal=rates[0],
+        success_randomized=rates[1],
+        min_success=min_success,
+    )
 
 
 _NO_REWARD = (
@@ -151,20 +217,13 @@ def _golden_pairs(
     import sims
 
     env = sims.make(task_id, action_mode=action_mode)
-    obs_rows, act_rows, episode_ids = [], [], []
     try:
-        for ep, seed in enumerate(seeds.GOLDEN.seeds(episodes)):
-            obs, _ = env.reset(seed=seed)
-            done = False
-            while not done:
-                action = policy.act(obs)
-                obs_rows.append(np.array(obs, np.float64))
-                act_rows.append(action)
-                episode_ids.append(ep)
-                obs, _, terminated, truncated, _ = env.step(action)
-                done = terminated or truncated
+        runs = run_episodes(env, policy.act, seeds.GOLDEN.seeds(episodes), record=True)
     finally:
         env.close()
+    obs_rows = [o for run in runs for o in run.observations]
+    act_rows = [a for run in runs for a in run.actions]
+    episode_ids = [ep for ep, run in enumerate(runs) for _ in range(run.length)]
     keep = np.unique(np.linspace(0, len(obs_rows) - 1, min(MAX_GOLDEN_PAIRS, len(obs_rows))))
     keep = keep.astype(int)
     return {
@@ -175,184 +234,105 @@ def _golden_pairs(
     }
 
 
-def _bundle_json(
+def _bundle_meta(
     policy: Policy,
     task_id: str,
     spec: Any,
     golden: dict[str, np.ndarray],
     reward_source: str | None,
     train_config: dict[str, Any] | None,
-) -> dict[str, Any]:
+    evaluation: EvaluationMeta | None,
+) -> BundleMeta:
     import agentic_rl
 
     fields, offset = [], 0
     for f in spec.state_fields:
         fields.append(
-            {
-                "name": f.name,
-                "shape": list(f.shape),
-                "size": f.size,
-                "offset": offset,
-                "unit": f.unit,
-                "frame": f.frame,
-                "description": f.description,
-            }
+            FieldMeta(
+                name=f.name,
+                shape=tuple(f.shape),
+                size=f.size,
+                offset=offset,
+                unit=f.unit,
+                frame=f.frame,
+                description=f.description,
+            )
         )
         offset += f.size
-    return {
-        "format": BUNDLE_FORMAT,
-        "version": BUNDLE_VERSION,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "task": {
-            "id": task_id,
-            "robot": spec.robot,
-            "description": spec.description,
-            "control_hz": spec.control_hz,
-            "max_episode_steps": spec.max_episode_steps,
-            "constants": dict(spec.constants),
-        },
-        "observation": {"size": spec.obs_size, "fields": fields},
-        "action": {
-            "mode": spec.action.mode,
-            "shape": list(spec.action.shape),
-            "low": list(spec.action.low),
-            "high": list(spec.action.high),
-            "components": list(spec.action.components),
-            "description": spec.action.description,
-        },
-        "command": _command_model(task_id, spec),
-        "policy": {
-            "onnx": "policy.onnx",
-            "weights": "weights.npz",
-            "input": INPUT_NAME,
-            "output": OUTPUT_NAME,
-            "dtype": "float64",
-            "opset": OPSET,
-            "activation": policy.activation,
-            "layers": [list(w.shape) for w, _ in policy.actor],
-            "normalization": {
+    return BundleMeta(
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        task=TaskMeta(
+            id=task_id,
+            robot=spec.robot,
+            description=spec.description,
+            control_hz=spec.control_hz,
+            max_episode_steps=spec.max_episode_steps,
+            constants=dict(spec.constants),
+        ),
+        observation=ObservationMeta(size=spec.obs_size, fields=tuple(fields)),
+        action=ActionMeta(
+            mode=spec.action.mode,
+            shape=tuple(spec.action.shape),
+            low=tuple(spec.action.low),
+            high=tuple(spec.action.high),
+            components=tuple(spec.action.components),
+            description=spec.action.description,
+        ),
+        command=_command_model(task_id, spec),
+        policy=PolicyMeta(
+            onnx="policy.onnx",
+            weights="weights.npz",
+            input=INPUT_NAME,
+            output=OUTPUT_NAME,
+            dtype="float64",
+            opset=OPSET,
+            activation=policy.activation,
+            layers=tuple(tuple(w.shape) for w, _ in policy.actor),
+            normalization={
                 "mean": policy.obs_mean.tolist(),
                 "std": policy.obs_std.tolist(),
                 "clip": policy.clip_obs if np.isfinite(policy.clip_obs) else None,
             },
-        },
-        "golden": {
-            "file": "golden.npz",
-            "pairs": int(golden["obs"].shape[0]),
-            "seeds": golden["seeds"].tolist(),
-            "atol": GOLDEN_ATOL,
-        },
-        "reward": {
-            "file": "reward.py",
-            "sha256": hashlib.sha256(reward_source.encode()).hexdigest()
+        ),
+        golden=GoldenMeta(
+            file="golden.npz",
+            pairs=int(golden["obs"].shape[0]),
+            seeds=tuple(int(s) for s in golden["seeds"]),
+            atol=GOLDEN_ATOL,
+        ),
+        reward=RewardMeta(
+            file="reward.py",
+            sha256=hashlib.sha256(reward_source.encode()).hexdigest()
             if reward_source is not None
             else None,
-        },
-        "train_config": train_config,
-        "versions": _versions(agentic_rl.__version__),
-    }
+        ),
+        train_config=train_config,
+        versions=_versions(agentic_rl.__version__),
+        evaluation=evaluation,
+    )
 
 
 def _command_model(task_id: str, spec: Any) -> dict[str, Any]:
-    """How the runtime turns a normalized action into a physical command for this task."""
+    """How the runtime turns a normalized action into a physical command: the task's own
+    declaration (``SimTask.command_model``), so export names no robot."""
     import sims
 
-    cls = sims.task_class(task_id)
-    mode = spec.action.mode
-    if spec.robot == "crazyflie2x":
-        from sims.drone import control, model
-
-        (x0, x1), (y0, y1), (z0, z1) = cls.BOUNDS
-        common = {
-            "robot": "drone",
-            "flight_box": {"low": [x0, y0, max(z0, 0.0)], "high": [x1, y1, z1]},
-            "mass": model.MASS,
-        }
-        if mode == "velocity":
-            return {
-                **common,
-                "kind": "velocity",
-                # vx, vy, vz in the world frame (ENU, m/s) and yaw rate (rad/s, about +z up)
-                "scale": [cls.MAX_SPEED, cls.MAX_SPEED, cls.MAX_VZ, cls.MAX_YAW_RATE],
-            }
-        if mode == "ctbr":
-            return {
-                **common,
-                "kind": "ctbr",
-                # thrust N = (a0 + 1) * thrust_scale; body rates (FLU, rad/s) = a1..3 * rate_scale
-                "thrust_scale": 2.0 * model.MAX_ROTOR_THRUST,
-                "rate_scale": [control.MAX_BODY_RATE, control.MAX_BODY_RATE, control.MAX_YAW_RATE],
-            }
-        return {**common, "kind": mode}
-    if spec.robot == "panda":
-        from sims.arm import panda
-        from sims.arm import spec as arm_spec
-
-        chain = urdf_chain(panda.URDF, "panda_grasptarget")
-        arm = [j for j in chain if j["type"] != "fixed"]
-        return {
-            "robot": "arm",
-            "kind": mode,
-            "ee_step": arm_spec.EE_STEP,
-            "joint_step": arm_spec.JOINT_STEP,
-            "gripper_step": arm_spec.GRIPPER_STEP,
-            "uses_gripper": bool(getattr(cls, "USES_GRIPPER", False)),
-            "max_gripper_width": panda.MAX_GRIPPER_WIDTH,
-            "joints": [j["name"] for j in arm],
-            "lower": [j["lower"] for j in arm],
-            "upper": [j["upper"] for j in arm],
-            "velocity": [j["velocity"] for j in arm],
-            "base_position": list(panda.BASE_POSITION),
-            "chain": chain,
-            "workspace": {
-                "low": list(arm_spec.WORKSPACE_LOW),
-                "high": list(arm_spec.WORKSPACE_HIGH),
-            },
-        }
-    return {"robot": spec.robot, "kind": mode}
+    return sims.task_class(task_id).command_model(spec.action.mode)
 
 
 def urdf_chain(urdf_path: str | Path, tip_link: str) -> list[dict[str, Any]]:
-    """The joints from a URDF's root link to ``tip_link``, root first.
-
-    Each joint is ``{name, type, xyz, rpy, axis, lower, upper, velocity}`` with the origin of
-    the joint in its parent link's frame, which is all forward kinematics needs.
+    """The joints from a URDF's root link to ``tip_link``, root first (see
+    :func:`sims.urdf.urdf_chain`).
 
     Raises:
         ExportError: when ``tip_link`` is not in the URDF.
     """
-    root = ET.parse(urdf_path).getroot()
-    by_child: dict[str, ET.Element] = {}
-    for joint in root.iter("joint"):
-        by_child[joint.find("child").get("link")] = joint  # type: ignore[union-attr]
-    links = {link.get("name") for link in root.iter("link")}
-    if tip_link not in links:
-        raise ExportError(f"{urdf_path} has no link {tip_link!r}; links: {sorted(links)}")
-    chain = []
-    link = tip_link
-    while link in by_child:
-        joint = by_child[link]
-        origin = joint.find("origin")
-        axis = joint.find("axis")
-        limit = joint.find("limit")
+    from sims.urdf import urdf_chain as chain
 
-        def floats(el: ET.Element | None, key: str, default: str) -> list[float]:
-            return [float(v) for v in (el.get(key, default) if el is not None else default).split()]
-
-        chain.append(
-            {
-                "name": joint.get("name"),
-                "type": joint.get("type"),
-                "xyz": floats(origin, "xyz", "0 0 0"),
-                "rpy": floats(origin, "rpy", "0 0 0"),
-                "axis": floats(axis, "xyz", "1 0 0"),
-                "lower": float(limit.get("lower", "-inf")) if limit is not None else None,
-                "upper": float(limit.get("upper", "inf")) if limit is not None else None,
-                "velocity": float(limit.get("velocity", "inf")) if limit is not None else None,
-            }
-        )
-        link = joint.find("parent").get("link")  # type: ignore[union-attr]
-    return chain[::-1]
+    try:
+        return chain(urdf_path, tip_link)
+    except ValueError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def _versions(agentic_rl_version: str) -> dict[str, str]:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from agentic_rl import seeds
+from sims.rollout import run_episodes
 
 
 @dataclass
@@ -72,7 +73,7 @@ def record_sim(
     adapter = make_adapter(prof, bundle)
     policy = bundle.make_policy()
     task_id = task or bundle.task_id
-    env = sims.make(task_id, action_mode=bundle.meta["action"]["mode"], randomize=randomize)
+    env = sims.make(task_id, action_mode=bundle.meta.action.mode, randomize=randomize)
     if env.task_spec.obs_size != bundle.obs_size:
         env.close()
         raise ValueError(
@@ -80,62 +81,57 @@ def record_sim(
             f"policy takes {bundle.obs_size}"
         )
     dt = 1.0 / bundle.control_hz
-    inputs = {
-        role: (bags._resolve_topic(s.topic), s.type, s.qos) for role, s in prof.inputs.items()
-    }
-    result = RecordResult(bag=str(out), episodes=episodes, steps=0)
-    # Bag stamps are unsigned: start the simulated clock at 1 s so markers before t can exist.
-    t = 1.0
+    inputs = {role: (bags.resolve_topic(s.topic), s.type, s.qos) for role, s in prof.inputs.items()}
     try:
-        with bags.BagWriter(out, storage) as writer:
-
-            def write_state(state: Any, now: float) -> None:
-                for role, data in adapter.encode_inputs(state, now):
-                    topic, typename, qos = inputs[role]
-                    msg = bags.build(typename, data)
-                    writer.write(topic, typename, msg, now, qos)
-                    adapter.decode(role, msg, now)
-
-            for ep in range(episodes):
-                obs, info = env.reset(seed=seed + ep)
-                marker = {"event": "start", "episode": ep, "seed": seed + ep, "task": task_id}
-                writer.write(
-                    bags.EPISODE_TOPIC,
-                    "std_msgs/msg/String",
-                    {"data": json.dumps(marker)},
-                    t - dt / 2,
-                )
-                done = False
-                write_state(info["state"], t)
-                adapter.on_activate(t)
-                while not done:
-                    action = np.asarray(policy(obs), np.float64)
-                    writer.write(
-                        bags.ACTION_TOPIC,
-                        "std_msgs/msg/Float64MultiArray",
-                        {"data": action.tolist()},
-                        t,
-                    )
-                    for o in adapter.command(action, t):
-                        writer.write_output(prof, o, t)
-                    obs, _, terminated, truncated, info = env.step(action)
-                    result.steps += 1
-                    done = terminated or truncated
-                    t += dt
-                    write_state(info["state"], t)
-                end = {
-                    "event": "end",
-                    "episode": ep,
-                    "success": bool(info["is_success"]),
-                    "termination_reason": info["termination_reason"],
-                    "task_metrics": info.get("task_metrics", {}),
-                }
-                writer.write(
-                    bags.EPISODE_TOPIC, "std_msgs/msg/String", {"data": json.dumps(end)}, t + dt / 4
-                )
-                result.successes.append(bool(info["is_success"]))
-                result.termination_reasons.append(str(info["termination_reason"]))
-                t += dt
+        runs = run_episodes(
+            env,
+            lambda obs: np.asarray(policy(obs), np.float64),
+            range(seed, seed + episodes),
+            record=True,
+        )
     finally:
         env.close()
+    result = RecordResult(bag=str(out), episodes=episodes, steps=sum(r.length for r in runs))
+    # Bag stamps are unsigned: start the simulated clock at 1 s so markers before t can exist.
+    t = 1.0
+    with bags.BagWriter(out, storage, bags.px4_version_of(prof)) as writer:
+
+        def write_state(state: Any, now: float) -> None:
+            for role, data in adapter.encode_inputs(state, now):
+                topic, typename, qos = inputs[role]
+                msg = bags.build(typename, data, writer.px4_version)
+                writer.write(topic, typename, msg, now, qos)
+                adapter.decode(role, msg, now)
+
+        for ep, run in enumerate(runs):
+            marker = {"event": "start", "episode": ep, "seed": run.seed, "task": task_id}
+            writer.write(
+                bags.EPISODE_TOPIC, "std_msgs/msg/String", {"data": json.dumps(marker)}, t - dt / 2
+            )
+            write_state(run.states[0], t)
+            adapter.on_activate(t)
+            for action, state in zip(run.actions, run.states[1:], strict=True):
+                writer.write(
+                    bags.ACTION_TOPIC,
+                    "std_msgs/msg/Float64MultiArray",
+                    {"data": action.tolist()},
+                    t,
+                )
+                for o in adapter.command(action, t):
+                    writer.write_output(prof, o, t)
+                t += dt
+                write_state(state, t)
+            end = {
+                "event": "end",
+                "episode": ep,
+                "success": run.success,
+                "termination_reason": run.reason,
+                "task_metrics": run.metrics,
+            }
+            writer.write(
+                bags.EPISODE_TOPIC, "std_msgs/msg/String", {"data": json.dumps(end)}, t + dt / 4
+            )
+            result.successes.append(run.success)
+            result.termination_reasons.append(str(run.reason))
+            t += dt
     return result

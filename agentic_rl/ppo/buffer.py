@@ -49,17 +49,22 @@ class RolloutBuffer:
             self.rewards, self.values, self.dones, last_values, gamma, gae_lambda
         )
 
+    def flat_arrays(self) -> tuple[np.ndarray, ...]:
+        """The rollout flattened to (steps*envs, ...) float32 arrays, in the order the update's
+        loss takes them: obs, actions, log-probabilities, advantages, returns, values."""
+        n = self.rewards.size
+        return (
+            self.obs.reshape(n, -1),
+            self.actions.reshape(n, -1),
+            self.logprobs.reshape(n),
+            self.advantages.reshape(n).astype(np.float32),
+            self.returns.reshape(n).astype(np.float32),
+            self.values.reshape(n).astype(np.float32),
+        )
+
     def as_tensors(self) -> Minibatch:
         """The whole rollout, flattened to (steps*envs, ...) float32 tensors (no copies of obs)."""
-        n = self.rewards.size
-        return Minibatch(
-            torch.from_numpy(self.obs.reshape(n, -1)),
-            torch.from_numpy(self.actions.reshape(n, -1)),
-            torch.from_numpy(self.logprobs.reshape(n)),
-            torch.from_numpy(self.advantages.reshape(n).astype(np.float32)),
-            torch.from_numpy(self.returns.reshape(n).astype(np.float32)),
-            torch.from_numpy(self.values.reshape(n).astype(np.float32)),
-        )
+        return Minibatch(*(torch.from_numpy(a) for a in self.flat_arrays()))
 
 
 def iterate_minibatches(

@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from agentic_rl.runfiles import CHECKPOINT, run_file
+
 #: Bumped when the checkpoint layout changes incompatibly.
 FORMAT_VERSION = 1
 
@@ -43,13 +45,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     Raises:
         CheckpointError: when the file is missing, not a checkpoint, or of another version.
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "checkpoint.pt"
-    if not path.is_file():
-        raise CheckpointError(
-            f"no checkpoint at {path}; pass a run folder that holds checkpoint.pt or the file itself"
-        )
+    path = run_file(path, CHECKPOINT, CheckpointError)
     try:
         state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import numpy as np
 
 from agentic_rl.ppo.envs import canonical_task_id, env_factory
 from agentic_rl.ppo.networks import Policy
+from sims.rollout import Episode, run_episodes
 
 #: What :func:`evaluate` accepts as a policy: a :class:`Policy`, any callable mapping one
 #: observation to one action, or a path to a checkpoint / run folder / ``policy.npz``.
@@ -24,25 +25,51 @@ PolicyLike = Policy | Callable[[np.ndarray], np.ndarray] | str | Path
 
 @dataclass
 class EvalResult:
-    """Outcome of :func:`evaluate` (plain data, picklable and JSON-friendly via ``asdict``)."""
+    """Outcome of :func:`evaluate`: a view over its episodes (picklable; JSON via ``to_dict``).
+
+    Attributes:
+        task_id: the task the episodes ran on.
+        randomized: whether physics varied from episode to episode.
+        runs: the episodes (outcomes only: evaluation does not record steps).
+    """
 
     task_id: str
     randomized: bool
-    seeds: list[int]
-    successes: list[bool]
-    termination_reasons: dict[str, int]
-    task_metrics: list[dict[str, float]] = field(default_factory=list)
-    returns: list[float] = field(default_factory=list)
-    lengths: list[int] = field(default_factory=list)
+    runs: list[Episode] = field(default_factory=list)
 
     @property
     def episodes(self) -> int:
-        return len(self.seeds)
+        return len(self.runs)
+
+    @property
+    def seeds(self) -> list[int]:
+        return [e.seed for e in self.runs]
+
+    @property
+    def successes(self) -> list[bool]:
+        return [e.success for e in self.runs]
+
+    @property
+    def termination_reasons(self) -> dict[str, int]:
+        """Histogram of termination reasons, in order of first appearance."""
+        return dict(Counter(str(e.reason) for e in self.runs))
+
+    @property
+    def task_metrics(self) -> list[dict[str, float]]:
+        return [e.metrics for e in self.runs]
+
+    @property
+    def returns(self) -> list[float]:
+        return [e.ret for e in self.runs]
+
+    @property
+    def lengths(self) -> list[int]:
+        return [e.length for e in self.runs]
 
     @property
     def success_rate(self) -> float:
         """Fraction of successful episodes (0 when no episode ran)."""
-        return float(np.mean(self.successes)) if self.successes else 0.0
+        return float(np.mean(self.successes)) if self.runs else 0.0
 
     def mean_metrics(self) -> dict[str, float]:
         """Each task metric averaged over episodes (episodes lacking a metric are skipped)."""
@@ -52,7 +79,14 @@ class EvalResult:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict including the derived success rate and metric means."""
         return {
-            **asdict(self),
+            "task_id": self.task_id,
+            "randomized": self.randomized,
+            "seeds": self.seeds,
+            "successes": self.successes,
+            "termination_reasons": self.termination_reasons,
+            "task_metrics": self.task_metrics,
+            "returns": self.returns,
+            "lengths": self.lengths,
             "success_rate": self.success_rate,
             "mean_metrics": self.mean_metrics(),
         }
@@ -104,30 +138,11 @@ def evaluate(
     task_id = canonical_task_id(task_id)
     seeds = list(range(episodes)) if seeds is None else [int(s) for s in seeds]
     env = env_factory(task_id, reward_fn=reward, randomize=randomized)()
-    result = EvalResult(task_id, bool(randomized), seeds, [], {})
-    reasons: Counter[str] = Counter()
     try:
-        for seed in seeds:
-            obs, _ = env.reset(seed=seed)
-            ret, length, done = 0.0, 0, False
-            info: dict[str, Any] = {}
-            while not done:
-                obs, r, term, trunc, info = env.step(act(np.asarray(obs)))
-                ret += float(r)
-                length += 1
-                done = term or trunc
-            reason = info.get("termination_reason") or ("timeout" if trunc else "terminated")
-            reasons[str(reason)] += 1
-            result.successes.append(bool(info.get("is_success", False)))
-            result.task_metrics.append(
-                {k: float(v) for k, v in info.get("task_metrics", {}).items()}
-            )
-            result.returns.append(ret)
-            result.lengths.append(length)
+        runs = run_episodes(env, act, seeds)
     finally:
         env.close()
-    result.termination_reasons = dict(reasons)
-    return result
+    return EvalResult(task_id, bool(randomized), runs)
 
 
 def record_video(
@@ -159,19 +174,12 @@ def record_video(
         env = sims.make(task_id, randomize=randomized, render_mode="rgb_array", render_size=size)
     else:
         env = env_factory(task_id, render_mode="rgb_array")()
-    frames: list[np.ndarray] = []
     try:
-        for k in range(episodes):
-            obs, _ = env.reset(seed=seed + k)
-            frames.append(env.render())
-            done = False
-            while not done:
-                obs, _, term, trunc, _ = env.step(act(np.asarray(obs)))
-                frames.append(env.render())
-                done = term or trunc
+        runs = run_episodes(env, act, range(seed, seed + episodes), frames=True)
         fps = int(env.metadata.get("render_fps", 30))
     finally:
         env.close()
+    frames = [f for run in runs for f in run.frames]
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".gif":
         from PIL import Image

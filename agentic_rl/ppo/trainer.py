@@ -2,8 +2,9 @@
 
 Reading order: :class:`PPO` holds the state (envs, networks, optimizer, normalizers, RNGs);
 :meth:`PPO.collect_rollout` steps the envs with a numpy copy of the networks;
-:meth:`PPO.update` runs the clipped-surrogate epochs in torch; :func:`train` is the plain,
-picklable entry point that adds the run folder, logs, checkpoints, resume and evaluation.
+:meth:`PPO.update` runs the clipped-surrogate epochs on hand-derived gradients
+(:mod:`agentic_rl.ppo.fused`); :func:`agentic_rl.ppo.run.train` is the plain, picklable entry
+point that adds the run folder, logs, checkpoints, resume and evaluation.
 
 Implementation details (Huang et al., "The 37 implementation details of PPO"): orthogonal init,
 Adam eps 1e-5, linear LR anneal, GAE, per-minibatch advantage normalization, clipped
@@ -15,40 +16,29 @@ target-KL early stop.
 
 from __future__ import annotations
 
-import json
-import platform
-import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
-from agentic_rl.ppo.buffer import RolloutBuffer, iterate_minibatches
-from agentic_rl.ppo.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from agentic_rl.ppo.buffer import RolloutBuffer
+from agentic_rl.ppo.checkpoint import CheckpointError, load_checkpoint
 from agentic_rl.ppo.config import PPOConfig
 from agentic_rl.ppo.envs import (
-    RewardArg,
-    canonical_task_id,
-    describe_reward,
     env_factory,
-    load_reward,
 )
-from agentic_rl.ppo.evaluate import EvalResult, evaluate
-from agentic_rl.ppo.logger import Logger, progress_bar
+from agentic_rl.ppo.fused import FlatAdam, FlatParams, FusedPPOLoss, clip_grad_norm
 from agentic_rl.ppo.networks import ActorCritic, Policy
 from agentic_rl.ppo.normalize import ObsNormalizer, RewardScaler
 from agentic_rl.ppo.vecenv import Episode, VecEnv
 
 #: Finished episodes the ``rollout/*`` statistics average over (as SB3's ``stats_window_size``).
 STATS_WINDOW = 100
-
-#: Config fields that do not change a run's numbers, so they may differ on resume.
-_COSMETIC_FIELDS = {"progress", "tensorboard", "checkpoint_every"}
 
 
 class PPO:
@@ -71,6 +61,9 @@ class PPO:
         # One thread: the update's matrices are small, so extra threads only add sync costs,
         # and the loop runs several trainers side by side, one per core.
         torch.set_num_threads(1)
+        # The same for numpy's BLAS (rollout forward passes and the fused update): with more
+        # threads OpenBLAS spin-waits, and a 128x64 matmul costs ~70x more CPU on a busy core.
+        threadpool_limits(1, user_api="blas")
         torch.manual_seed(config.seed)
         self.config = config
         self.task_id = task_id
@@ -82,8 +75,18 @@ class PPO:
         self.model = ActorCritic(
             obs_size, act_size, config.hidden_sizes, config.activation, config.init_log_std
         )
-        self.optimizer = torch.optim.Adam(
-            self.model.parameters(), lr=config.learning_rate, eps=config.adam_eps
+        # The update runs on hand-derived gradients over one flat buffer (see fused.py); the
+        # module's parameters are views into it, so checkpoints and export see every step.
+        self.flat = FlatParams(self.model)
+        self.optimizer = FlatAdam(self.flat, config.learning_rate, config.adam_eps)
+        self.loss = FusedPPOLoss(
+            self.model,
+            self.flat,
+            config.clip_coef,
+            config.ent_coef,
+            config.vf_coef,
+            config.clip_vloss,
+            config.norm_adv,
         )
         self.obs_norm = ObsNormalizer(obs_size, config.clip_obs, enabled=config.norm_obs)
         self.reward_scaler = RewardScaler(config.num_envs, config.gamma, config.clip_reward)
@@ -138,64 +141,42 @@ class PPO:
         """Run the PPO epochs on the buffer; returns ``train/*`` statistics."""
         cfg = self.config
         lr = self.learning_rate()
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        batch = self.buffer.as_tensors()
-        stats: dict[str, list[float]] = {k: [] for k in ("pg", "v", "ent", "kl", "old_kl", "clip")}
+        self.optimizer.lr = lr
+        loss, flat, optimizer = self.loss, self.flat, self.optimizer
+        data = self.buffer.flat_arrays()
+        n = data[0].shape[0]
+        size = n // cfg.num_minibatches
+        stats = np.zeros((cfg.update_epochs * cfg.num_minibatches, 6))
+        row = 0
         epochs_run = 0
         for _ in range(cfg.update_epochs):
             epochs_run += 1
-            for mb in iterate_minibatches(batch, cfg.num_minibatches, self.rng):
-                logprob, entropy, value = self.model.evaluate_actions(mb.obs, mb.actions)
-                logratio = logprob - mb.logprobs
-                ratio = logratio.exp()
-                with torch.no_grad():
-                    # Both KL estimators (Schulman's "Approximating KL divergence"): k1 is
-                    # unbiased but noisy and can go negative; k3 is unbiased and >= 0.
-                    stats["old_kl"].append(float((-logratio).mean()))
-                    stats["kl"].append(float(((ratio - 1.0) - logratio).mean()))
-                    stats["clip"].append(
-                        float(((ratio - 1.0).abs() > cfg.clip_coef).float().mean())
-                    )
-                adv = mb.advantages
-                if cfg.norm_adv:
-                    adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-                pg_loss = torch.max(
-                    -adv * ratio, -adv * ratio.clamp(1.0 - cfg.clip_coef, 1.0 + cfg.clip_coef)
-                ).mean()
-                if cfg.clip_vloss:
-                    v_clipped = mb.values + (value - mb.values).clamp(-cfg.clip_coef, cfg.clip_coef)
-                    v_loss = (
-                        0.5
-                        * torch.max((value - mb.returns) ** 2, (v_clipped - mb.returns) ** 2).mean()
-                    )
-                else:
-                    v_loss = 0.5 * ((value - mb.returns) ** 2).mean()
-                ent = entropy.mean()
-                loss = pg_loss - cfg.ent_coef * ent + cfg.vf_coef * v_loss
-                self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.max_grad_norm)
-                self.optimizer.step()
-                stats["pg"].append(float(pg_loss.detach()))
-                stats["v"].append(float(v_loss.detach()))
-                stats["ent"].append(float(ent.detach()))
+            # One gather per array and epoch; minibatches are then contiguous slices.
+            order = self.rng.permutation(n)
+            shuffled = [a[order] for a in data]
+            for start in range(0, size * cfg.num_minibatches, size):
+                stats[row] = loss(*(a[start : start + size] for a in shuffled))
+                row += 1
+                clip_grad_norm(flat.grad, cfg.max_grad_norm)
+                optimizer.step()
             if (
                 cfg.target_kl is not None
-                and np.mean(stats["kl"][-cfg.num_minibatches :]) > cfg.target_kl
+                and stats[row - cfg.num_minibatches : row, 3].mean() > cfg.target_kl
             ):
                 break
+        stats = stats[:row]
+        last = stats[row - cfg.num_minibatches : row]
         self.update_idx += 1
         returns, values = self.buffer.returns.ravel(), self.buffer.values.ravel()
         var = np.var(returns)
         explained = float("nan") if var == 0 else float(1.0 - np.var(returns - values) / var)
         return {
-            "train/policy_loss": float(np.mean(stats["pg"])),
-            "train/value_loss": float(np.mean(stats["v"])),
-            "train/entropy": float(np.mean(stats["ent"])),
-            "train/approx_kl": float(np.mean(stats["kl"][-cfg.num_minibatches :])),
-            "train/old_approx_kl": float(np.mean(stats["old_kl"][-cfg.num_minibatches :])),
-            "train/clip_fraction": float(np.mean(stats["clip"])),
+            "train/policy_loss": float(stats[:, 0].mean()),
+            "train/value_loss": float(stats[:, 1].mean()),
+            "train/entropy": float(stats[:, 2].mean()),
+            "train/approx_kl": float(last[:, 3].mean()),
+            "train/old_approx_kl": float(last[:, 4].mean()),
+            "train/clip_fraction": float(stats[:, 5].mean()),
             "train/explained_variance": explained,
             "train/learning_rate": lr,
             "train/std": float(self.model.log_std.detach().exp().mean()),
@@ -282,6 +263,27 @@ class PPO:
             counts.clear()
             counts.update(state["nonfinite_counts"])
 
+    def warm_start(self, state: dict[str, Any]) -> None:
+        """Continue from another run's policy under this run's reward (a warm start).
+
+        Loads the actor, critic and observation normalizer of a checkpoint written by
+        :meth:`state_dict`. The optimizer, reward scaling, counters and RNGs stay fresh: the
+        reward is new, so its scale must be learned again and the learning-rate schedule
+        starts over for this run's own budget.
+
+        Raises:
+            CheckpointError: if the checkpoint's networks do not fit this run's.
+        """
+        mine = self.model.state_dict()
+        theirs = state["model"]
+        if set(mine) != set(theirs) or any(mine[k].shape != theirs[k].shape for k in mine):
+            raise CheckpointError(
+                "cannot warm-start: the parent checkpoint's networks have other shapes "
+                "(different task, observation size or hidden_sizes)"
+            )
+        self.model.load_state_dict(theirs)  # copies in place: the flat buffer sees it
+        self.obs_norm.load_state_dict(state["obs_norm"])
+
     def close(self) -> None:
         self.venv.close()
 
@@ -317,252 +319,3 @@ def policy_from_checkpoint(path: str | Path) -> Policy:
         np.asarray(state["action_low"]),
         np.asarray(state["action_high"]),
     )
-
-
-@dataclass
-class TrainResult:
-    """Small, picklable summary of a training run (what a process pool sends back)."""
-
-    task_id: str
-    reward: str
-    seed: int
-    steps: int
-    updates: int
-    wall_time: float
-    steps_per_second: float
-    success_rate: float
-    train_success_rate: float
-    task_metrics: dict[str, float] = field(default_factory=dict)
-    termination_reasons: dict[str, int] = field(default_factory=dict)
-    nonfinite_counts: dict[str, int] = field(default_factory=dict)
-    interrupted: bool = False
-    out_dir: str = ""
-    checkpoint: str = ""
-    policy: str = ""
-    csv: str = ""
-    config: str = ""
-    eval: dict[str, Any] | None = None
-
-
-def _versions() -> dict[str, str]:
-    import gymnasium
-    import pybullet
-
-    return {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-        "gymnasium": gymnasium.__version__,
-        "pybullet": str(getattr(pybullet, "__version__", "unknown")),
-    }
-
-
-def _jsonable(randomize: Any) -> Any:
-    """The ``randomize`` argument as JSON data (bool, or {param: [low, high]})."""
-    if randomize is None or isinstance(randomize, bool):
-        return bool(randomize)
-    return {str(k): [float(v) for v in rng] for k, rng in dict(randomize).items()}
-
-
-def _check_resume_config(saved: dict[str, Any], config: PPOConfig, path: Path) -> None:
-    mine = config.model_dump(mode="json")
-    diff = sorted(
-        k
-        for k in mine
-        if k not in _COSMETIC_FIELDS and json.dumps(mine[k]) != json.dumps(saved.get(k))
-    )
-    if diff:
-        changes = ", ".join(f"{k}: {saved.get(k)!r} -> {mine[k]!r}" for k in diff)
-        raise CheckpointError(
-            f"cannot resume {path} with a different config ({changes}); an exact resume needs "
-            "the config the run was started with (see its config.json)"
-        )
-
-
-def train(
-    config: PPOConfig,
-    task_id: str,
-    reward: RewardArg = None,
-    out_dir: str | Path | None = None,
-    *,
-    randomize: Any = False,
-    resume: bool | str | Path = False,
-    overwrite: bool = False,
-    callback: Callable[[PPO, dict[str, float]], bool | None] | None = None,
-) -> TrainResult:
-    """Train a PPO policy on a task and evaluate it; a plain function for process pools.
-
-    Writes to ``out_dir``: ``config.json`` (resolved config, task, reward, versions),
-    ``train.csv`` and ``tb/`` (logs), ``checkpoint.pt`` (every ``checkpoint_every`` updates and
-    at the end), ``policy.npz`` (the deterministic policy with observation statistics) and
-    ``eval.json`` (the final evaluation).
-
-    Args:
-        config: hyperparameters (see :func:`agentic_rl.ppo.config.make_config` for presets).
-        task_id: task name, e.g. ``"DroneHover"``.
-        reward: ``None``/``"sparse"``, ``"reference"``, a reward-program path or a callable.
-        out_dir: run folder; default ``runs/train/<task>/<timestamp>``.
-        randomize: domain randomization for training envs (evaluation uses nominal physics).
-        resume: ``True`` to continue from ``out_dir/checkpoint.pt``, or a checkpoint path.
-            The run continues to exactly the result an uninterrupted run would reach.
-        overwrite: start afresh in an ``out_dir`` that already holds a run (its outputs are
-            replaced); without it such a folder is refused, so no run is clobbered by mistake.
-        callback: called after every update with the trainer and the logged row; returning
-            ``False`` stops training early (the result is then marked ``interrupted``).
-
-    Returns:
-        A :class:`TrainResult`.
-    """
-    task_id = canonical_task_id(task_id)
-    if out_dir is None:
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        out_dir = Path("runs") / "train" / task_id.split("/")[-1] / stamp
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if not resume and (out / "checkpoint.pt").exists():
-        if not overwrite:
-            raise FileExistsError(
-                f"{out} already holds a run; pass resume=True (--resume) to continue it, "
-                "overwrite=True (--overwrite) to replace it, or choose another folder"
-            )
-        for name in ("checkpoint.pt", "train.csv", "policy.npz", "eval.json"):
-            (out / name).unlink(missing_ok=True)
-        for events in (out / "tb").glob("events.out.tfevents.*"):
-            events.unlink()
-    state = None
-    if resume:
-        ckpt = out / "checkpoint.pt" if resume is True else Path(resume)
-        state = load_checkpoint(ckpt)
-        _check_resume_config(state["config"], config, ckpt)
-        if state["task_id"] != task_id:
-            raise CheckpointError(f"{ckpt} is a {state['task_id']} run, not {task_id}")
-        for what, saved, now in (
-            ("reward", state.get("reward"), describe_reward(reward)),
-            ("randomize", state.get("randomize"), _jsonable(randomize)),
-        ):
-            if json.dumps(saved) != json.dumps(now):
-                raise CheckpointError(
-                    f"{ckpt} was trained with {what}={saved!r}, not {now!r}; resume with the "
-                    f"same {what} (see its config.json)"
-                )
-    reward_fn = load_reward(task_id, reward)
-    trainer = PPO(config, task_id, reward_fn, randomize)
-    if state is not None:
-        try:
-            trainer.load_state_dict(state)
-        except Exception:
-            trainer.close()  # release the physics clients before reporting the failure
-            raise
-    config_path = out / "config.json"
-    config_path.write_text(
-        json.dumps(
-            {
-                "ppo": config.model_dump(mode="json"),
-                "task_id": task_id,
-                "reward": describe_reward(reward),
-                "randomize": _jsonable(randomize),
-                "versions": _versions(),
-            },
-            indent=2,
-        )
-    )
-    logger = Logger(
-        out, config.tensorboard, resume_step=None if state is None else trainer.global_step
-    )
-    ckpt_path = out / "checkpoint.pt"
-    wall_before = float(state["wall_time"]) if state is not None else 0.0
-    # CPU seconds of this process: on a shared machine this, not wall time, is what a run
-    # would take on a core of its own.
-    cpu_before = float(state.get("cpu_time", 0.0)) if state is not None else 0.0
-
-    def save() -> None:
-        extra = {
-            "wall_time": wall_before + (time.perf_counter() - start),
-            "cpu_time": cpu_before + (time.process_time() - cpu_start),
-            "action_low": trainer.venv.action_low,
-            "action_high": trainer.venv.action_high,
-            "reward": describe_reward(reward),
-            "randomize": _jsonable(randomize),
-        }
-        save_checkpoint(ckpt_path, {**trainer.state_dict(), **extra})
-
-    start = time.perf_counter()
-    cpu_start = time.process_time()
-    start_step = trainer.global_step
-    interrupted = False
-    try:
-        with progress_bar(disable=not config.progress) as bar:
-            task = bar.add_task(
-                task_id.split("/")[-1],
-                total=config.num_updates * config.batch_size,
-                completed=trainer.global_step,
-                sps=0.0,
-                success="-",
-            )
-            while trainer.update_idx < config.num_updates:
-                t0 = time.perf_counter()
-                trainer.collect_rollout()
-                t1 = time.perf_counter()
-                for key, value in trainer.update().items():
-                    logger.record(key, value)
-                t2 = time.perf_counter()
-                elapsed = t2 - start
-                sps = (trainer.global_step - start_step) / max(elapsed, 1e-9)
-                rollout = trainer.rollout_stats()
-                for key, value in rollout.items():
-                    logger.record(key, value)
-                logger.record("time/fps", sps)
-                logger.record("time/rollout_s", t1 - t0)
-                logger.record("time/update_s", t2 - t1)
-                logger.record("time/wall_s", wall_before + elapsed)
-                logger.record("time/cpu_s", cpu_before + time.process_time() - cpu_start)
-                logger.record("time/updates", trainer.update_idx)
-                row = logger.dump(trainer.global_step)
-                success = rollout.get("rollout/success_rate")
-                bar.update(
-                    task,
-                    completed=trainer.global_step,
-                    sps=sps,
-                    success="-" if success is None else f"{success:.0%}",
-                )
-                last = trainer.update_idx == config.num_updates
-                if last or trainer.update_idx % config.checkpoint_every == 0:
-                    save()
-                if callback is not None and callback(trainer, row) is False:
-                    interrupted = not last
-                    if interrupted:
-                        save()
-                    break
-        wall = wall_before + (time.perf_counter() - start)
-        policy = trainer.policy()
-        policy_path = policy.save(out / "policy.npz")
-        train_success = float(trainer.rollout_stats().get("rollout/success_rate", 0.0))
-        evaluation: EvalResult | None = None
-        if config.eval_episodes > 0 and not interrupted:
-            seeds = range(config.eval_seed, config.eval_seed + config.eval_episodes)
-            evaluation = evaluate(policy, task_id, seeds=seeds)
-            (out / "eval.json").write_text(json.dumps(evaluation.to_dict(), indent=2))
-        return TrainResult(
-            task_id=task_id,
-            reward=describe_reward(reward),
-            seed=config.seed,
-            steps=trainer.global_step,
-            updates=trainer.update_idx,
-            wall_time=wall,
-            steps_per_second=(trainer.global_step - start_step) / max(wall - wall_before, 1e-9),
-            success_rate=evaluation.success_rate if evaluation else float("nan"),
-            train_success_rate=train_success,
-            task_metrics=evaluation.mean_metrics() if evaluation else {},
-            termination_reasons=evaluation.termination_reasons if evaluation else {},
-            nonfinite_counts=nonfinite_counts(reward_fn),
-            interrupted=interrupted,
-            out_dir=str(out),
-            checkpoint=str(ckpt_path),
-            policy=str(policy_path),
-            csv=str(logger.path),
-            config=str(config_path),
-            eval=evaluation.to_dict() if evaluation else None,
-        )
-    finally:
-        logger.close()
-        trainer.close()

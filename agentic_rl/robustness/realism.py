@@ -1,8 +1,9 @@
 """Latency and noise realism: how the simulator's delay, noise and lag parameters correspond
 to what a policy meets on a robot through the ROS 2 runtime (``ros_bridge``).
 
-The drone tasks model four effects (``sims/drone/base.py``); each has a counterpart on the
-deployed stack, and the simulator resolves it on a grid that matters when reading a sweep:
+Each task declares the correspondence per randomized parameter (``RandomParam.realism`` in its
+spec); the drone tasks model four effects (``sims/drone/spec.py``), each with a counterpart on
+the deployed stack, resolved on a grid that matters when reading a sweep:
 
 * ``obs_delay``: the age of the state the policy acts on. On the robot, the node ticks on a
   timer at ``control_hz`` and uses the latest odometry sample, whose age is the estimator's
@@ -26,47 +27,7 @@ configuration puts it in the loop.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sims.spec import TaskSpec
-
-
-@dataclass(frozen=True)
-class Realism:
-    """How one simulator parameter maps to the deployed robot."""
-
-    param: str
-    simulated_as: str
-    on_the_robot: str
-    resolution: str
-
-
-DRONE_REALISM: tuple[Realism, ...] = (
-    Realism(
-        "obs_delay",
-        "the policy sees the state of k control steps ago, k = round(delay x control_hz)",
-        "odometry age at the node's tick: estimator + transport latency + up to one tick",
-        "one control step (1/control_hz)",
-    ),
-    Realism(
-        "action_delay",
-        "commands reach the flight controller after round(delay x physics_hz) ticks",
-        "publish -> DDS / radio link -> firmware setpoint handling",
-        "one physics tick (1/physics_hz)",
-    ),
-    Realism(
-        "sensor_noise",
-        "white Gaussian noise on the observation, per field unit",
-        "onboard state-estimate noise in /odom (pose and twist)",
-        "continuous",
-    ),
-    Realism(
-        "motor_lag",
-        "first-order rotor-speed lag with this time constant",
-        "motor + ESC response (brushed Crazyflie motors ~30 ms)",
-        "exact per physics tick",
-    ),
-)
 
 
 def quantized(spec: TaskSpec, name: str, value: float) -> float:
@@ -83,17 +44,10 @@ def quantized(spec: TaskSpec, name: str, value: float) -> float:
 
 
 def realism_table(spec: TaskSpec) -> list[dict[str, str]]:
-    """The correspondence rows for the parameters this task has (empty for other robots)."""
-    names = {p.name for p in spec.randomization}
-    if spec.robot != "crazyflie2x":
-        return []
+    """The correspondence rows of the parameters whose spec declares their realism (empty for
+    tasks that declare none)."""
     return [
-        {
-            "param": r.param,
-            "simulated_as": r.simulated_as,
-            "on_the_robot": r.on_the_robot,
-            "resolution": r.resolution,
-        }
-        for r in DRONE_REALISM
-        if r.param in names
+        {"param": p.name, **p.realism.model_dump()}
+        for p in spec.randomization
+        if p.realism is not None
     ]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +24,7 @@ import numpy as np
 import sims
 from agentic_rl.ppo import EvalResult, Policy
 from sims.randomization import sample
-
-#: A deterministic policy: one observation in, one action out.
-ActFn = Callable[[np.ndarray], np.ndarray]
-#: Per-episode physics: fixed values for every episode, or a function of the episode seed.
-ParamsArg = Mapping[str, float] | Callable[[int], Mapping[str, float]] | None
+from sims.rollout import ActFn, ParamsArg, PerEpisode, run_episodes
 
 
 class RobustnessError(ValueError):
@@ -125,11 +120,11 @@ def _from_bundle(path: Path, task: str | None) -> PolicyUnderTest:
     except BundleError as exc:
         raise RobustnessError(str(exc)) from None
     task_id = _check_task(sims.resolve(bundle.task_id)[0], task, path)
-    train_config = bundle.meta.get("train_config") or {}
+    train_config = bundle.meta.train_config or {}
     return PolicyUnderTest(
         act=bundle.make_policy(),
         task_id=task_id,
-        action_mode=bundle.meta["action"]["mode"],
+        action_mode=bundle.meta.action.mode,
         source=str(path),
         sha256=_file_sha256(path / "weights.npz"),
         train_randomize=train_config.get("randomize"),
@@ -217,31 +212,13 @@ class EpisodeRunner:
             An :class:`~agentic_rl.ppo.EvalResult` (``randomized`` is True when the values
             vary per episode).
         """
-        seeds = [int(s) for s in seeds]
-        result = EvalResult(self.policy.task_id, callable(params), seeds, [], {})
-        reasons: Counter[str] = Counter()
-        env = self.env
-        for seed in seeds:
-            pinned = params(seed) if callable(params) else params
-            options = {"params": dict(pinned)} if pinned else None
-            obs, _ = env.reset(seed=seed, options=options)
-            act = self.policy.act if self.actor is None else self.actor(self.policy.act)
-            ret, length, done = 0.0, 0, False
-            info: dict[str, Any] = {}
-            while not done:
-                obs, r, terminated, truncated, info = env.step(act(np.asarray(obs)))
-                ret += float(r)
-                length += 1
-                done = terminated or truncated
-            reasons[str(info.get("termination_reason"))] += 1
-            result.successes.append(bool(info.get("is_success", False)))
-            result.task_metrics.append(
-                {k: float(v) for k, v in info.get("task_metrics", {}).items()}
-            )
-            result.returns.append(ret)
-            result.lengths.append(length)
-        result.termination_reasons = dict(reasons)
-        return result
+        if self.actor is None:
+            policy: ActFn | PerEpisode = self.policy.act
+        else:  # a fresh filter each episode, as the runtime starts one per activation
+            actor, act = self.actor, self.policy.act
+            policy = PerEpisode(lambda _index, _seed: actor(act))
+        runs = run_episodes(self.env, policy, seeds, params=params)
+        return EvalResult(self.policy.task_id, callable(params), runs)
 
     def close(self) -> None:
         self.env.close()

@@ -43,6 +43,7 @@ from sims.arm.spec import (
 )
 from sims.base import SimTask
 from sims.spec import TaskSpec
+from sims.urdf import urdf_chain
 
 
 class ArmTask(SimTask):
@@ -85,6 +86,29 @@ class ArmTask(SimTask):
             uses_gripper=cls.USES_GRIPPER,
             action_mode=action_mode,
         )
+
+    @classmethod
+    def command_model(cls, action_mode: str | None = None) -> dict[str, Any]:
+        """The step sizes, joint chain and limits a runtime needs (see ``SimTask``)."""
+        mode = cls.build_spec(action_mode).action.mode
+        chain = urdf_chain(panda.URDF, "panda_grasptarget")
+        arm = [j for j in chain if j["type"] != "fixed"]
+        return {
+            "robot": "arm",
+            "kind": mode,
+            "ee_step": EE_STEP,
+            "joint_step": JOINT_STEP,
+            "gripper_step": GRIPPER_STEP,
+            "uses_gripper": cls.USES_GRIPPER,
+            "max_gripper_width": panda.MAX_GRIPPER_WIDTH,
+            "joints": [j["name"] for j in arm],
+            "lower": [j["lower"] for j in arm],
+            "upper": [j["upper"] for j in arm],
+            "velocity": [j["velocity"] for j in arm],
+            "base_position": list(panda.BASE_POSITION),
+            "chain": chain,
+            "workspace": {"low": list(WORKSPACE_LOW), "high": list(WORKSPACE_HIGH)},
+        }
 
     # ------------------------------------------------------------------ world
     def _build_world(self) -> None:

@@ -232,6 +232,7 @@ def _goal(has_object: bool) -> Goal:
             field="object_rel_goal",
             sign=-1,
             subject="the cube",
+            origin="object_pos",
             tolerance="goal_tolerance",
             scale=0.2,
         )

@@ -20,7 +20,7 @@ import numpy as np
 import pybullet as p
 
 from sims.base import SimTask
-from sims.drone import model
+from sims.drone import control, model
 from sims.drone.control import ACTION_MODES, FlightController
 from sims.drone.observe import observe_common_fields
 from sims.drone.spec import CRASH_SPEED, CRASH_TILT, drone_spec
@@ -106,6 +106,33 @@ class DroneTask(SimTask):
     @classmethod
     def build_spec(cls, action_mode: str | None = None) -> TaskSpec:
         return drone_spec(cls, action_mode)
+
+    @classmethod
+    def command_model(cls, action_mode: str | None = None) -> dict[str, Any]:
+        """The flight box, mass and the action scaling of the mode (see ``SimTask``)."""
+        mode = cls.build_spec(action_mode).action.mode
+        (x0, x1), (y0, y1), (z0, z1) = cls.BOUNDS
+        common = {
+            "robot": "drone",
+            "flight_box": {"low": [x0, y0, max(z0, 0.0)], "high": [x1, y1, z1]},
+            "mass": model.MASS,
+        }
+        if mode == "velocity":
+            return {
+                **common,
+                "kind": "velocity",
+                # vx, vy, vz in the world frame (ENU, m/s) and yaw rate (rad/s, about +z up)
+                "scale": [cls.MAX_SPEED, cls.MAX_SPEED, cls.MAX_VZ, cls.MAX_YAW_RATE],
+            }
+        if mode == "ctbr":
+            return {
+                **common,
+                "kind": "ctbr",
+                # thrust N = (a0 + 1) * thrust_scale; body rates (FLU, rad/s) = a1..3 * rate_scale
+                "thrust_scale": 2.0 * model.MAX_ROTOR_THRUST,
+                "rate_scale": [control.MAX_BODY_RATE, control.MAX_BODY_RATE, control.MAX_YAW_RATE],
+            }
+        return {**common, "kind": mode}
 
     # ------------------------------------------------------------------ subclass hooks
     def _build_task_world(self) -> None:
@@ -281,7 +308,12 @@ class DroneTask(SimTask):
         force, torque, step = p.applyExternalForce, p.applyExternalTorque, p.stepSimulation
         link, origin = p.LINK_FRAME, (0.0, 0.0, 0.0)
         w1, w2, w3, w4 = self._rpm
-        c1, c2, c3, c4 = ctrl.rotor_speeds(vel, rot, ang)
+        if closed_loop:
+            # The closed-loop modes recompute rotor speeds at every tick, the first included;
+            # only the velocity integrators' step here is kept (see FlightController.integrate).
+            ctrl.integrate(vel)
+        else:
+            c1, c2, c3, c4 = rotor_speeds(vel, rot, ang)
         for _ in range(self.ticks_per_step):
             if pending and pending[0][0] <= tick:
                 while pending and pending[0][0] <= tick:

@@ -16,6 +16,7 @@ from sims.spec import (
     ActionSpec,
     BodyFields,
     Hazard,
+    ParamRealism,
     RandomParam,
     StateField,
     TaskSpec,
@@ -206,6 +207,11 @@ DRONE_RANDOMIZATION: tuple[RandomParam, ...] = (
         hard_high=0.2,
         unit="s",
         description="First-order motor time constant.",
+        realism=ParamRealism(
+            simulated_as="first-order rotor-speed lag with this time constant",
+            on_the_robot="motor + ESC response (brushed Crazyflie motors ~30 ms)",
+            resolution="exact per physics tick",
+        ),
     ),
     RandomParam(
         name="action_delay",
@@ -217,6 +223,11 @@ DRONE_RANDOMIZATION: tuple[RandomParam, ...] = (
         hard_high=0.2,
         unit="s",
         description="Dead time between a policy action and the controller using it.",
+        realism=ParamRealism(
+            simulated_as="commands reach the flight controller after round(delay x physics_hz) ticks",
+            on_the_robot="publish -> DDS / radio link -> firmware setpoint handling",
+            resolution="one physics tick (1/physics_hz)",
+        ),
     ),
     RandomParam(
         name="obs_delay",
@@ -228,6 +239,11 @@ DRONE_RANDOMIZATION: tuple[RandomParam, ...] = (
         hard_high=0.2,
         unit="s",
         description="Age of the observation the policy sees (rounded to control steps).",
+        realism=ParamRealism(
+            simulated_as="the policy sees the state of k control steps ago, k = round(delay x control_hz)",
+            on_the_robot="odometry age at the node's tick: estimator + transport latency + up to one tick",
+            resolution="one control step (1/control_hz)",
+        ),
     ),
     RandomParam(
         name="drag",
@@ -249,6 +265,11 @@ DRONE_RANDOMIZATION: tuple[RandomParam, ...] = (
         hard_high=5.0,
         description="Observation noise: 1 = 5 mm position, 0.02 m/s velocity, "
         "0.05 rad/s gyro, 0.01 rad angles (std).",
+        realism=ParamRealism(
+            simulated_as="white Gaussian noise on the observation, per field unit",
+            on_the_robot="onboard state-estimate noise in /odom (pose and twist)",
+            resolution="continuous",
+        ),
     ),
     RandomParam(
         name="wind",

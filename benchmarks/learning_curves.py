@@ -1,0 +1,179 @@
+"""Learning stays equal: success-vs-steps of this tree next to a baseline commit's, same run.
+
+For each task and seed, trains with ``benchmarks/learning.py`` twice, once in this tree and
+once in a temporary git worktree of the baseline commit (default ``5046d00``, the code before
+issue #16's speed work), one job after the other, and compares the training success rate
+(last 100 episodes) at evenly spaced steps, the held-out success of the final policy and the
+CPU seconds each took. Issue #16's criterion: within 5 points at the same steps on DroneHover,
+DroneGates and ArmReach. Writes both curves into ``benchmarks/RESULTS.md`` between
+``<!-- curves:begin -->`` and ``<!-- curves:end -->``.
+
+    python benchmarks/learning_curves.py --tasks DroneHover --steps 500000 [--seeds 0]
+        [--baseline 5046d00] [--out runs/bench/curves] [--reuse]
+
+``--reuse`` skips a training run whose JSON result is already in ``--out`` (so an
+interrupted comparison continues where it stopped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).with_name("RESULTS.md")
+BEGIN, END = "<!-- curves:begin -->", "<!-- curves:end -->"
+#: Largest allowed gap, in success-rate points, between the two curves at the same steps.
+TOLERANCE = 0.05
+
+
+def run_learning(
+    tree: Path, label: str, task: str, steps: int, seed: int, out: Path, reuse: bool
+) -> dict[str, Any]:
+    """One ``benchmarks/learning.py`` run in ``tree`` (its code first on the path); results
+    go to ``out/<label>_<task>_<seed>.json`` and run folders under ``out/<label>/``."""
+    result = out / f"{label}_{task}_{seed}.json"
+    if not (reuse and result.exists()):
+        cmd = [
+            sys.executable,
+            "benchmarks/learning.py",
+            "--tasks",
+            task,
+            "--steps",
+            str(steps),
+            "--seed",
+            str(seed),
+            "--no-write",
+            "--json",
+            "--out",
+            str(out / label),
+        ]
+        env = {**os.environ, "PYTHONPATH": str(tree)}
+        done = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)
+        if done.returncode:
+            sys.exit(f"{' '.join(cmd)} failed in {tree}:\n{done.stderr[-2000:]}")
+        result.write_text(done.stdout)
+    return json.loads(result.read_text())[0]
+
+
+def curve(csv_path: Path, points: list[int]) -> list[float | None]:
+    """Training success rate at the first logged row at or after each of ``points`` steps."""
+    rows = []
+    with csv_path.open(newline="") as f:
+        for row in csv.DictReader(f):
+            if row.get("rollout/success_rate"):
+                rows.append((float(row["time/total_steps"]), float(row["rollout/success_rate"])))
+    out: list[float | None] = []
+    for step in points:
+        later = [s for at, s in rows if at >= step]
+        out.append(later[0] if later else None)
+    return out
+
+
+def section(results: list[dict[str, Any]], baseline: str, steps: int, n_points: int) -> str:
+    """The markdown section with both curves per task and seed."""
+    lines = [
+        BEGIN,
+        "## Learning stays equal (issue #16)",
+        "",
+        f"`python benchmarks/learning_curves.py --tasks ... --steps {steps}` "
+        f"({datetime.now(UTC).strftime('%Y-%m-%d')}): training success rate (last 100 "
+        f"episodes) at the same steps, baseline commit `{baseline}` vs this tree, then the "
+        "held-out success of the final policy (100 episodes) and the CPU seconds of each run. "
+        f"Criterion: within {TOLERANCE:.0%} points at every step.",
+        "",
+    ]
+    for r in results:
+        base, new = r["base"], r["new"]
+        points = [round(steps * (i + 1) / n_points) for i in range(n_points)]
+        b_curve = curve(Path(base["run"]) / "train.csv", points)
+        n_curve = curve(Path(new["run"]) / "train.csv", points)
+        gaps = [abs(a - b) for a, b in zip(b_curve, n_curve, strict=True) if None not in (a, b)]
+        worst = max(gaps) if gaps else float("nan")
+        verdict = "equal" if worst <= TOLERANCE else "**differs**"
+        lines += [
+            f"### {r['task']} seed {r['seed']}: worst gap {worst:.0%} ({verdict})",
+            "",
+            "| steps | " + " | ".join(f"{p:,}" for p in points) + " | held-out | CPU (s) |",
+            "| --- |" + " ---: |" * (len(points) + 2),
+            _row(f"baseline {baseline}", b_curve, base),
+            _row("this tree", n_curve, new),
+            "",
+        ]
+    lines.append(END)
+    return "\n".join(lines)
+
+
+def _row(name: str, values: list[float | None], result: dict[str, Any]) -> str:
+    cells = ["-" if v is None else f"{v:.0%}" for v in values]
+    return (
+        f"| {name} | "
+        + " | ".join(cells)
+        + f" | {result['success_rate']:.0%} | {result['cpu_s']:.0f} |"
+    )
+
+
+def write_section(text_section: str, path: Path = RESULTS) -> None:
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + text_section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + text_section + "\n"
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tasks", nargs="+", default=["DroneHover", "DroneGates", "ArmReach"])
+    parser.add_argument("--steps", type=int, default=500_000)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--baseline", default="5046d00", help="commit to compare against")
+    parser.add_argument("--points", type=int, default=10, help="curve points per run")
+    parser.add_argument("--out", default="runs/bench/curves")
+    parser.add_argument("--reuse", action="store_true", help="reuse results found in --out")
+    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
+    args = parser.parse_args(argv)
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        base_tree = Path(tmp) / "base"
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(base_tree), args.baseline],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        try:
+            results = []
+            for task in args.tasks:
+                for seed in args.seeds:
+                    new = run_learning(ROOT, "new", task, args.steps, seed, out, args.reuse)
+                    base = run_learning(base_tree, "base", task, args.steps, seed, out, args.reuse)
+                    results.append({"task": task, "seed": seed, "base": base, "new": new})
+                    print(
+                        f"{task} seed {seed}: held-out {base['success_rate']:.0%} -> "
+                        f"{new['success_rate']:.0%}, CPU {base['cpu_s']:.0f} s -> "
+                        f"{new['cpu_s']:.0f} s",
+                        flush=True,
+                    )
+        finally:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False
+            )
+    text = section(results, args.baseline, args.steps, args.points)
+    print(text)
+    if not args.no_write:
+        write_section(text)
+
+
+if __name__ == "__main__":
+    main()

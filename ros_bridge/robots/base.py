@@ -1,0 +1,111 @@
+"""The adapter base class: goal and input bookkeeping shared by every robot.
+
+An adapter keeps the latest robot state decoded from its inputs (always in the task's
+conventions: ENU world, FLU body, (x, y, z, w) quaternions, joints in the policy's order), turns
+a normalized policy action into the stack's command messages, says what to send while idle
+(READY), when the operator takes control back (disable) and on a fault (FALLBACK), and, for
+the bag tools, encodes a simulated state as the messages the real stack would publish (the
+exact inverse of decoding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..bundle import PolicyBundle
+from ..messages import Output, vec3
+from ..profiles import Profile
+
+
+class AdapterError(ValueError):
+    """A bundle and profile that do not fit together, or a message the adapter cannot use."""
+
+
+class Adapter:
+    """Base class: latest goal and input bookkeeping shared by every robot."""
+
+    robot: ClassVar[str]
+    #: Attributes that make up the decoded state (saved and restored around a rejected sample).
+    state_attrs: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, profile: Profile, bundle: PolicyBundle) -> None:
+        self.profile = profile
+        self.bundle = bundle
+        self.params = dict(profile.params)
+        self.command_model = bundle.command
+        mode = bundle.meta.action.mode
+        if mode not in profile.action_modes:
+            raise AdapterError(
+                f"profile {profile.name!r} supports action modes {list(profile.action_modes)}, "
+                f"but the bundle's policy ({bundle.task_id}) uses {mode!r}; retrain in a "
+                "supported mode or pick another profile"
+            )
+        if self.command_model.get("robot") != profile.robot:
+            raise AdapterError(
+                f"profile {profile.name!r} drives a {profile.robot}, but the bundle's task "
+                f"{bundle.task_id} is a {self.command_model.get('robot')} task"
+            )
+        self.goal: np.ndarray | None = None
+        self.dt = 1.0 / bundle.control_hz
+
+    def required_inputs(self) -> list[str]:
+        """Input roles that must be fresh before the policy may run."""
+        return [r for r, spec in self.profile.inputs.items() if spec.required]
+
+    def state_roles(self) -> set[str]:
+        """Input roles carrying the measured state (checked for plausibility)."""
+        return set(self.profile.inputs) - {"goal"}
+
+    def decode(self, role: str, msg: Any, t: float) -> None:
+        """Fold one message into the state. Raises AdapterError for an unusable message."""
+        if role == "goal":
+            self.goal = np.array(vec3(msg.point))
+            return
+        self._decode(role, msg, t)
+
+    def _decode(self, role: str, msg: Any, t: float) -> None:
+        raise NotImplementedError
+
+    def snapshot(self) -> dict[str, Any]:
+        """The decoded state (arrays are replaced, never changed in place, by decoding)."""
+        return {k: getattr(self, k) for k in self.state_attrs}
+
+    def restore(self, snap: dict[str, Any]) -> None:
+        for k, v in snap.items():
+            setattr(self, k, v)
+
+    def has_state(self) -> bool:
+        raise NotImplementedError
+
+    def control_granted(self, t: float) -> tuple[bool | None, str]:
+        """Whether the robot stack lets the policy fly now: (True, ""), (False, why: the pilot
+        or the vehicle says no), or (None, why: the stack's status is unknown or stale)."""
+        return True, ""
+
+    def on_activate(self, t: float) -> None:
+        """Called when the policy takes control (resets integrators of a command variant)."""
+
+    def command(self, action: np.ndarray, t: float) -> list[Output]:
+        raise NotImplementedError
+
+    def idle(self, t: float) -> list[Output]:
+        """What to send in READY (before the explicit enable, and after disable)."""
+        return []
+
+    def release(self, t: float) -> list[Output]:
+        """What to send once when the operator disables the policy (ACTIVE -> READY)."""
+        return []
+
+    def fallback(self, t: float, entering: bool) -> list[Output]:
+        """What to send in FALLBACK; ``entering`` is True on its first tick."""
+        return []
+
+    def encode_inputs(self, state: Mapping[str, Any], t: float) -> list[tuple[str, dict[str, Any]]]:
+        """Messages (role, fields) the robot stack would publish for a simulated state."""
+        raise NotImplementedError
+
+    def _out(self, role: str, data: dict[str, Any]) -> Output:
+        return Output("topic", role, self.profile.outputs[role].type, data)

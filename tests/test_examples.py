@@ -1,0 +1,120 @@
+"""The example tasks a newcomer copies: both pass `tasks check` and run through `refine`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = {
+    "agentic_rl_cartpole.task:CartPole": ROOT / "examples" / "cartpole",
+    "agentic_rl_altitude.task:DroneAltitude": ROOT / "examples" / "custom_task",
+}
+
+
+def _cli(args: list[str], pythonpath: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(pythonpath), str(ROOT)])}
+    return subprocess.run(
+        [sys.executable, "-m", "agentic_rl.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
+
+
+@pytest.mark.parametrize("task", list(EXAMPLES))
+def test_example_passes_tasks_check(task, tmp_path):
+    out = _cli(["tasks", "check", task], EXAMPLES[task], tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "ready to train" in out.stdout and "(vendorable)" in out.stdout
+
+
+def test_tasks_check_names_hook_and_field_of_a_broken_task(tmp_path):
+    (tmp_path / "broken_task.py").write_text(
+        "from sims.drone.hover import DroneHover\n"
+        "from sims.drone.observe import observe_hover\n"
+        "def observe(robot, layout):\n"
+        "    fields = observe_hover(robot, layout)\n"
+        "    fields['goal_rel'] = fields['goal_rel'][:2]\n"
+        "    return fields\n"
+        "class Broken(DroneHover):\n"
+        "    TASK_ID = 'mine/Broken-v0'\n"
+        "    observe = staticmethod(observe)\n"
+    )
+    out = _cli(["tasks", "check", "broken_task:Broken"], tmp_path, tmp_path)
+    assert out.returncode == 1
+    text = " ".join(out.stdout.split())
+    assert "[observe, field 'goal_rel'] returned shape (2,)" in text
+    assert "mine/Broken-v0: 2 problem(s)" in text  # and its module is not vendorable
+
+
+def test_cartpole_declares_two_goal_errors_with_tolerances(monkeypatch):
+    import sims
+    from sims.registry import PATHS_ENV
+
+    monkeypatch.syspath_prepend(str(EXAMPLES["agentic_rl_cartpole.task:CartPole"]))
+    monkeypatch.setenv(PATHS_ENV, "{}")  # resolving a path records it; keep that here
+    spec = sims.get_spec("agentic_rl_cartpole.task:CartPole")
+    errors = spec.goal.errors
+    assert [e.field for e in errors] == ["cart_error", "pole_error"]
+    assert [spec.tolerance(e) for e in errors] == [0.1, 0.2]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", list(EXAMPLES))
+def test_example_runs_through_refine(task, tmp_path):
+    out = _cli(
+        [
+            "refine",
+            "--task",
+            task,
+            "--iterations",
+            "1",
+            "--candidates",
+            "1",
+            "--steps",
+            "1024",
+            "--seeds",
+            "2",
+            "--executor",
+            "process",
+            "--quiet",
+            "--out",
+            str(tmp_path / "runs"),
+        ],
+        EXAMPLES[task],
+        tmp_path,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    (result,) = (tmp_path / "runs").glob("*/*/iter_0/cand_0/result.json")
+    assert json.loads(result.read_text())
+    assert list((tmp_path / "runs").glob("*/*/best/bundle.json"))
+
+
+@pytest.mark.slow
+def test_refine_exits_non_zero_with_tracebacks_when_the_task_is_broken(tmp_path):
+    (tmp_path / "bad_metric.py").write_text(
+        "from sims.drone.hover import DroneHover\n"
+        "class BadMetric(DroneHover):\n"
+        "    TASK_ID = 'mine/BadMetric-v0'\n"
+        "    EPISODE_SECONDS = 1.0\n"
+        "    def _episode_metrics(self):\n"
+        "        return {**super()._episode_metrics(), 'final_distanse': 0.0}\n"
+    )
+    args = ["refine", "--task", "bad_metric:BadMetric", "--iterations", "1", "--candidates"]
+    args += ["1", "--steps", "1024", "--seeds", "2", "--executor", "serial", "--quiet"]
+    out = _cli([*args, "--out", str(tmp_path / "runs")], tmp_path, tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    err = " ".join(out.stderr.split())
+    assert "every candidate failed for an error in the task" in err
+    assert "hook _episode_metrics, field 'final_distanse'" in err
+    (path,) = (tmp_path / "runs").glob("*/*/iter_0/cand_0/result.json")
+    result = json.loads(path.read_text())
+    assert result["task_error"] and "Traceback" in result["traceback"]
