@@ -452,6 +452,8 @@ def test_warm_start_control_cold_lineage_and_test_seeds(tmp_path):
             # a new reward: checked on the parent's recorded episodes before training
             assert c["precheck"] is not None and c["precheck"]["details"]["episodes"] == cfg.seeds
         if c["status"] in ("trained", "stopped_early"):
+            result = json.loads((d / "result.json").read_text())
+            assert result["lineage"] == c["lineage"]  # lineage in result.json too
             trained = json.loads((d / "config.json").read_text())
             assert trained["init_from"] == str(Path(parent["run_dir"]) / "checkpoint.pt")
             assert c["lineage"]["steps"] == parent["lineage"]["steps"] + c["steps"]
