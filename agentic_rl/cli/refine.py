@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -137,6 +138,24 @@ def refine(
         Console(stderr=True).print(f"[red]error:[/] {message}")
         raise typer.Exit(2) from None
     print_summary(Console(), loop.store.root, summary)
+    failures = task_failures(loop.store.root)
+    if failures:
+        Console(stderr=True).print(
+            f"[red]error:[/] every candidate failed for an error in the task, not its reward: "
+            f"{failures[0]}\n  The tracebacks are in each candidate's result.json; run "
+            f"`agentic-rl tasks check {task or loop.config.task}` to find the hook and field.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+
+
+def task_failures(root: Path) -> list[str]:
+    """The errors of a run whose every candidate failed because of the task (not of its
+    reward); empty when any candidate got further."""
+    results = [json.loads(p.read_text()) for p in sorted(root.glob("iter_*/cand_*/result.json"))]
+    if not results or not all(r.get("task_error") for r in results):
+        return []
+    return [str(r.get("error")) for r in results]
 
 
 def print_summary(console: Console, root: Path, summary: dict) -> None:
