@@ -7,12 +7,16 @@ On one task (default DroneHover) this trains, with the same PPO budget and seed:
    candidate so far with the packet-driven rules applied and no random perturbation,
 
 diagnoses each with :func:`agentic_rl.diagnostics.diagnose` (the same packets the loop feeds
-back), and evaluates every policy on the same held-out seeds. It prints each candidate's
-success rate, the rules that produced it, and the final/naive ratio (the baseline, measured in
-the same run).
+back, on the selection seed stream), and evaluates every policy on the same held-out seeds
+(the benchmark stream). Before a refined reward trains, the checks before training
+(:func:`agentic_rl.designers.precheck.check_reward`) score it on its parent's recorded
+episodes; the verdict is reported next to what training then showed. It prints each
+candidate's success rate, the rules that produced it, CPU seconds, and the final/naive ratio
+(the baseline, measured in the same run), and writes its table into ``benchmarks/RESULTS.md``
+between ``<!-- designer_learning:begin -->`` and ``<!-- designer_learning:end -->``.
 
 Usage: ``python benchmarks/designer_learning.py [--task DroneHover] [--steps 150000]
-[--rounds 2] [--episodes 50] [--seed 0] [--json]``
+[--rounds 2] [--episodes 50] [--seed 0] [--json] [--no-write]``
 """
 
 from __future__ import annotations
@@ -23,8 +27,72 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-EVAL_SEED = 5_000_000  # held out from training seeds and from the packets' seeds
+RESULTS = Path(__file__).with_name("RESULTS.md")
+BEGIN, END = "<!-- designer_learning:begin -->", "<!-- designer_learning:end -->"
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (env workers, sandboxes)."""
+    import resource
+
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
+
+
+def write_results(out: dict, path: Path = RESULTS) -> None:
+    """Put this run's table into this benchmark's section of RESULTS.md, replacing an
+    earlier run of the same task, budget and seed and keeping the others."""
+    title = (
+        f"### Offline designer learning ({out['task']}, {out['steps']:,} steps per candidate, "
+        f"seed {out['seed']}"
+    )
+    lines = [
+        title + f", {out['episodes']} held-out episodes)",
+        "",
+        f"`{out['command']}`; load average {out['load']}.",
+        "",
+        "| round | success (held-out) | packet success | terms | rules | terminations | "
+        "pre-training check | CPU s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in out["rows"]:
+        check = r.get("precheck") or "-"
+        lines.append(
+            f"| {r['iteration']} | {r['success']:.2f} | {r['packet_success']:.2f} | "
+            f"{', '.join(r['terms'])} | {', '.join(r['rules']) or '-'} | "
+            f"{', '.join(f'{k} {v}' for k, v in r['terminations'].items())} | {check} | "
+            f"{r['cpu_s']:.0f} |"
+        )
+    ratio = out["final_over_naive"]
+    lines += [
+        "",
+        f"Naive {out['naive_success']:.2f} -> final {out['final_success']:.2f} "
+        f"({'inf' if ratio is None else f'{ratio:.2f}x'}); best {out['best_success']:.2f}.",
+    ]
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    blocks: list[str] = []
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        old, tail = rest.split(END, 1)
+        blocks = ["### " + b.strip() for b in old.split("### ") if b.strip()]
+    else:
+        head, tail = text.rstrip("\n") + "\n\n", "\n"
+    blocks = [b for b in blocks if not b.startswith(title)] + ["\n".join(lines)]
+    path.write_text(head + BEGIN + "\n" + "\n\n".join(blocks) + "\n" + END + tail)
+
+
+def _precheck_cell(verdict: Any, success: float, parent: float | None) -> str | None:
+    """The check's verdict and, for a rejection, whether training proved it right."""
+    if verdict is None:
+        return None
+    if verdict.passed:
+        return "passed"
+    if parent is None:
+        return "rejected"
+    right = success < parent
+    return f"rejected ({'right' if right else 'wrong'}: {success:.2f} vs parent {parent:.2f})"
 
 
 def main() -> int:
@@ -37,10 +105,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=None, help="work folder (default: a temp dir)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args()
+    import os
 
     import sims
+    from agentic_rl import seeds
     from agentic_rl.designers import make_designer
+    from agentic_rl.designers.precheck import check_reward, parent_episodes
     from agentic_rl.diagnostics import diagnose
     from agentic_rl.ppo import evaluate, make_config, train
     from agentic_rl.records import CandidateRecord, IterationRecord
@@ -51,10 +123,18 @@ def main() -> int:
     history: list[IterationRecord] = []
     rows = []
     for it in range(args.rounds + 1):
+        cpu0 = _cpu()
         proposal = designer.propose(spec, history, 1)[0]
         cand = work / f"iter_{it}"
         cand.mkdir(parents=True, exist_ok=True)
         (cand / "reward.py").write_text(proposal.response)
+        verdict, parent_success = None, None
+        if proposal.parent is not None:
+            parent_success = rows[int(proposal.parent.split("/")[0][1:])]["success"]
+            record = next(c for h in history for c in h.candidates if c.cid == proposal.parent)
+            episodes = parent_episodes(record)
+            if episodes:
+                verdict = check_reward(proposal.response, spec, episodes)
         t0 = time.monotonic()
         config = make_config(
             task_id=spec.id,
@@ -73,14 +153,14 @@ def main() -> int:
             candidate=f"i{it}/c0",
             reward_source=proposal.response,
             episodes=args.packet_episodes,
-            seed=2_000_000,
+            seed=seeds.SELECTION.first(args.seed),
             randomized_episodes=0,
             randomize=False,
             out_dir=cand,
             plots=False,
         )
         held_out = evaluate(
-            Path(result.policy), spec.id, seeds=range(EVAL_SEED, EVAL_SEED + args.episodes)
+            Path(result.policy), spec.id, seeds=seeds.BENCHMARK.seeds(args.episodes, args.seed)
         )
         record = CandidateRecord(
             iteration=it,
@@ -105,6 +185,8 @@ def main() -> int:
                 "packet_success": packet.nominal.success_rate,
                 "success": held_out.success_rate,
                 "train_s": round(train_s, 1),
+                "cpu_s": round(_cpu() - cpu0, 1),
+                "precheck": _precheck_cell(verdict, held_out.success_rate, parent_success),
             }
         )
         if not args.json:
@@ -112,7 +194,8 @@ def main() -> int:
             print(
                 f"iter {it}: success {r['success']:.2f} (packet {r['packet_success']:.2f}) "
                 f"terms={r['terms']} rules={r['rules']} findings={r['findings']} "
-                f"terminations={r['terminations']} train {r['train_s']} s",
+                f"terminations={r['terminations']} precheck={r['precheck']} "
+                f"train {r['train_s']} s (CPU {r['cpu_s']} s)",
                 flush=True,
             )
     naive, final = rows[0]["success"], rows[-1]["success"]
@@ -129,7 +212,11 @@ def main() -> int:
         "final_minus_naive": final - naive,
         "final_over_naive": (final / naive) if naive > 0 else None,
         "work": str(work),
+        "command": "python benchmarks/designer_learning.py " + " ".join(sys.argv[1:]),
+        "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
     }
+    if not args.no_write:
+        write_results(out)
     if args.json:
         print(json.dumps(out, indent=2))
     else:

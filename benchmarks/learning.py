@@ -30,7 +30,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agentic_rl.ppo import DEFAULT_BUDGETS, evaluate, make_config, train
+from _bench import train_timed
+
+from agentic_rl.ppo import DEFAULT_BUDGETS, evaluate
 from agentic_rl.ppo.config import parse_overrides
 from agentic_rl.ppo.envs import canonical_task_id, env_factory, load_reward
 from agentic_rl.ppo.vecenv import VecEnv
@@ -80,24 +82,14 @@ def bench_task(
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate one task; returns one row of the results table."""
-    cfg = make_config(
-        task_id=task_id,
-        total_steps=steps,
-        seed=seed,
-        progress=False,
-        tensorboard=False,
-        eval_episodes=0,
-        **(overrides or {}),
-    )
-    t0, c0 = time.perf_counter(), time.process_time()
-    result = train(
-        cfg,
+    result, cfg, wall, cpu = train_timed(
         task_id,
+        steps,
+        seed,
+        f"{out}/{task_id.split('/')[-1]}_seed{seed}",
         reward=reward,
-        overwrite=True,
-        out_dir=f"{out}/{task_id.split('/')[-1]}_seed{seed}",
+        overrides=overrides,
     )
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     ev = evaluate(result.policy, task_id, seeds=range(2_000_000, 2_000_000 + episodes))
     target = TARGETS.get(task_id)
     env_sps = env_steps_per_cpu_s(task_id, reward, cfg.num_envs)

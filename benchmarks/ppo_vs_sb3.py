@@ -28,9 +28,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from _bench import train_timed
 from threadpoolctl import threadpool_limits
 
-from agentic_rl.ppo import evaluate, make_config, train
+from agentic_rl.ppo import evaluate
 from agentic_rl.ppo.config import parse_overrides
 from agentic_rl.ppo.envs import canonical_task_id, env_factory, load_reward
 
@@ -66,18 +67,9 @@ def run_ours(
     out: str,
     overrides: dict[str, Any] | None = None,
 ) -> Run:
-    cfg = make_config(
-        task_id=task_id,
-        total_steps=steps,
-        seed=seed,
-        progress=False,
-        tensorboard=False,
-        eval_episodes=0,
-        **(overrides or {}),
+    result, _, wall, cpu = train_timed(
+        task_id, steps, seed, f"{out}/ours_seed{seed}", reward=reward, overrides=overrides
     )
-    t0, c0 = time.perf_counter(), time.process_time()
-    result = train(cfg, task_id, reward=reward, overwrite=True, out_dir=f"{out}/ours_seed{seed}")
-    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     ev = evaluate(result.policy, task_id, seeds=eval_seeds)
     return Run("ours", seed, result.steps, wall, cpu, ev.success_rate, ev.mean_metrics())
 

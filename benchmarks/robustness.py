@@ -37,10 +37,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _bench import train_timed
+
 import sims
 from agentic_rl import selection
 from agentic_rl.export import export_bundle
-from agentic_rl.ppo import DEFAULT_BUDGETS, make_config, train
+from agentic_rl.ppo import DEFAULT_BUDGETS
 from agentic_rl.robustness import (
     EpisodeRunner,
     RangeOutcome,
@@ -50,6 +52,7 @@ from agentic_rl.robustness import (
     propose_with_reasons,
 )
 from agentic_rl.seeds import BENCHMARK as BENCHMARK_SEEDS
+from agentic_rl.seeds import training as training_seed
 
 #: The issue's joint randomization: +-20% mass and motor constants, 20 ms latency (the
 #: command dead time; 4.17 ms resolution), onboard-estimate sensor noise.
@@ -91,19 +94,8 @@ def _evaluate(
 
 
 def _train(task_id: str, steps: int, seed: int, out: Path, randomize: Any) -> tuple[str, float]:
-    cfg = make_config(
-        task_id=task_id,
-        total_steps=steps,
-        seed=seed,
-        progress=False,
-        tensorboard=False,
-        eval_episodes=0,
-    )
-    t0 = time.perf_counter()
-    result = train(
-        cfg, task_id, reward="reference", out_dir=out, randomize=randomize, overwrite=True
-    )
-    return result.out_dir, time.perf_counter() - t0
+    result, _, wall, _ = train_timed(task_id, steps, seed, out, randomize=randomize)
+    return result.out_dir, wall
 
 
 def bench_task(
@@ -136,7 +128,9 @@ def bench_task(
                 spec, bundle, history, episodes=sweep_episodes, seed=seed
             )
             record["sweep_wall_s"] = time.perf_counter() - t0
-        run_dir, wall = _train(task_id, steps, seed + 1000 * i, out / name / f"auto_i{i}", ranges)
+        run_dir, wall = _train(
+            task_id, steps, training_seed(seed, i, 0), out / name / f"auto_i{i}", ranges
+        )
         ev = _evaluate(run_dir, task_id, episodes, own=ranges, target=target)
         history.append(
             RangeOutcome(
@@ -169,7 +163,9 @@ def bench_task(
     # ---- nominal-only: the same number of runs, no randomization
     nominal_runs = []
     for i in range(iterations):
-        run_dir, wall = _train(task_id, steps, seed + 1000 * i, out / name / f"nominal_i{i}", False)
+        run_dir, wall = _train(
+            task_id, steps, training_seed(seed, i, 0), out / name / f"nominal_i{i}", False
+        )
         ev = _evaluate(run_dir, task_id, episodes, target=target)
         nominal_runs.append({"iteration": i, "train_wall_s": wall, **ev, "run": run_dir})
         if log:

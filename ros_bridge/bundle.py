@@ -13,26 +13,13 @@ from typing import Any
 
 import numpy as np
 
-#: The bundle layout this reader understands (``bundle.json`` "format" and major "version").
-BUNDLE_FORMAT = "agentic-rl/policy-bundle"
-SUPPORTED_VERSIONS = (1,)
+from .meta import BundleMeta, FieldMeta, MetaError
+
 REQUIRED_FILES = ("bundle.json", "policy.onnx", "weights.npz", "golden.npz")
 
 
 class BundleError(ValueError):
     """A bundle folder that is missing, incomplete or of an unknown format."""
-
-
-@dataclass(frozen=True)
-class FieldLayout:
-    """One state field's place in the observation vector."""
-
-    name: str
-    shape: tuple[int, ...]
-    offset: int
-    size: int
-    unit: str
-    frame: str
 
 
 @dataclass
@@ -42,52 +29,52 @@ class PolicyBundle:
     Attributes:
         path: the bundle folder.
         meta: the parsed ``bundle.json``.
-        fields: the observation layout, in order.
+        fields: the observation's fields, in order.
         golden_obs: golden observations, shape (N, obs_size).
         golden_action: the simulator's actions for them, shape (N, act_size).
     """
 
     path: Path
-    meta: dict[str, Any]
-    fields: tuple[FieldLayout, ...]
+    meta: BundleMeta
+    fields: tuple[FieldMeta, ...]
     golden_obs: np.ndarray
     golden_action: np.ndarray
     weights: dict[str, np.ndarray] = field(repr=False)
 
     @property
     def task_id(self) -> str:
-        return str(self.meta["task"]["id"])
+        return self.meta.task.id
 
     @property
     def control_hz(self) -> float:
-        return float(self.meta["task"]["control_hz"])
+        return float(self.meta.task.control_hz)
 
     @property
     def obs_size(self) -> int:
-        return int(self.meta["observation"]["size"])
+        return self.meta.observation.size
 
     @property
     def action_size(self) -> int:
-        return int(np.prod(self.meta["action"]["shape"]))
+        return int(np.prod(self.meta.action.shape))
 
     @property
     def action_low(self) -> np.ndarray:
-        return np.asarray(self.meta["action"]["low"], np.float64)
+        return np.asarray(self.meta.action.low, np.float64)
 
     @property
     def action_high(self) -> np.ndarray:
-        return np.asarray(self.meta["action"]["high"], np.float64)
+        return np.asarray(self.meta.action.high, np.float64)
 
     @property
     def command(self) -> dict[str, Any]:
         """How a normalized action maps to a physical command (see ``agentic_rl.export``)."""
-        return dict(self.meta["command"])
+        return dict(self.meta.command)
 
     @property
     def golden_atol(self) -> float:
-        return float(self.meta["golden"]["atol"])
+        return float(self.meta.golden.atol)
 
-    def field(self, name: str) -> FieldLayout:
+    def field(self, name: str) -> FieldMeta:
         for f in self.fields:
             if f.name == name:
                 return f
@@ -115,35 +102,20 @@ def load_bundle(path: str | Path) -> PolicyBundle:
     if missing:
         raise BundleError(f"PolicyBundle {root} is incomplete: missing {missing}")
     try:
-        meta = json.loads((root / "bundle.json").read_text())
+        raw = json.loads((root / "bundle.json").read_text())
     except json.JSONDecodeError as exc:
         raise BundleError(f"{root / 'bundle.json'} is not valid JSON: {exc}") from None
-    if meta.get("format") != BUNDLE_FORMAT:
-        raise BundleError(
-            f"{root / 'bundle.json'} has format {meta.get('format')!r}, expected {BUNDLE_FORMAT!r}"
-        )
-    if meta.get("version") not in SUPPORTED_VERSIONS:
-        raise BundleError(
-            f"PolicyBundle version {meta.get('version')!r} is not supported by this runtime "
-            f"(supported: {SUPPORTED_VERSIONS}); update ros_bridge or re-export the bundle"
-        )
-    fields = tuple(
-        FieldLayout(
-            name=f["name"],
-            shape=tuple(f["shape"]),
-            offset=int(f["offset"]),
-            size=int(f["size"]),
-            unit=f["unit"],
-            frame=f["frame"],
-        )
-        for f in meta["observation"]["fields"]
-    )
+    try:
+        meta = BundleMeta.from_dict(raw, str(root / "bundle.json"))
+    except MetaError as exc:
+        raise BundleError(str(exc)) from None
+    fields = meta.observation.fields
     with np.load(root / "weights.npz") as data:
         weights = {k: data[k] for k in data.files}
     with np.load(root / "golden.npz") as data:
         golden_obs = np.asarray(data["obs"], np.float64)
         golden_action = np.asarray(data["action"], np.float64)
-    obs_size = int(meta["observation"]["size"])
+    obs_size = meta.observation.size
     if weights["obs_mean"].shape != (obs_size,) or golden_obs.shape[1:] != (obs_size,):
         raise BundleError(
             f"PolicyBundle {root}: weights or golden pairs do not match the declared "
@@ -187,11 +159,11 @@ class InferencePolicy:
                 opts.intra_op_num_threads = 1
                 opts.inter_op_num_threads = 1
                 self._session = ort.InferenceSession(
-                    str(bundle.path / bundle.meta["policy"]["onnx"]),
+                    str(bundle.path / bundle.meta.policy.onnx),
                     sess_options=opts,
                     providers=["CPUExecutionProvider"],
                 )
-                self._input = bundle.meta["policy"]["input"]
+                self._input = bundle.meta.policy.input
         self.backend = "onnxruntime" if self._session is not None else "numpy"
         w = bundle.weights
         n = sum(1 for k in w if k.startswith("W"))

@@ -20,7 +20,16 @@ import yaml
 from .switcher import load_switcher
 
 #: Modules the selector node needs next to the vendored runtime core.
-SELECTOR_VENDORED = ("selection.py", "switcher.py", "selector_node.py")
+SELECTOR_VENDORED = (
+    "scene_types.py",
+    "scene_images.py",
+    "scene_net.py",
+    "scene_text.py",
+    "scene_choice.py",
+    "scene_files.py",
+    "switcher.py",
+    "selector_node.py",
+)
 SELECTOR_EXECUTABLE = "selector_node"
 SELECTOR_DEPENDS = ("sensor_msgs", "std_msgs")
 

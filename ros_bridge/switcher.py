@@ -13,7 +13,7 @@ Which policy is active changes only while the vehicle is in a safe state:
 A choice made in any other state (ACTIVE above all: never mid-manoeuvre) waits, pending, and
 is applied on the first tick the active runtime is READY or FALLBACK. A switch never enables
 anything: the new policy starts READY and needs the operator's explicit enable, like any
-policy. The choice comes from the scene selector (:mod:`ros_bridge.selection`): on each
+policy. The choice comes from the scene selector (:mod:`ros_bridge.scene_choice`): on each
 instruction, with the freshest camera image; an "unsure" selection changes nothing.
 
 The switcher quacks like a Runtime (``on_message``, ``tick``, ``enable``, ``disable``,
@@ -31,7 +31,9 @@ import numpy as np
 from .messages import Output
 from .runtime import Runtime
 from .safety import State
-from .selection import SceneSelector, Selection, image_from_msg
+from .scene_choice import SceneSelector
+from .scene_images import image_from_msg
+from .scene_types import Selection
 
 #: States of the active runtime in which the active policy may change.
 SAFE_STATES = (State.READY, State.FALLBACK)
@@ -290,7 +292,8 @@ def load_switcher(
     import json
 
     from .bundle import load_bundle
-    from .selection import PolicyCard, load_selector
+    from .scene_files import load_selector
+    from .scene_types import PolicyCard
 
     root = Path(library_dir)
     names = sorted(d.name for d in root.iterdir() if (d / "bundle.json").is_file())

@@ -1,11 +1,14 @@
 """A fixed-seed digest of what the episode-running code produces, to prove refactors keep it.
 
-``python -m tests.reference OUT.json`` runs a tiny refine loop (serial executor, fixed seed)
+``python -m tests.reference OUT.json`` runs a tiny refine loop (serial executor, fixed seed,
+the designer's answers replayed from ``tests/data/reference_transcript.jsonl``)
 and, on its best policy, each other place that runs episodes (robustness runner, record-sim,
 smoke states, randomized evaluation), and writes a JSON digest: the loop's selections, every
 packet's figures, the bundle's golden pairs (hashes of the exact bytes) and the others'
-outcomes. ``tests/data/reference_run.json`` was written this way on commit 5046d00, before the
-rollout module replaced the separate episode loops; ``test_reference.py`` compares a fresh
+outcomes. ``tests/data/reference_run.json`` was first written this way on commit 5046d00, before the
+rollout module replaced the separate episode loops (the rollout refactor reproduced it
+exactly), and rewritten on bc0e312 (the batched drone controller had moved float results, and the
+designer's answers are replayed since); ``test_reference.py`` compares a fresh
 digest with it. A change that alters behaviour on purpose (new physics, new selection logic)
 regenerates the record in the same commit and says so.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -24,8 +28,12 @@ import numpy as np
 from tests.test_refine import TINY
 
 TASK = "agentic_rl/DroneHover-v0"
+#: The designer's answers, recorded once from the offline designer (``--transcript``): the
+#: run replays them, so a change to a designer's algorithm does not move the record.
+TRANSCRIPT = Path(__file__).parent / "data" / "reference_transcript.jsonl"
 #: test_refine's tiny run, serial (deterministic order) and with a seed of its own.
 CONFIG = {**TINY, "workers": 1, "executor": "serial", "seed": 3}
+REPLAY = {"designer": "replay", "designer_options": {"transcript": str(TRANSCRIPT)}}
 #: Keys whose values depend on the machine, the clock or the folder, not on behaviour.
 VOLATILE = {
     "seconds",
@@ -59,7 +67,7 @@ def _refine(out: Path) -> tuple[dict[str, Any], Path, Path]:
     from agentic_rl.config import RefineConfig
     from agentic_rl.loop import RefineLoop
 
-    loop = RefineLoop.start(RefineConfig(**CONFIG, out=str(out)))
+    loop = RefineLoop.start(RefineConfig(**CONFIG, **REPLAY, out=str(out)))
     loop.run()
     root = loop.store.root
     manifest = json.loads((root / "manifest.json").read_text())
@@ -201,7 +209,21 @@ def digest(workdir: Path) -> dict[str, Any]:
     return json.loads(json.dumps(record))  # plain JSON types, exactly as compared
 
 
+def record_transcript(path: Path, workdir: Path) -> None:
+    """Run the tiny loop with the offline designer and keep its transcript at ``path``."""
+    from agentic_rl.config import RefineConfig
+    from agentic_rl.loop import RefineLoop
+
+    loop = RefineLoop.start(RefineConfig(**CONFIG, out=str(workdir / "runs")))
+    loop.run()
+    shutil.copyfile(loop.store.root / "llm_transcript.jsonl", path)
+
+
 if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
-        result = digest(Path(tmp))
-    Path(sys.argv[1]).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+        if sys.argv[1] == "--transcript":
+            record_transcript(Path(sys.argv[2]), Path(tmp))
+        else:
+            Path(sys.argv[1]).write_text(
+                json.dumps(digest(Path(tmp)), indent=1, sort_keys=True) + "\n"
+            )

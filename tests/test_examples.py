@@ -96,3 +96,25 @@ def test_example_runs_through_refine(task, tmp_path):
     (result,) = (tmp_path / "runs").glob("*/*/iter_0/cand_0/result.json")
     assert json.loads(result.read_text())
     assert list((tmp_path / "runs").glob("*/*/best/bundle.json"))
+
+
+@pytest.mark.slow
+def test_refine_exits_non_zero_with_tracebacks_when_the_task_is_broken(tmp_path):
+    (tmp_path / "bad_metric.py").write_text(
+        "from sims.drone.hover import DroneHover\n"
+        "class BadMetric(DroneHover):\n"
+        "    TASK_ID = 'mine/BadMetric-v0'\n"
+        "    EPISODE_SECONDS = 1.0\n"
+        "    def _episode_metrics(self):\n"
+        "        return {**super()._episode_metrics(), 'final_distanse': 0.0}\n"
+    )
+    args = ["refine", "--task", "bad_metric:BadMetric", "--iterations", "1", "--candidates"]
+    args += ["1", "--steps", "1024", "--seeds", "2", "--executor", "serial", "--quiet"]
+    out = _cli([*args, "--out", str(tmp_path / "runs")], tmp_path, tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    err = " ".join(out.stderr.split())
+    assert "every candidate failed for an error in the task" in err
+    assert "hook _episode_metrics, field 'final_distanse'" in err
+    (path,) = (tmp_path / "runs").glob("*/*/iter_0/cand_0/result.json")
+    result = json.loads(path.read_text())
+    assert result["task_error"] and "Traceback" in result["traceback"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import onnx
@@ -76,7 +77,7 @@ def test_golden_pairs_are_simulated_observations_and_policy_actions(hover_run, h
     np.testing.assert_allclose(bundle.golden_action, policy.act(bundle.golden_obs), atol=1e-12)
     # The first golden observation is the reset state of the first golden seed.
     env = sims.make("DroneHover")
-    obs, _ = env.reset(seed=bundle.meta["golden"]["seeds"][0])
+    obs, _ = env.reset(seed=bundle.meta.golden.seeds[0])
     env.close()
     np.testing.assert_array_equal(bundle.golden_obs[0], obs)
     assert 1 < bundle.golden_obs.shape[0] <= 256
@@ -99,7 +100,7 @@ def test_export_refuses_a_policy_of_another_task(hover_run, tmp_path):
 
 def test_arm_bundle_carries_the_kinematic_chain(arm_bundle):
     meta = load_bundle(arm_bundle).meta
-    cmd = meta["command"]
+    cmd = meta.command
     assert cmd["kind"] == "joint_delta" and cmd["joint_step"] == 0.05
     assert cmd["joints"] == [f"panda_joint{i}" for i in range(1, 8)]
     assert [j["name"] for j in cmd["chain"]][-1] == "panda_grasptarget_hand"
@@ -130,3 +131,45 @@ def test_load_bundle_errors_name_the_problem(tmp_path, hover_bundle):
     (newer / "bundle.json").write_text(json.dumps(meta))
     with pytest.raises(BundleError, match="version 99 is not supported"):
         load_bundle(newer)
+
+
+def test_bundle_json_round_trips_through_bundle_meta(hover_bundle, tmp_path):
+    from ros_bridge.meta import BundleMeta, MetaError
+
+    raw = json.loads((hover_bundle / "bundle.json").read_text())
+    meta = BundleMeta.from_dict(raw)
+    assert meta.to_dict() == raw  # one model: export writes exactly what the runtime reads
+    assert meta.observation.fields[0].name == "pos" and meta.action.mode == "velocity"
+    bad = {**raw, "action": {k: v for k, v in raw["action"].items() if k != "low"}}
+    with pytest.raises(MetaError, match=r"action\.low"):
+        BundleMeta.from_dict(bad)
+
+
+def test_export_records_held_out_success_and_refuses_below_the_threshold(hover_run, tmp_path):
+    from agentic_rl import seeds
+    from agentic_rl.export import BelowThresholdError
+
+    with pytest.raises(BelowThresholdError, match="held-out episodes"):
+        export_bundle(hover_run, "DroneHover", tmp_path / "refused", golden_episodes=1,
+                      evaluate_episodes=2, min_success=0.5)  # fmt: skip
+    assert not (tmp_path / "refused").exists()  # nothing written
+    out = export_bundle(hover_run, "DroneHover", tmp_path / "forced", golden_episodes=1,
+                        evaluate_episodes=2, min_success=0.5, force=True)  # fmt: skip
+    ev = load_bundle(out).meta.evaluation
+    assert ev.forced and ev.episodes == 2 and ev.min_success == 0.5
+    assert ev.seeds == tuple(seeds.TEST.seeds(2))
+    assert ev.success_nominal < 0.5 and 0.0 <= ev.success_randomized <= 1.0
+
+
+def test_cli_export_refuses_a_failing_policy_unless_forced(hover_run, tmp_path):
+    from typer.testing import CliRunner
+
+    from agentic_rl.cli import app
+
+    args = ["export", "--run", str(hover_run), "--eval-episodes", "2"]
+    r = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "a")])
+    text = " ".join(re.sub(r"[\u2500-\u257f]", " ", r.output).split())  # without rich's box
+    assert r.exit_code == 2 and "below the export threshold 50%" in text and "--force" in text
+    r = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "b"), "--force"])
+    assert r.exit_code == 0, r.output
+    assert "held-out success" in r.output and "forced" in r.output

@@ -1,7 +1,9 @@
 """Behaviour kept: a fixed-seed run reproduces the record made before the rollout refactor.
 
 The record (``tests/data/reference_run.json``) was made by ``tests/reference.py`` on commit
-5046d00, before one rollout module replaced the separate episode loops. It holds a tiny refine
+5046d00, before one rollout module replaced the separate episode loops (which reproduced it
+exactly); rewritten on bc0e312 (the batched drone controller had moved float results; the
+designer's answers are replayed since). It holds a tiny refine
 run's selections, every packet's figures, the exported bundle's golden pairs, and the outcomes
 of the robustness runner, record-sim, smoke-state recording, randomized evaluation and
 diagnostics rollouts. A change that alters behaviour on purpose regenerates it
@@ -42,4 +44,9 @@ def test_fixed_seed_run_matches_the_record(tmp_path):
     record = json.loads(RECORD.read_text())
     now = digest(tmp_path)
     diffs = _differences(record, now)
-    assert not diffs, f"{len(diffs)} differences, first ones:\n" + "\n".join(diffs[:20])
+    assert not diffs, (
+        f"{len(diffs)} differences from the record, first ones:\n"
+        + "\n".join(diffs[:20])
+        + "\nA change that alters behaviour on purpose regenerates the record: "
+        "python -m tests.reference tests/data/reference_run.json (and says so in its commit)"
+    )

@@ -231,7 +231,8 @@ def test_compare_reports_agreement(hover_bundle, generic_bag, tmp_path):
 
 def test_cli_record_replay_compare_end_to_end(hover_run, tmp_path):
     bundle = tmp_path / "bundle"
-    r = runner.invoke(app, ["export", "--run", str(hover_run), "--out", str(bundle)])
+    r = runner.invoke(app, ["export", "--run", str(hover_run), "--out", str(bundle),
+                            "--eval-episodes", "1", "--force"])  # fmt: skip
     assert r.exit_code == 0, r.output
     r = runner.invoke(
         app,

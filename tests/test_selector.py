@@ -20,14 +20,12 @@ from agentic_rl.selector.offline import TrainSettings, policy_cards, train_offli
 from ros_bridge import State, frames, load_bundle, load_profile
 from ros_bridge.bags import BagWriter, build, resolve_topic
 from ros_bridge.runtime import Runtime
-from ros_bridge.selection import (
-    PolicyCard,
-    SceneNet,
-    SceneSelector,
-    image_from_msg,
-    resize_area,
-    tokens,
-)
+from ros_bridge.scene_choice import SceneSelector
+from ros_bridge.scene_images import image_from_msg, resize_area
+from ros_bridge.scene_net import SceneNet
+from ros_bridge.scene_text import tokens
+from ros_bridge.scene_types import PolicyCard
+from ros_bridge.selector_package import SELECTOR_VENDORED
 from ros_bridge.switcher import ENABLE_TOPIC, PolicySwitcher, replay_switching
 from tests.openai_server import OpenAIServer, Reply
 from tests.test_ros_fixtures import const_bundle
@@ -400,7 +398,7 @@ def test_generated_package_carries_the_library_and_selector_node(selector_packag
     assert "left out gates" in output  # the ROS runtime has no gate observation source
     name = pkg.name
     assert sorted(d.name for d in (pkg / "library").iterdir()) == ["calm", "selector", "windy"]
-    for module in ("selection.py", "switcher.py", "selector_node.py"):
+    for module in SELECTOR_VENDORED:
         assert (pkg / name / module).is_file()
     setup = (pkg / "setup.py").read_text()
     assert f"selector_node = {name}.selector_node:main" in setup

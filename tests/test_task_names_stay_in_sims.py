@@ -77,9 +77,9 @@ def test_the_scanner_finds_planted_names(tmp_path):
 
 @pytest.mark.xfail(
     strict=False,
-    reason="offline designer (designer), ros_bridge (ros) and benchmarks/ros_runtime.py still "
-    "name built-in fields; they switch to the spec's declarations in their own issues (run "
-    "pytest --runxfail on this file to list what is left)",
+    reason="ros_bridge and benchmarks/ros_runtime.py (developer ros) still name built-in "
+    "fields; they switch to the spec's declarations and sims' observe() in their own issue "
+    "(run pytest --runxfail on this file to list what is left)",
 )
 def test_no_builtin_field_or_robot_names_outside_sims():
     left = offenders()

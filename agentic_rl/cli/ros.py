@@ -84,9 +84,21 @@ def export(
     task: str = typer.Option(None, "--task", help="Task id (default: the run's config.json)."),
     reward: Path = typer.Option(None, "--reward", help="Reward program file to include."),
     golden_episodes: int = typer.Option(2, "--golden-episodes", help="Episodes of golden pairs."),
+    eval_episodes: int = typer.Option(
+        20, "--eval-episodes", help="Held-out test episodes, nominal and randomized physics."
+    ),
+    min_success: float = typer.Option(
+        0.5, "--min-success", help="Refuse a policy below this nominal held-out success."
+    ),
+    force: bool = typer.Option(False, "--force", help="Export even below --min-success."),
 ) -> None:
-    """Export a trained policy as a PolicyBundle (ONNX + numpy weights + golden pairs)."""
+    """Export a trained policy as a PolicyBundle (ONNX + numpy weights + golden pairs).
+
+    The policy is first run on held-out test seeds with nominal and randomized physics; both
+    success rates go into bundle.json, and a policy below --min-success is refused.
+    """
     from agentic_rl.export import export_bundle
+    from ros_bridge import load_bundle
 
     folder = run if run.is_dir() else run.parent
     task_id = task
@@ -101,8 +113,25 @@ def export(
             out,
             reward_source=reward.read_text() if reward else None,
             golden_episodes=golden_episodes,
+            evaluate_episodes=eval_episodes,
+            min_success=min_success if eval_episodes > 0 else 0.0,
+            force=force,
         )
     console.print(f"PolicyBundle for {task_id}: {path}")
+    console.print(_success_line(load_bundle(path).meta.evaluation))
+
+
+def _success_line(ev: object) -> str:
+    """The held-out success a bundle records, in one line (or that it records none)."""
+    if ev is None:
+        return "  held-out success: not evaluated at export (re-export with --eval-episodes)"
+    text = (
+        f"  held-out success: {ev.success_nominal:.0%} nominal, {ev.success_randomized:.0%} "
+        f"randomized physics ({ev.episodes} test episodes each)"
+    )
+    if ev.forced:
+        text += f" -- below the {ev.min_success:.0%} threshold, forced"
+    return text
 
 
 @app.command("profiles")
@@ -161,6 +190,9 @@ def package(
         )
     pkg = path.name
     console.print(f"ROS 2 package [bold]{pkg}[/]: {path}")
+    from ros_bridge import load_bundle
+
+    console.print(_success_line(load_bundle(bundle).meta.evaluation))
     console.print(
         f"  cd <workspace> && colcon build --packages-select {pkg} && source install/setup.bash\n"
         f"  ros2 launch {pkg} policy.launch.xml\n"
@@ -214,6 +246,9 @@ def replay(
     out: Path = typer.Option(..., "--out", help="Output bag for the node's commands."),
     profile: str = typer.Option("generic_drone", "--profile", help="Robot profile."),
     goal: str = typer.Option(None, "--goal", help="Default goal x,y,z (task frame)."),
+    layout: str = typer.Option(
+        None, "--layout", help="The course: a layout JSON file (keys as bundle.json task.layout)."
+    ),
     no_enable: bool = typer.Option(
         False, "--no-enable", help="Do not enable the policy (checks READY only)."
     ),
@@ -224,6 +259,7 @@ def replay(
     """Run the node's runtime core on a recorded bag (simulated clock); write its commands."""
     from ros_bridge import load_bundle, load_profile
     from ros_bridge.bags import replay as run_replay
+    from ros_bridge.taskobs import read_layout
 
     with _user_errors():
         prof = load_profile(profile).with_overrides(_sets(sets))
@@ -233,6 +269,7 @@ def replay(
             bag,
             out,
             goal=_goal(goal),
+            layout=read_layout(layout) if layout else None,
             enable=not no_enable,
             storage=storage,
         )

@@ -58,7 +58,9 @@ class Outcome(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: str = Field(description="CandidateRecord.status: trained, rejected, failed, ...")
+    status: str = Field(
+        description="CandidateRecord.status: trained, rejected, refused, failed, timeout, ..."
+    )
     success_rate: float | None = Field(None, description="Held-out nominal success rate.")
     randomized_success_rate: float | None = None
     score: float | None = Field(None, description="Selection score (higher is better).")
@@ -187,6 +189,11 @@ def _packet_lines(packet: DiagnosisPacket) -> list[str]:
 
 
 def _stopped(record: CandidateRecord) -> str | None:
+    # the checks before training refuse a reward with their verdict in ``record.precheck``
+    # (read by attribute: records written before that field existed have none)
+    precheck = getattr(record, "precheck", None)
+    if precheck is not None and not precheck.passed:
+        return _cut(f"refused by the checks before training: {precheck.message}")
     if record.rejection is not None:
         return _cut(f"rejected at {record.rejection.stage}: {record.rejection.message}")
     if record.error:
@@ -198,7 +205,7 @@ def entry_for(record: CandidateRecord) -> MemoryEntry:
     """The memory entry of one finished candidate (its verdict is set by :meth:`update`)."""
     packet = load_packet(record)
     outcome = Outcome(
-        status=record.status,
+        status=str(record.status),
         success_rate=record.success_rate,
         randomized_success_rate=record.randomized_success_rate,
         score=record.score,
@@ -233,7 +240,7 @@ def entry_for(record: CandidateRecord) -> MemoryEntry:
 
 def _verdict(entry: MemoryEntry, parent: MemoryEntry | None) -> Verdict:
     status = entry.outcome.status
-    if status == "rejected":
+    if status in ("rejected", "refused"):  # by the reward pipeline / the checks before training
         return "rejected"
     if status in ("failed", "timeout"):
         return "failed"

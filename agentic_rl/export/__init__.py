@@ -9,6 +9,7 @@ See :mod:`agentic_rl.export.bundle` for the folder's contents.
 from agentic_rl.export.bundle import (
     BUNDLE_FORMAT,
     BUNDLE_VERSION,
+    BelowThresholdError,
     ExportError,
     export_bundle,
     urdf_chain,
@@ -18,6 +19,7 @@ from agentic_rl.export.onnx_export import DeployActor, export_onnx
 __all__ = [
     "BUNDLE_FORMAT",
     "BUNDLE_VERSION",
+    "BelowThresholdError",
     "DeployActor",
     "ExportError",
     "export_bundle",

@@ -11,8 +11,12 @@ torch are available, and written down as data:
 * ``bundle.json``: the observation layout (names, shapes, units, frames, offsets), the action
   spec, how a normalized action becomes a physical command (speed limits, joint steps), the
   robot model the runtime needs (the arm's kinematic chain and joint limits, the drone's flight
-  box), the task constants, reward hash, training config and library versions;
+  box), the task constants, reward hash, training config and library versions, and the
+  policy's held-out success (nominal and randomized physics, on test seeds) -- a typed
+  :class:`ros_bridge.meta.BundleMeta`, defined on the robot side;
 * ``reward.py``: the reward program the policy was trained with.
+
+A policy whose held-out success is below ``min_success`` is refused unless ``force``.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import hashlib
 import json
 import math
 import platform
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,11 +35,22 @@ import numpy as np
 from agentic_rl import seeds
 from agentic_rl.export.onnx_export import INPUT_NAME, OPSET, OUTPUT_NAME, export_onnx
 from agentic_rl.ppo.networks import Policy
+from ros_bridge.meta import (
+    BUNDLE_FORMAT,
+    BUNDLE_VERSION,
+    ActionMeta,
+    BundleMeta,
+    EvaluationMeta,
+    FieldMeta,
+    GoldenMeta,
+    ObservationMeta,
+    PolicyMeta,
+    RewardMeta,
+    TaskMeta,
+)
 from sims.rollout import run_episodes
 
-#: Identifies the folder layout; ``ros_bridge.bundle`` refuses majors it does not know.
-BUNDLE_FORMAT = "agentic-rl/policy-bundle"
-BUNDLE_VERSION = 1
+__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "ExportError", "export_bundle", "urdf_chain"]
 #: At most this many golden pairs are kept (evenly spaced), so start-up self-tests stay fast.
 MAX_GOLDEN_PAIRS = 256
 #: Tolerance the runtime's self-test applies to golden actions.
@@ -47,6 +63,10 @@ class ExportError(ValueError):
     """A policy or task that cannot be written as a PolicyBundle."""
 
 
+class BelowThresholdError(ExportError):
+    """A policy whose held-out success is below the export threshold (``force`` overrides)."""
+
+
 def export_bundle(
     policy_or_checkpoint: PolicySource,
     task_id: str,
@@ -56,6 +76,9 @@ def export_bundle(
     train_config: dict[str, Any] | None = None,
     golden_episodes: int = 2,
     action_mode: str | None = None,
+    evaluate_episodes: int = 0,
+    min_success: float = 0.0,
+    force: bool = False,
 ) -> Path:
     """Write a PolicyBundle folder for a trained policy.
 
@@ -72,12 +95,18 @@ def export_bundle(
             ``golden.npz`` (at least 1).
         action_mode: the task's action mode the policy was trained with (default: the
             task's default mode, which is what ``agentic_rl.ppo.train`` uses).
+        evaluate_episodes: held-out episodes (test seeds) run with nominal and with randomized
+            physics; their success rates go into ``bundle.json`` (0: not evaluated).
+        min_success: refuse a policy whose nominal held-out success is below this.
+        force: write the bundle anyway (recorded as ``evaluation.forced``).
 
     Returns:
         The bundle folder.
 
     Raises:
         ExportError: when the policy does not fit the task (observation or action size).
+        BelowThresholdError: when its held-out success is below ``min_success`` and not
+            ``force`` (nothing is written).
     """
     import sims
 
@@ -103,6 +132,20 @@ def export_bundle(
             f"the policy outputs {policy.action_low.size} actions but {task_id} in "
             f"{spec.action.mode} mode takes {act_size}; pass the action_mode it was trained in"
         )
+    if min_success > 0.0 and evaluate_episodes < 1:
+        raise ExportError("min_success needs evaluate_episodes >= 1 to measure the success")
+    evaluation = None
+    if evaluate_episodes > 0:
+        evaluation = _evaluate(policy, task_id, spec.action.mode, evaluate_episodes, min_success)
+        if evaluation.success_nominal < min_success:
+            if not force:
+                raise BelowThresholdError(
+                    f"the policy succeeds in {evaluation.success_nominal:.0%} of "
+                    f"{evaluate_episodes} held-out episodes of {task_id} (randomized physics: "
+                    f"{evaluation.success_randomized:.0%}), below the export threshold "
+                    f"{min_success:.0%}; train further, or export anyway (--force, force=True)"
+                )
+            evaluation = EvaluationMeta(**{**evaluation.__dict__, "forced": True})
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     export_onnx(policy, out / "policy.onnx")
@@ -111,9 +154,36 @@ def export_bundle(
     np.savez(out / "golden.npz", **golden)
     reward_text = reward_source if reward_source is not None else _NO_REWARD
     (out / "reward.py").write_text(reward_text)
-    meta = _bundle_json(policy, task_id, spec, golden, reward_source, train_config)
-    (out / "bundle.json").write_text(json.dumps(meta, indent=2, allow_nan=False))
+    observe = _observation_function(task_id, spec, out)
+    meta = _bundle_meta(
+        policy, task_id, spec, golden, reward_source, train_config, evaluation, observe
+    )
+    (out / "bundle.json").write_text(json.dumps(meta.to_dict(), indent=2, allow_nan=False))
     return out
+
+
+def _evaluate(
+    policy: Policy, task_id: str, action_mode: str, episodes: int, min_success: float
+) -> EvaluationMeta:
+    """Success on test seeds (never used by training or selection), nominal and randomized."""
+    import sims
+
+    test_seeds = seeds.TEST.seeds(episodes)
+    rates = []
+    for randomize in (False, True):
+        env = sims.make(task_id, action_mode=action_mode, randomize=randomize)
+        try:
+            runs = run_episodes(env, policy.act, test_seeds)
+        finally:
+            env.close()
+        rates.append(sum(r.success for r in runs) / len(runs))
+    return EvaluationMeta(
+        episodes=episodes,
+        seeds=tuple(test_seeds),
+        success_nominal=rates[0],
+        success_randomized=rates[1],
+        min_success=min_success,
+    )
 
 
 _NO_REWARD = (
@@ -168,82 +238,141 @@ def _golden_pairs(
     }
 
 
-def _bundle_json(
+def _bundle_meta(
     policy: Policy,
     task_id: str,
     spec: Any,
     golden: dict[str, np.ndarray],
     reward_source: str | None,
     train_config: dict[str, Any] | None,
-) -> dict[str, Any]:
+    evaluation: EvaluationMeta | None,
+    observe: dict[str, Any],
+) -> BundleMeta:
     import agentic_rl
 
     fields, offset = [], 0
     for f in spec.state_fields:
         fields.append(
-            {
-                "name": f.name,
-                "shape": list(f.shape),
-                "size": f.size,
-                "offset": offset,
-                "unit": f.unit,
-                "frame": f.frame,
-                "description": f.description,
-            }
+            FieldMeta(
+                name=f.name,
+                shape=tuple(f.shape),
+                size=f.size,
+                offset=offset,
+                unit=f.unit,
+                frame=f.frame,
+                description=f.description,
+            )
         )
         offset += f.size
-    return {
-        "format": BUNDLE_FORMAT,
-        "version": BUNDLE_VERSION,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "task": {
-            "id": task_id,
-            "robot": spec.robot,
-            "description": spec.description,
-            "control_hz": spec.control_hz,
-            "max_episode_steps": spec.max_episode_steps,
-            "constants": dict(spec.constants),
-        },
-        "observation": {"size": spec.obs_size, "fields": fields},
-        "action": {
-            "mode": spec.action.mode,
-            "shape": list(spec.action.shape),
-            "low": list(spec.action.low),
-            "high": list(spec.action.high),
-            "components": list(spec.action.components),
-            "description": spec.action.description,
-        },
-        "command": _command_model(task_id, spec),
-        "policy": {
-            "onnx": "policy.onnx",
-            "weights": "weights.npz",
-            "input": INPUT_NAME,
-            "output": OUTPUT_NAME,
-            "dtype": "float64",
-            "opset": OPSET,
-            "activation": policy.activation,
-            "layers": [list(w.shape) for w, _ in policy.actor],
-            "normalization": {
+    return BundleMeta(
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        task=TaskMeta(
+            id=task_id,
+            robot=spec.robot,
+            description=spec.description,
+            control_hz=spec.control_hz,
+            max_episode_steps=spec.max_episode_steps,
+            constants=dict(spec.constants),
+            **observe,
+        ),
+        observation=ObservationMeta(size=spec.obs_size, fields=tuple(fields)),
+        action=ActionMeta(
+            mode=spec.action.mode,
+            shape=tuple(spec.action.shape),
+            low=tuple(spec.action.low),
+            high=tuple(spec.action.high),
+            components=tuple(spec.action.components),
+            description=spec.action.description,
+        ),
+        command=_command_model(task_id, spec),
+        policy=PolicyMeta(
+            onnx="policy.onnx",
+            weights="weights.npz",
+            input=INPUT_NAME,
+            output=OUTPUT_NAME,
+            dtype="float64",
+            opset=OPSET,
+            activation=policy.activation,
+            layers=tuple(tuple(w.shape) for w, _ in policy.actor),
+            normalization={
                 "mean": policy.obs_mean.tolist(),
                 "std": policy.obs_std.tolist(),
                 "clip": policy.clip_obs if np.isfinite(policy.clip_obs) else None,
             },
-        },
-        "golden": {
-            "file": "golden.npz",
-            "pairs": int(golden["obs"].shape[0]),
-            "seeds": golden["seeds"].tolist(),
-            "atol": GOLDEN_ATOL,
-        },
-        "reward": {
-            "file": "reward.py",
-            "sha256": hashlib.sha256(reward_source.encode()).hexdigest()
+        ),
+        golden=GoldenMeta(
+            file="golden.npz",
+            pairs=int(golden["obs"].shape[0]),
+            seeds=tuple(int(s) for s in golden["seeds"]),
+            atol=GOLDEN_ATOL,
+        ),
+        reward=RewardMeta(
+            file="reward.py",
+            sha256=hashlib.sha256(reward_source.encode()).hexdigest()
             if reward_source is not None
             else None,
-        },
-        "train_config": train_config,
-        "versions": _versions(agentic_rl.__version__),
-    }
+        ),
+        train_config=train_config,
+        versions=_versions(agentic_rl.__version__),
+        evaluation=evaluation,
+    )
+
+
+def _observation_function(task_id: str, spec: Any, out: Path) -> dict[str, Any]:
+    """Vendor the task's pure ``observe`` into ``out/tasklib``; its name and a default layout.
+
+    The module (and the shared ``sims`` observe module it imports) is copied as files, with
+    empty package ``__init__`` files, so the robot imports exactly the simulator's function
+    without the rest of the task (PyBullet). The layout is that of the first golden episode: a
+    course the policy flew in simulation; a robot flies the course measured into its own layout.
+    """
+    import sims
+
+    if spec.robot not in DRONE_ROBOTS:
+        return {}  # arms: the runtime's per-field sources (kinematics from the URDF chain)
+    try:
+        module, function, path = sims.observation_source(task_id)
+    except sims.TaskError:
+        return {}
+    tasklib = out / "tasklib"
+    if tasklib.exists():
+        shutil.rmtree(tasklib)
+    for name, file in [(module, Path(path)), *_sims_imports(Path(path))]:
+        dest = tasklib.joinpath(*name.split("."))
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(file, dest.with_suffix(".py"))
+        for parent in dest.relative_to(tasklib).parents:
+            init = tasklib / parent / "__init__.py"
+            if parent != Path(".") and not init.exists():
+                init.write_text('"""Vendored for the robot: only the pure observe modules."""\n')
+    env = sims.make(task_id, action_mode=spec.action.mode)
+    try:
+        env.reset(seed=seeds.GOLDEN.first())
+        layout = json.loads(json.dumps(getattr(env.unwrapped, "layout", {}) or {}))
+    finally:
+        env.close()
+    return {"observe": f"{module}:{function}", "layout": layout}
+
+
+#: Robots whose runtime runs the task's own observe function.
+DRONE_ROBOTS = ("crazyflie2x",)
+
+
+def _sims_imports(path: Path) -> list[tuple[str, Path]]:
+    """The ``sims`` modules a vendorable observe module imports (``sims.drone.observe``)."""
+    import ast
+    import importlib.util
+
+    out = []
+    for node in ast.parse(path.read_text()).body:
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        for n in names:
+            found = importlib.util.find_spec(n) if n.startswith("sims.") else None
+            if found is not None and found.origin and Path(found.origin) != path:
+                out.append((n, Path(found.origin)))
+    return out
 
 
 def _command_model(task_id: str, spec: Any) -> dict[str, Any]:

@@ -238,7 +238,7 @@ class Library:
 
             task_id = bundle.task_id
             try:
-                spec = sims.get_spec(task_id, bundle.meta["action"]["mode"])
+                spec = sims.get_spec(task_id, bundle.meta.action.mode)
                 success_text = spec.success
             except Exception:  # a plugin task not installed here: the bundle's text suffices
                 spec, success_text = None, ""
@@ -258,10 +258,10 @@ class Library:
             entry = LibraryEntry(
                 name=entry_name,
                 task_id=task_id,
-                robot=str(bundle.meta["task"].get("robot", "")),
-                description=str(bundle.meta["task"].get("description", "")),
+                robot=str(bundle.meta.task.robot),
+                description=str(bundle.meta.task.description),
                 success_criterion=success_text,
-                action_mode=str(bundle.meta["action"]["mode"]),
+                action_mode=str(bundle.meta.action.mode),
                 control_hz=bundle.control_hz,
                 source=str(src),
                 added=datetime.now(UTC).isoformat(timespec="seconds"),

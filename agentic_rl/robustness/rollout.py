@@ -120,11 +120,11 @@ def _from_bundle(path: Path, task: str | None) -> PolicyUnderTest:
     except BundleError as exc:
         raise RobustnessError(str(exc)) from None
     task_id = _check_task(sims.resolve(bundle.task_id)[0], task, path)
-    train_config = bundle.meta.get("train_config") or {}
+    train_config = bundle.meta.train_config or {}
     return PolicyUnderTest(
         act=bundle.make_policy(),
         task_id=task_id,
-        action_mode=bundle.meta["action"]["mode"],
+        action_mode=bundle.meta.action.mode,
         source=str(path),
         sha256=_file_sha256(path / "weights.npz"),
         train_randomize=train_config.get("randomize"),

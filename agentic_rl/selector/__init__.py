@@ -6,12 +6,12 @@
 >>> sel = selector.select(load_image("scene.png"), "fly through the gates")
 >>> sel.choice, sel.unsure, sel.reasons
 
-The offline backend's inference core is :mod:`ros_bridge.selection` (numpy only), shared with
+The offline backend's inference core is :mod:`ros_bridge.scene_choice` (numpy only), shared with
 the ROS selector node; training (torch) is :mod:`agentic_rl.selector.classifier`.
 """
 
 from agentic_rl.selector.base import SELECTORS, Selector, SelectorError, load_image, make_selector
-from ros_bridge.selection import Ranked, Selection, Thresholds
+from ros_bridge.scene_types import Ranked, Selection, Thresholds
 
 __all__ = [
     "SELECTORS",

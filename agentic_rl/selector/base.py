@@ -1,6 +1,6 @@
 """The selector interface: which library policy fits a scene image and an instruction.
 
-Two backends answer the same question with the same :class:`~ros_bridge.selection.Selection`
+Two backends answer the same question with the same :class:`~ros_bridge.scene_types.Selection`
 (ranked policies with scores, the reasons, and an explicit "unsure" verdict):
 
 * ``offline`` (:class:`~agentic_rl.selector.offline.OfflineSelector`, the default): a small CNN
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from agentic_rl.library import Library
-from ros_bridge.selection import Selection
+from ros_bridge.scene_types import Selection
 
 SELECTORS = ("offline", "openai")
 

@@ -1,6 +1,6 @@
 """The scene classifier: a small CNN trained with PyTorch on CPU, evaluated with numpy.
 
-:class:`SceneCNN` mirrors :class:`ros_bridge.selection.SceneNet` layer for layer (3x3
+:class:`SceneCNN` mirrors :class:`ros_bridge.scene_net.SceneNet` layer for layer (3x3
 convolutions with padding 1, ReLU, global max and mean pooling, one linear layer), so the
 trained weights are saved as plain arrays and the robot needs no torch. Datasets come from
 :mod:`agentic_rl.selector.scenes`, rendered per class with their own seed range, so training
@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 from agentic_rl.selector.scenes import SceneRandomizer, non_scene
-from ros_bridge.selection import NONE_CLASS, to_input
+from ros_bridge.scene_images import to_input
+from ros_bridge.scene_types import NONE_CLASS
 
 #: (out_channels, stride, max_pool) of each convolution (128 px input: 128 -> 64 -> 32 -> 16). Full
 #: resolution first, then max pooling: a goal marker a few pixels wide survives the pooling
@@ -27,7 +28,7 @@ DEFAULT_LAYERS: tuple[tuple[int, int, int], ...] = ((8, 1, 2), (16, 1, 2), (24, 
 
 
 class SceneCNN(nn.Module):
-    """The classifier network (the torch twin of ``ros_bridge.selection.SceneNet``).
+    """The classifier network (the torch twin of ``ros_bridge.scene_net.SceneNet``).
 
     Args:
         n_classes: number of output classes.

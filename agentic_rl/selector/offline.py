@@ -21,16 +21,16 @@ import numpy as np
 from agentic_rl.library import Library
 from agentic_rl.seeds import SCENE_HELD_OUT
 from agentic_rl.selector.base import Selector, SelectorError
-from ros_bridge.selection import (
+from ros_bridge.scene_files import load_selector
+from ros_bridge.scene_net import SceneNet
+from ros_bridge.scene_types import (
     NONE_CLASS,
     SELECTOR_FORMAT,
     SELECTOR_VERSION,
     PolicyCard,
-    SceneNet,
     Selection,
     SelectorFileError,
     Thresholds,
-    load_selector,
 )
 
 
@@ -48,7 +48,7 @@ def policy_cards(library: Library) -> list[PolicyCard]:
 
 
 class OfflineSelector(Selector):
-    """CNN over the image and TF-IDF over the sentence (see :mod:`ros_bridge.selection`).
+    """CNN over the image and TF-IDF over the sentence (see :mod:`ros_bridge.scene_choice`).
 
     Args:
         library: the policies to choose from.

@@ -2,7 +2,7 @@
 
 The model gets the instruction, the scene image (as an image part) and one task card per
 library policy, and answers in JSON. Whatever it says is validated against the library before
-it becomes a :class:`~ros_bridge.selection.Selection`: a name that is not a library policy, a
+it becomes a :class:`~ros_bridge.scene_types.Selection`: a name that is not a library policy, a
 malformed answer or a low confidence all become an "unsure" verdict, never a guess.
 
 The conversation is :class:`agentic_rl.llm.ChatClient`'s (the same one the reward designer
@@ -24,7 +24,7 @@ import numpy as np
 from agentic_rl.library import Library
 from agentic_rl.llm.chat import BudgetExceeded, ChatClient, ChatError
 from agentic_rl.selector.base import Selector, SelectorError
-from ros_bridge.selection import Ranked, Selection, Thresholds
+from ros_bridge.scene_types import Ranked, Selection, Thresholds
 
 SYSTEM_PROMPT = """\
 You choose which trained robot policy to run. You get an operator's instruction, a camera image
@@ -245,7 +245,7 @@ def _png_data_url(image: np.ndarray) -> str:
 
     from PIL import Image
 
-    from ros_bridge.selection import as_rgb
+    from ros_bridge.scene_images import as_rgb
 
     im = Image.fromarray(as_rgb(image))
     im.thumbnail((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE))

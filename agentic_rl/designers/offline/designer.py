@@ -180,7 +180,7 @@ class OfflineDesigner(Designer):
         if packet is None:
             log.add("no_packet", "weights unchanged", f"{parent.cid} has no readable packet.json")
             return genome, log, parent.cid, "no packet", episodes, blocked
-        evidence = gather(view, packet, episodes, memory.last_iteration())
+        evidence = gather(view, packet, episodes)
         refined, rule_log = Rules(view, blocked).apply(genome, evidence)
         log.entries += rule_log.entries
         failed = memory.failed_structures()

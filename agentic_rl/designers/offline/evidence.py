@@ -17,7 +17,6 @@ from agentic_rl.designers.offline.view import TaskView
 from agentic_rl.diagnostics.findings import FAR_TOLERANCES, MIN_FAILURE_RATE
 
 if TYPE_CHECKING:
-    from agentic_rl.designers.memory import MemoryEntry
     from agentic_rl.designers.precheck import RecordedEpisode
     from agentic_rl.diagnostics.packet import DiagnosisPacket
 
@@ -36,7 +35,6 @@ class Evidence:
         final_error: mean final size of the goal's primary error over the failed episodes
             that ran out of time (None when unknown).
         far: whether those episodes ended far from the goal (None when unknown).
-        siblings: the last iteration's candidates, read from the refinement memory.
     """
 
     packet: DiagnosisPacket
@@ -46,7 +44,6 @@ class Evidence:
     failed_criteria: dict[str, int] = field(default_factory=dict)
     final_error: float | None = None
     far: bool | None = None
-    siblings: list[MemoryEntry] = field(default_factory=list)
 
     @property
     def codes(self) -> set[str]:
@@ -62,7 +59,6 @@ def gather(
     view: TaskView,
     packet: DiagnosisPacket,
     episodes: list[RecordedEpisode],
-    siblings: list[MemoryEntry],
 ) -> Evidence:
     """Collect the evidence of one parent (see :class:`Evidence`)."""
     success = {r.name for r in view.spec.termination_reasons if r.success} | {"success"}
@@ -74,7 +70,6 @@ def gather(
         episodes=episodes,
         total=packet.nominal.episodes,
         failures=failures,
-        siblings=siblings,
     )
     ev.failed_criteria = dict(packet.nominal.failed_criteria)
     ev.final_error, ev.far = _final_error(view, packet, episodes)
