@@ -9,7 +9,8 @@ for numbers; no tokenizer is needed) of the text, plus 800 tokens per image part
 ``--vision``. The baseline, measured in the same run, is the iteration-0 request: the
 difference is what the memory of what was tried costs.
 
-    python benchmarks/prompt_size.py [--tasks DroneHover DroneGates] [--steps 4096] [--no-write]
+    python benchmarks/prompt_size.py [--tasks DroneHover DroneGates] [--steps 4096] [--vision]
+        [--dump DIR] [--no-write]
 
 Writes its table into ``benchmarks/RESULTS.md`` (section ``prompt-size``).
 """
@@ -74,7 +75,7 @@ def iteration_zero_history(task: str, steps: int, out: Path) -> list[Any]:
     return [IterationRecord.model_validate(it) for it in loop.manifest["iterations"]]
 
 
-def measure(task: str, steps: int, vision: bool) -> dict[str, Any]:
+def measure(task: str, steps: int, vision: bool, dump: Path | None = None) -> dict[str, Any]:
     import sims
     from agentic_rl.designers import make_designer
 
@@ -88,8 +89,15 @@ def measure(task: str, steps: int, vision: bool) -> dict[str, Any]:
             vision=vision,
             transcript=Path(tmp) / "llm_transcript.jsonl",
         )
-        first = request_tokens(designer.messages(spec, []))
-        refine = request_tokens(designer.messages(spec, history))
+        first_messages = designer.messages(spec, [])
+        refine_messages = designer.messages(spec, history)
+        first = request_tokens(first_messages)
+        refine = request_tokens(refine_messages)
+        if dump is not None:  # the prompts as text, to read what a model gets
+            dump.mkdir(parents=True, exist_ok=True)
+            short = spec.id.split("/")[-1]
+            for name, msgs in (("iteration0", first_messages), ("refinement", refine_messages)):
+                (dump / f"{short}_{name}.md").write_text(_as_text(msgs))
         memory = designer.last_memory
     statuses = [c.status for c in history[-1].candidates]
     return {
@@ -100,6 +108,16 @@ def measure(task: str, steps: int, vision: bool) -> dict[str, Any]:
         "dropped": memory.dropped if memory else [],
         "candidates": ", ".join(statuses),
     }
+
+
+def _as_text(messages: list[dict[str, Any]]) -> str:
+    out = []
+    for m in messages:
+        content = m["content"]
+        parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        body = "\n".join(p["text"] if p["type"] == "text" else "[image part]" for p in parts)
+        out.append(f"===== {m['role']} =====\n{body}")
+    return "\n\n".join(out) + "\n"
 
 
 def write_results(rows: list[dict[str, Any]], command: str, load: str, vision: bool) -> None:
@@ -141,8 +159,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4096)
     parser.add_argument("--vision", action="store_true")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--dump", type=Path, help="write the prompts as text into this folder")
     args = parser.parse_args()
-    rows = [measure(t, args.steps, args.vision) for t in args.tasks]
+    rows = [measure(t, args.steps, args.vision, args.dump) for t in args.tasks]
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     for r in rows:
         print(
@@ -152,7 +171,7 @@ def main() -> None:
             f"(baseline); dropped: {'; '.join(r['dropped']) or 'nothing'}"
         )
     command = "python benchmarks/prompt_size.py " + " ".join(
-        a for a in sys.argv[1:] if a != "--no-write"
+        a for a in sys.argv[1:] if a != "--no-write" and not a.startswith("--dump")
     )
     if not args.no_write:
         write_results(rows, command.strip(), load, args.vision)
