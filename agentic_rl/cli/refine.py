@@ -129,7 +129,7 @@ def refine(
             loop = RefineLoop.start(config, console)
         console.print(f"run folder: [bold]{loop.store.root}[/]  (seed {loop.config.seed})")
         if feedback is not None:
-            path = add_feedback(loop.store.root, feedback, loop.manifest.get("iteration"))
+            path = add_feedback(loop.store.root, feedback, loop.manifest.iteration)
             console.print(f"feedback added to {path}")
         summary = loop.run()
     except (DesignerError, BudgetExceeded) as exc:
