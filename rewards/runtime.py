@@ -68,6 +68,7 @@ class RewardFunction:
     """
 
     __slots__ = (
+        "_call",
         "_consecutive",
         "_ctx",
         "_fn",
@@ -105,6 +106,7 @@ class RewardFunction:
                 f"{max_consecutive_overruns} and {max_errors}"
             )
         self._fn = raw
+        self._call = self._first_call  # then `raw` itself: no per-call check
         self._ctx = ctx
         self.program = program
         self.budget_s = budget * 1e-6
@@ -137,7 +139,7 @@ class RewardFunction:
         try:
             # The program builds a fresh dict per call (the smoke run checked the type), so
             # values are normalized in place: no second dict, no float() on floats.
-            out = self._fn(state, action, prev_state, task)
+            out = self._call(state, action, prev_state, task)
             # Fast path, one C-level pass: a float total that is finite means every term is
             # a finite Python number (a NaN, an inf or a numpy/array term would change the
             # total's type or finiteness). Anything else is normalized term by term.
@@ -153,6 +155,13 @@ class RewardFunction:
         return out
 
     # -- rare paths, kept out of __call__ so the fast path stays short
+    def _first_call(self, *args: Any) -> Any:
+        # The worker's envs and networks exist by now: from here on the reward's address
+        # space headroom applies (rewards.guard.tighten_memory).
+        guard.tighten_memory()
+        self._call = self._fn
+        return self._fn(*args)
+
     def _normalize(self, out: dict[str, Any]) -> None:
         """Every term to a finite float, in place (NaN and +-inf zeroed and counted)."""
         for name, value in out.items():
