@@ -48,6 +48,12 @@ def refine(
         help="Domain randomization in training: off (default), on (the task's ranges) or auto "
         "(ranges widened within a robustness sweep of the best policy).",
     ),
+    warm_start: str = typer.Option(
+        None,
+        "--warm-start",
+        help="auto (default), on or off: from iteration 1 candidates continue their parent's "
+        "policy under their new reward, next to a control that keeps the parent's reward.",
+    ),
     out: str = typer.Option(None, "--out", help="Parent folder of run folders [runs]."),
     resume: Path = typer.Option(None, "--resume", help="Continue an interrupted run folder."),
     config_file: Path = typer.Option(None, "--config", help="YAML or TOML file of these options."),
@@ -110,6 +116,7 @@ def refine(
                 "max_wall": max_wall,
                 "target_success": target_success,
                 "randomize": randomize,
+                "warm_start": warm_start,
                 "out": out,
                 "designer_options": designer_opts or None,
             }
@@ -175,8 +182,31 @@ def print_summary(console: Console, root: Path, summary: dict) -> None:
     initial, final = summary["initial"], summary["final"]
     if initial and final:
         console.print(
-            f"success: iteration 0 best {initial['success_rate']:.0%} -> final best "
+            f"selection seeds: iteration 0 best {initial['success_rate']:.0%} -> final best "
             f"{final['success_rate']:.0%} ({final['cid']})"
+        )
+    test = summary.get("test") or {}
+    t_initial, t_final = test.get("initial"), test.get("final")
+    if t_initial and t_final:
+        imp = test["improvement"]
+        rel = imp.get("relative")
+        console.print(
+            f"test seeds ({test['episodes']} episodes, never used for selection): iteration 0 "
+            f"best {t_initial['success_rate']:.0%} -> final {t_final['success_rate']:.0%} "
+            f"({imp['success_points'] * 100:+.0f} points"
+            + ("" if rel is None else f", {rel:+.0%} relative")
+            + ")"
+        )
+    for c in summary.get("controls") or []:
+        if c.get("test"):
+            console.print(
+                f"iteration {c['iteration']}: refined reward {c['refined']} "
+                f"{c['test']['refined']:.0%} vs control {c['control']} "
+                f"{c['test']['control']:.0%} on test seeds"
+            )
+    if summary.get("refused_by_checks"):
+        console.print(
+            f"rewards refused by the checks before training: {summary['refused_by_checks']}"
         )
     usage = summary["usage"]
     console.print(

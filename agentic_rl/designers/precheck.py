@@ -6,7 +6,8 @@ episodes (their per-step states and actions; the ground truth of each: success, 
 reason) through the new reward and asks two questions the issue names:
 
 (a) **ranking**: do the successful episodes earn a higher return than the failed ones (mean
-    over each group; the share of (success, failure) pairs ranked right is reported too)?
+    over each group, with at least :data:`MIN_GROUP` episodes in each; the share of (success,
+    failure) pairs ranked right is reported too)?
 (b) **survival**: does ending early by a failure ever pay more than surviving to the time
     limit? Measured two ways, on whichever episodes exist:
 
@@ -56,6 +57,9 @@ DEFAULT_WALL_SECONDS = 120.0
 PAY_MARGIN = 1e-3
 #: Ending early must pay in more than this share of an episode group for check (b) to fail.
 PAY_MAJORITY = 0.5
+#: Check (a) compares group means only with at least this many successes and failures: one
+#: failed episode that nearly succeeded is noise, not a verdict on the reward.
+MIN_GROUP = 2
 
 
 @dataclass(frozen=True)
@@ -448,13 +452,13 @@ def _pairs(good: np.ndarray, bad: np.ndarray) -> float | None:
 
 def _ranking(returns: np.ndarray, ok: np.ndarray) -> CheckResult:
     good, bad = returns[ok], returns[~ok]
-    if not good.size or not bad.size:
-        which = "successful" if not good.size else "failed"
+    if good.size < MIN_GROUP or bad.size < MIN_GROUP:
+        which = "successful" if good.size < MIN_GROUP else "failed"
         return CheckResult(
             name="ranking",
             applicable=False,
             passed=True,
-            message=f"(a) not applicable: no {which} episode was recorded",
+            message=f"(a) not applicable: fewer than {MIN_GROUP} {which} episodes were recorded",
         )
     g, b = float(good.mean()), float(bad.mean())
     pairs = _pairs(good, bad)
