@@ -144,6 +144,7 @@ class PolicyNode:
             )
             for role, spec in profile.inputs.items()
         ]
+        self._check_message_layouts()
         self._diag = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_cls = DiagnosticArray
         node.create_service(SetBool, "~/enable", self._on_enable)
@@ -156,6 +157,19 @@ class PolicyNode:
             f"{bundle.task_id} on profile {profile.name} ({self.rt.policy.backend}); "
             f"waiting for inputs {self.rt.watchdog.roles}; enable with ~/enable"
         )
+
+    def _check_message_layouts(self) -> None:
+        """Fail at start-up, with the fix, when the workspace's messages lack fields the
+        profile sends (px4_msgs built for another PX4 release than ``params.px4_version``)."""
+        for out in self.rt.adapter.idle(0.0):
+            try:
+                fill(self._type(out.type)(), out.data)
+            except (KeyError, AttributeError) as exc:
+                raise SystemExit(
+                    f"{out.type} in this workspace has no field {exc}: its package is of "
+                    "another release than the profile expects; for PX4 set params.px4_version "
+                    "to the release your px4_msgs are built for (1.14 or 1.15+)"
+                ) from None
 
     def _type(self, name: str) -> type:
         if name not in self._types:
