@@ -205,9 +205,18 @@ def test_process_executor_workers_die_with_their_driver(tmp_path):
     assert not _alive(worker), "the worker outlived its driver"
     import fcntl
 
+    # The lock is free once the worker is fully gone (its threads exit a moment after the
+    # main thread shows as a zombie): no orphan keeps holding it.
     fd = os.open(lock, os.O_RDWR)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: no orphan holds it
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                assert time.monotonic() < deadline, "the run lock is still held"
+                time.sleep(0.05)
     finally:
         os.close(fd)
 

@@ -16,9 +16,14 @@ from agentic_rl.executors.work import CandidateJob, CandidateResult
 from rewards.child import ChildOutcome, GuardedChild
 from rewards.guard import ProcessLimits
 
-#: Address space a training worker may add once torch, PyBullet and the trainer are loaded.
-#: Training itself needs ~100 MiB on top; the rest is room for the reward program's arrays.
-WORKER_MEMORY_MB = 1024
+#: Address space a training worker may add from its first reward call on (its envs and
+#: networks exist by then; evaluation envs and plots need ~100-200 MiB later). A reward's own
+#: arrays are capped at 8 MB each (rewards.caps), so 512 MiB leaves ample room, and keeps a
+#: worker of the heaviest default config (ArmPickPlace, 16 envs: ~1.3 GB resident) under 2 GiB.
+WORKER_MEMORY_MB = 512
+#: Address space a worker may add while it builds its envs and networks (before any reward
+#: call): a safety net only, no model-written code runs then.
+WORKER_STARTUP_MB = 6144
 #: Modules imported before the limits are armed (their size is not the reward's).
 PRELOAD = (
     "numpy",
@@ -36,6 +41,7 @@ def worker_limits(job: CandidateJob) -> ProcessLimits:
     """The limits of the worker that trains ``job``: its timeout bounds wall and CPU time."""
     return ProcessLimits(
         memory_mb=job.memory_mb or WORKER_MEMORY_MB,
+        startup_mb=WORKER_STARTUP_MB,
         cpu_seconds=job.timeout * 1.5,  # one torch thread plus PyBullet's helper threads
         wall_seconds=job.timeout,
     )
