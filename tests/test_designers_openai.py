@@ -347,7 +347,7 @@ def test_vision_sends_image_parts_and_the_transcript_abbreviates_them(server, tr
     images = [p for p in content if p["type"] == "image_url"]
     assert len(images) == 3, "the overview render, the scene image and the success plot"
     captions = [p["text"] for p in content if p["type"] == "text"][1:]
-    assert captions[0].startswith("Image: overview render of agentic_rl/DroneHover-v0")
+    assert captions[0].startswith("Image: agentic_rl/DroneHover-v0 at the start of an episode")
     assert all(p["image_url"]["url"].startswith("data:image/png;base64,") for p in images)
     text = transcript.read_text()
     assert "base64," not in text and "<image/png" in text
