@@ -236,6 +236,7 @@ class RefineLoop:
                 self.console.print(f"i{i}/c{key}: [red]rejected[/] ({verdict.stage})")
             else:
                 (d / "reward.py").write_text(verdict.program.source)
+                write_json(d / "reward.json", verdict.program)  # the checked program, for jobs
                 cand.update(state="accepted")
             self._save()
         current["stage"] = "train"
@@ -300,7 +301,7 @@ class RefineLoop:
         busy = min(cfg.workers, len(jobs))
         wall0, cpu0 = time.monotonic(), _cpu_seconds()
         if self._executor is None:  # one per run: a Ray cluster starts once, not per batch
-            self._executor = make_executor(cfg.executor, cfg.workers)
+            self._executor = make_executor(cfg.executor, cfg.workers, self.store.lock_fds)
         for result in self._executor.run(jobs):
             self._record_result(i, result)
         # CPU utilisation of the training phase: CPU seconds of this process and its finished
@@ -338,10 +339,14 @@ class RefineLoop:
             seed=seeds.training(cfg.seed, i, k),
             **cfg.ppo,
         )
+        checked = self.store.candidate_dir(i, k) / "reward.json"
         return CandidateJob(
             task_id=cfg.task,
             candidate=f"i{i}/c{k}",
             out_dir=str(self.store.candidate_dir(i, k)),
+            reward=rewards.RewardProgram.model_validate(read_json(checked))
+            if checked.exists()
+            else None,
             ppo=ppo.model_dump(mode="json"),
             stop_at=stop_at,
             randomize=self.manifest["current"].get("randomize", cfg.randomize),

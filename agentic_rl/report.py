@@ -239,13 +239,17 @@ def render(run_dir: Path) -> str:
         if final
         else "<p class='muted'>No candidate finished training.</p>"
     )
+    from agentic_rl.feedback import read_feedback
+
+    feedback = read_feedback(run_dir)  # what a person told the designer (feedback.md)
+    feedback_html = f"<h2>Human feedback</h2><pre>{html.escape(feedback)}</pre>" if feedback else ""
     title = f"agentic-rl refine: {html.escape(manifest['task_id'])}"
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>{_CSS}</style></head><body>
 <h1>{title}</h1>
 <p class="muted">{html.escape(str(run_dir))} &middot; status {manifest["status"]}
 &middot; {html.escape(str(manifest.get("stop_reason") or ""))}</p>
-<div class="cards">{card_html}</div>
+<div class="cards">{card_html}</div>{feedback_html}
 <h2>Success per iteration</h2>{_success_plot(iterations) if iterations else ""}
 <h2>Training curves</h2>{_curves_plot(iterations)}
 <h2>Best policy</h2>{best_line}{gif}

@@ -112,6 +112,12 @@ class RunStore:
         os.write(fd, str(os.getpid()).encode())
         self._lock_fd = fd
 
+    @property
+    def lock_fds(self) -> tuple[int, ...]:
+        """The lock's descriptor (empty when not locked): workers inherit it, so the lock is
+        held until the driver and every worker are gone."""
+        return () if self._lock_fd is None else (self._lock_fd,)
+
     def unlock(self) -> None:
         if self._lock_fd is not None:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)

@@ -33,12 +33,23 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 BEGIN, END = "<!-- designer_learning:begin -->", "<!-- designer_learning:end -->"
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and its finished children (env workers, sandboxes)."""
+    import resource
+
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
+
+
 def write_results(out: dict, path: Path = RESULTS) -> None:
-    """Replace this benchmark's section of RESULTS.md with the run in ``out``."""
-    lines = [
-        BEGIN,
+    """Put this run's table into this benchmark's section of RESULTS.md, replacing an
+    earlier run of the same task, budget and seed and keeping the others."""
+    title = (
         f"### Offline designer learning ({out['task']}, {out['steps']:,} steps per candidate, "
-        f"seed {out['seed']}, {out['episodes']} held-out episodes)",
+        f"seed {out['seed']}"
+    )
+    lines = [
+        title + f", {out['episodes']} held-out episodes)",
         "",
         f"`{out['command']}`; load average {out['load']}.",
         "",
@@ -59,16 +70,17 @@ def write_results(out: dict, path: Path = RESULTS) -> None:
         "",
         f"Naive {out['naive_success']:.2f} -> final {out['final_success']:.2f} "
         f"({'inf' if ratio is None else f'{ratio:.2f}x'}); best {out['best_success']:.2f}.",
-        END,
     ]
-    section = "\n".join(lines)
     text = path.read_text() if path.exists() else "# Benchmark results\n"
+    blocks: list[str] = []
     if BEGIN in text and END in text:
         head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
+        old, tail = rest.split(END, 1)
+        blocks = ["### " + b.strip() for b in old.split("### ") if b.strip()]
     else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+        head, tail = text.rstrip("\n") + "\n\n", "\n"
+    blocks = [b for b in blocks if not b.startswith(title)] + ["\n".join(lines)]
+    path.write_text(head + BEGIN + "\n" + "\n\n".join(blocks) + "\n" + END + tail)
 
 
 def _precheck_cell(verdict: Any, success: float, parent: float | None) -> str | None:
@@ -111,7 +123,7 @@ def main() -> int:
     history: list[IterationRecord] = []
     rows = []
     for it in range(args.rounds + 1):
-        cpu0 = time.process_time()
+        cpu0 = _cpu()
         proposal = designer.propose(spec, history, 1)[0]
         cand = work / f"iter_{it}"
         cand.mkdir(parents=True, exist_ok=True)
@@ -173,7 +185,7 @@ def main() -> int:
                 "packet_success": packet.nominal.success_rate,
                 "success": held_out.success_rate,
                 "train_s": round(train_s, 1),
-                "cpu_s": round(time.process_time() - cpu0, 1),
+                "cpu_s": round(_cpu() - cpu0, 1),
                 "precheck": _precheck_cell(verdict, held_out.success_rate, parent_success),
             }
         )

@@ -8,7 +8,10 @@ interleaved in the same run so they share the machine's load:
 * ``restricted``: the function the pipeline compiles (restricted builtins, read-only
   namespaces), called directly;
 * ``guarded``: what training calls, the :class:`rewards.RewardFunction` wrapper around it
-  (float conversion, non-finite check, time budget).
+  (float conversion, non-finite check, time budget, the watchdog's one store per call).
+
+Both compiled forms include the runtime size caps of ``rewards/caps.py`` where the compiler
+inserts them (none for the reference rewards: their operands are provably numbers).
 
 Each figure is the best (lowest) mean per call over ``--repeats`` passes over the states.
 Targets (issue 3): guarded / plain <= 1.5, and guarded < 10 us per call for the drone tasks.
@@ -17,7 +20,10 @@ corpora in ``tests/data/reward_corpus`` (target: >= 95% of realistic accepted, e
 rejected).
 
     python benchmarks/reward_overhead.py [--tasks DroneHover ArmReach] [--repeats 30]
-                                         [--no-corpus] [--json]
+                                         [--no-corpus] [--json] [--no-write]
+
+The table goes into ``benchmarks/RESULTS.md`` between ``<!-- reward_overhead:begin -->`` and
+``<!-- reward_overhead:end -->`` (with the machine's load average when it ran).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import argparse
 import builtins
 import json
 import math
+import os
 import platform
 import re
 import sys
@@ -40,6 +47,8 @@ import sims
 from rewards import terms
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "reward_corpus"
+RESULTS = Path(__file__).with_name("RESULTS.md")
+BEGIN, END = "<!-- reward_overhead:begin -->", "<!-- reward_overhead:end -->"
 RATIO_TARGET = 1.5
 DRONE_US_TARGET = 10.0
 
@@ -126,12 +135,44 @@ def bench_corpus() -> dict[str, Any]:
     }
 
 
+def write_results(result: dict[str, Any], path: Path = RESULTS) -> None:
+    """Replace (or append) the reward-overhead section of RESULTS.md."""
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    lines = [
+        BEGIN,
+        "## Reward call overhead (reference rewards)",
+        "",
+        "`python benchmarks/reward_overhead.py` -- best mean per call over "
+        f"{result['repeats']} interleaved passes on each task's recorded states; "
+        f"load average {load} (1/5/15 min) on {result['machine']['platform']}. Target: "
+        f"guarded / plain <= {RATIO_TARGET}.",
+        "",
+        "| task | plain us | restricted us | guarded us | guarded / plain |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for r in result["tasks"]:
+        lines.append(
+            f"| {r['task'].split('/')[-1]} | {r['plain_us']:.2f} | {r['restricted_us']:.2f} | "
+            f"{r['guarded_us']:.2f} | {r['ratio']:.2f} |"
+        )
+    lines.append(END)
+    section = "\n".join(lines)
+    text = path.read_text() if path.exists() else "# Benchmark results\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + section + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", nargs="*", help="Task ids or short names (default: all).")
     parser.add_argument("--repeats", type=int, default=30, help="Timed passes per form.")
     parser.add_argument("--no-corpus", action="store_true", help="Skip the corpus check.")
     parser.add_argument("--json", action="store_true", help="Print results as JSON.")
+    parser.add_argument("--no-write", action="store_true", help="Do not update RESULTS.md.")
     args = parser.parse_args(argv)
     task_ids = [sims.resolve(t)[0] for t in args.tasks] if args.tasks else list(sims.BUILTIN_TASKS)
     rows = [bench_task(tid, args.repeats) for tid in task_ids]
@@ -148,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         "all_met": all(r["ratio_met"] and r["us_met"] is not False for r in rows)
         and (corpus is None or (corpus["accept_met"] and corpus["reject_met"])),
     }
+    if not args.no_write:
+        write_results(result)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0 if result["all_met"] else 1

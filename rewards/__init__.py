@@ -30,11 +30,13 @@ from rewards import terms
 from rewards.errors import (
     STAGES,
     RewardBudgetExceeded,
+    RewardLimitExceeded,
     RewardRejected,
     RewardRuntimeError,
     Stage,
 )
 from rewards.extract import extract_code
+from rewards.guard import ProcessLimits
 from rewards.pipeline import (
     SPARSE_SOURCE,
     check_source,
@@ -64,11 +66,13 @@ __all__ = [
     "STAGES",
     "Accepted",
     "CheckResult",
+    "ProcessLimits",
     "Rejected",
     "RewardBudgetExceeded",
     "RewardCallable",
     "RewardContext",
     "RewardFunction",
+    "RewardLimitExceeded",
     "RewardProgram",
     "RewardRejected",
     "RewardRuntimeError",

@@ -4,11 +4,14 @@ Only code that passed :func:`rewards.validate.validate` reaches this module. Run
 body is safe in the calling process: validation admits only function definitions and constant
 assignments at module level, so "executing" the module defines functions and binds literals.
 Module-level containers are frozen afterwards (lists become tuples, dicts read-only mappings,
-arrays read-only), so a program cannot keep state from one call to the next.
+arrays read-only), so a program cannot keep state from one call to the next. Before compiling,
+the operations that could build something huge from state-dependent sizes are routed through
+the runtime caps of :mod:`rewards.caps`.
 """
 
 from __future__ import annotations
 
+import copy
 import traceback
 import warnings
 from collections.abc import Callable, Mapping
@@ -17,9 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from rewards.caps import guard_operations
 from rewards.errors import RewardRejected
 from rewards.namespace import IMPORTABLE, program_globals
 from rewards.validate import ENTRY, FILENAME, ValidatedProgram, validate
+from rewards.validate.kinds import program_kinds
 
 if TYPE_CHECKING:
     from rewards.program import RewardContext
@@ -61,11 +66,14 @@ def compile_validated(program: ValidatedProgram) -> RawReward:
         RewardRejected: (stage ``compile``) if Python refuses the code or a module-level
             constant fails to evaluate (e.g. ``np.array([1, [2]])``).
     """
+    tree = copy.deepcopy(program.tree)  # the validated tree stays as it was checked
+    kinds = program_kinds(tree, ENTRY, set(program.aliases))
+    tree = guard_operations(tree, lambda fn: kinds[fn.name])
     try:
         with warnings.catch_warnings():
             # e.g. "'int' object is not subscriptable": the smoke run reports it precisely
             warnings.simplefilter("ignore", SyntaxWarning)
-            code = compile(program.tree, FILENAME, "exec", dont_inherit=True)
+            code = compile(tree, FILENAME, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         raise RewardRejected(
             "compile", getattr(exc, "lineno", None), f"Python could not compile the program: {exc}"

@@ -9,6 +9,8 @@ Two families, kept apart on purpose:
 * :class:`RewardRuntimeError`: an accepted program misbehaved during training badly enough
   that the candidate must fail (it repeatedly ran over its per-call time budget, or kept
   raising). Isolated, rare misbehaviour is counted and zeroed instead, never raised.
+  :class:`RewardLimitExceeded` is the one raised when a limit of the sandbox is hit (memory,
+  CPU time, the per-call watchdog, a size cap): it names the limit.
 """
 
 from __future__ import annotations
@@ -56,3 +58,26 @@ class RewardRuntimeError(RuntimeError):
 
 class RewardBudgetExceeded(RewardRuntimeError):
     """The reward program repeatedly took longer per call than its time budget."""
+
+
+#: The limits a guarded process enforces (see :mod:`rewards.guard` and :mod:`rewards.caps`).
+Limit = Literal["memory", "cpu", "watchdog", "size", "wall"]
+
+
+class RewardLimitExceeded(RewardRuntimeError):
+    """A reward program (or the process calling it) hit one of the sandbox's limits.
+
+    Args:
+        limit: which limit: ``memory`` (address space), ``cpu`` (CPU time), ``watchdog``
+            (one call ran far past its budget), ``size`` (a runtime size cap inside the reward
+            namespace) or ``wall`` (wall-clock time).
+        message: what happened and what to do instead.
+    """
+
+    def __init__(self, limit: Limit, message: str) -> None:
+        self.limit = limit
+        self.message = message
+        super().__init__(f"{limit} limit: {message}")
+
+    def __reduce__(self) -> tuple[type[RewardLimitExceeded], tuple[Limit, str]]:
+        return (type(self), (self.limit, self.message))

@@ -12,6 +12,9 @@ Safety rests on three layers, each enough on its own for the common attacks:
 2. the program's ``__builtins__`` holds only :data:`SAFE_BUILTINS`;
 3. ``np``/``math``/``terms`` are read-only namespaces holding only allowlisted members, so
    even a missed code path cannot reach ``np.save``, ``np.load`` or ``np.ctypeslib``.
+
+Sizes are capped at run time as well: ``np``'s constructors are the capped versions of
+:mod:`rewards.caps`, and so are ``pow`` and the operators the compiler routes through it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from rewards import caps as _caps
 from rewards import terms as _terms
 
 
@@ -159,6 +163,7 @@ NUMPY = _namespace(
     "np",
     {
         **{n: getattr(np, n) for n in NUMPY_NAMES},
+        **_caps.capped_numpy(),  # constructors whose size a program controls, capped
         "linalg": _namespace(
             "np.linalg",
             {n: getattr(np.linalg, n) for n in NUMPY_LINALG_NAMES},
@@ -227,8 +232,13 @@ def program_globals(extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     # A plain dict (not a read-only proxy): CPython's fast global lookups need one, and
     # programs cannot reach it since the name ``__builtins__`` is rejected.
     g: dict[str, Any] = {
-        "__builtins__": {**SAFE_BUILTINS, "__import__": _numpy_internal_import},
+        "__builtins__": {
+            **SAFE_BUILTINS,
+            "pow": _caps.power,
+            "__import__": _numpy_internal_import,
+        },
         "__name__": "reward_program",
+        **_caps.OPERATORS,
         "np": NUMPY,
         "math": MATH,
         "terms": TERMS,

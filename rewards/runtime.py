@@ -11,7 +11,14 @@ are handled off the fast path:
   :class:`RewardRuntimeError` naming the first error and its line;
 * a call slower than the per-call budget counts as an overrun; ``max_consecutive_overruns``
   overruns in a row fail the candidate with :class:`RewardBudgetExceeded`. Consecutive,
-  because a single slow call is usually the OS descheduling the worker, not the program.
+  because a single slow call is usually the OS descheduling the worker, not the program;
+* one call running :data:`rewards.guard.WATCHDOG_FACTOR` times its budget (at least
+  :data:`rewards.guard.WATCHDOG_FLOOR_S`) fails the candidate at once: each call writes its
+  deadline into the watch slot that the guarded child's parent watches (:mod:`rewards.guard`),
+  one memory store per call;
+* a sandbox limit hit inside a call (``MemoryError`` under the address-space limit, the CPU
+  limit, the watchdog, a size cap of :mod:`rewards.caps`) fails the candidate at once with
+  :class:`RewardLimitExceeded` naming the limit, the program's hash and its line.
 
 The wrapper adds well under a microsecond per call (``benchmarks/reward_overhead.py``).
 """
@@ -24,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from rewards import guard
 from rewards.compile import RawReward, compile_source, program_line
-from rewards.errors import RewardBudgetExceeded, RewardRuntimeError
+from rewards.errors import RewardBudgetExceeded, RewardLimitExceeded, RewardRuntimeError
 from rewards.program import RewardContext, RewardProgram
 
 #: Default per-call time budget (microseconds). Env steps cost 100s of microseconds; a reward
@@ -62,6 +70,8 @@ class RewardFunction:
         "_consecutive",
         "_ctx",
         "_fn",
+        "_slot",
+        "_watch_s",
         "_zero",
         "budget_s",
         "calls",
@@ -100,6 +110,8 @@ class RewardFunction:
         self.max_consecutive_overruns = max_consecutive_overruns
         self.max_errors = max_errors
         self._zero = dict.fromkeys(program.terms, 0.0)
+        self._slot = guard.watch_slot()
+        self._watch_s = guard.watchdog_seconds(self.budget_s)
         self._consecutive = 0
         self.calls = 0
         self.overruns = 0
@@ -117,6 +129,10 @@ class RewardFunction:
     ) -> dict[str, float]:
         self.calls += 1
         t0 = perf_counter()
+        # One store: the deadline of this call, which the guarded child's parent watches. It
+        # is not cleared afterwards (that would double the cost); a stale deadline between
+        # calls is recognised because no reward frame is on the stack (rewards.guard).
+        self._slot[0] = t0 + self._watch_s
         try:
             # The program builds a fresh dict per call (the smoke run checked the type), so
             # values are normalized in place: no second dict, no float() on floats.
@@ -140,6 +156,8 @@ class RewardFunction:
         return 0.0
 
     def _error(self, exc: Exception) -> dict[str, float]:
+        if isinstance(exc, (MemoryError, RewardLimitExceeded)):
+            raise self._limit_failure(exc) from None
         kind = type(exc).__name__
         self.error_counts[kind] = self.error_counts.get(kind, 0) + 1
         if self.first_error is None:
@@ -170,6 +188,29 @@ class RewardFunction:
                 f"call on {self._consecutive} consecutive calls (slowest {self.slowest_us:.0f} "
                 f"us){measured}. Make it cheaper: avoid large arrays and long loops."
             )
+
+    def _limit_failure(self, exc: BaseException) -> RewardLimitExceeded:
+        """The candidate-failing error for a sandbox limit hit inside a call."""
+        line = program_line(exc)
+        where = f" at line {line}" if line is not None else ""
+        program = f"the reward program {self.program.source_hash[:12]}"
+        if isinstance(exc, MemoryError):
+            mb = guard.memory_limit_mb()
+            cap = f"its {mb} MiB address-space limit" if mb else "the available memory"
+            return RewardLimitExceeded(
+                "memory",
+                f"{program} ran out of {cap}{where}. Avoid building large arrays or lists "
+                "(e.g. outer products or broadcasting of long vectors).",
+            )
+        assert isinstance(exc, RewardLimitExceeded)
+        if exc.limit == "watchdog":
+            return RewardLimitExceeded(
+                "watchdog",
+                f"one call of {program} ran longer than {self._watch_s:g} s{where} (its budget "
+                f"is {self.budget_s * 1e6:.0f} us per call). Keep every call cheap in every "
+                "state: no long loops or large array computations.",
+            )
+        return RewardLimitExceeded(exc.limit, f"{program}{where}: {exc.message}")
 
     # -- reporting and pickling
     def stats(self) -> dict[str, Any]:

@@ -1,12 +1,13 @@
 """The smoke run: a candidate reward on recorded states, in a resource-limited child process.
 
 Static checks cannot prove a program finishes quickly, stays small or returns finite numbers
-on real states; running it can. The run happens in a fresh ``spawn`` child (no inherited
-state from the parent, no forked threads) that, before touching the program, caps its own
+on real states; running it can. The run happens in a fresh guarded child interpreter
+(:mod:`rewards.child`: no inherited state, never the caller's ``__main__``) that, before
+touching the program, caps its own
 
 * CPU time (``RLIMIT_CPU``: the kernel stops the child when it is used up),
 * address space (``RLIMIT_AS``: allocations beyond the cap raise ``MemoryError``),
-* file writes (``RLIMIT_FSIZE`` = 0) and core dumps,
+* file writes (``RLIMIT_FSIZE`` = 0) and core dumps (see :func:`rewards.guard.arm`),
 
 clears its environment variables, and re-validates and compiles the program itself. The
 parent enforces a wall-clock limit on top and kills the child when it expires. The child
@@ -17,9 +18,6 @@ rejection (stage, line, message) explaining what went wrong on which state.
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
-import signal
 from collections.abc import Mapping
 from dataclasses import dataclass
 from time import perf_counter_ns
@@ -28,8 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from rewards.child import ChildOutcome, run_guarded
 from rewards.compile import compile_validated, program_line
-from rewards.errors import RewardRejected
+from rewards.errors import RewardLimitExceeded, RewardRejected
+from rewards.guard import ProcessLimits
 from rewards.program import RewardContext
 from rewards.states import StateBatch
 from rewards.validate import validate
@@ -97,114 +97,71 @@ def smoke_run(
         "budget_us": float(budget_us),
         "limits": limits,
     }
-    mp = multiprocessing.get_context("spawn")
-    receiver, sender = mp.Pipe(duplex=False)
-    proc = mp.Process(
-        target=_child_main, args=(sender, payload), daemon=True, name="reward-smoke-run"
+    outcome = run_guarded(
+        "rewards.sandbox:smoke_child",
+        (payload,),
+        limits=ProcessLimits(
+            memory_mb=limits.memory_mb,
+            cpu_seconds=limits.cpu_seconds,
+            wall_seconds=limits.wall_seconds,
+            no_files=True,
+            clear_env=True,
+        ),
+        preload=("numpy", "rewards.compile"),
+        name="reward-smoke-run",
     )
-    proc.start()
-    sender.close()  # so a dead child shows up as EOF instead of a hang
-    result: dict[str, Any] | None = None
-    timed_out = False
-    try:
-        if receiver.poll(limits.wall_seconds):
-            result = receiver.recv()
-        else:
-            timed_out = True
-    except (EOFError, OSError):
-        result = None
-    finally:
-        proc.join(timeout=5.0 if result is not None else 0.5)
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
-        receiver.close()
+    result: dict[str, Any] | None = outcome.value if outcome.ok else None
     if result is None:
-        raise RewardRejected("smoke", None, _death_message(proc.exitcode, timed_out, limits))
+        raise RewardRejected("smoke", outcome.line, _death_message(outcome, limits))
     if "rejected" in result:
         stage, line, message = result["rejected"]
         raise RewardRejected(stage, line, message)
     return SmokeReport(**result["ok"])
 
 
-def _death_message(exitcode: int | None, timed_out: bool, limits: SandboxLimits) -> str:
-    if timed_out:
+def _death_message(outcome: ChildOutcome, limits: SandboxLimits) -> str:
+    if outcome.kind == "timeout":
         return (
             f"the program did not finish within {limits.wall_seconds:g} s of wall time on the "
             "recorded states (an endless or extremely long computation). Keep loops short and "
             "bounded."
         )
-    if exitcode in (-signal.SIGXCPU, -signal.SIGKILL):
+    if (
+        outcome.limit == "cpu"
+        or outcome.message.endswith("SIGKILL")
+        or "SIGXCPU" in outcome.message
+    ):
         return (
             f"the program used more than {limits.cpu_seconds:g} s of CPU time on the recorded "
             "states (an endless or extremely long computation). Keep loops short and bounded."
         )
+    if outcome.limit == "memory":
+        return _memory_message(limits, outcome.line)
     return (
-        f"the sandboxed run crashed (exit code {exitcode}), most likely by exhausting its "
+        f"the sandboxed run crashed ({outcome.message}), most likely by exhausting its "
         f"{limits.memory_mb} MiB memory limit. Avoid building large arrays or lists."
     )
 
 
 # --------------------------------------------------------------------------- child side
-def _child_main(conn: Any, payload: dict[str, Any]) -> None:
-    """Entry point of the sandboxed child (module level so ``spawn`` can import it)."""
+def smoke_child(payload: dict[str, Any]) -> dict[str, Any]:
+    """The smoke run inside the guarded child (see :mod:`rewards.child`)."""
     try:
-        _apply_limits(payload["limits"])
-        result: dict[str, Any] = {"ok": _smoke(payload)}
+        return {"ok": _smoke(payload)}
     except RewardRejected as exc:
-        result = {"rejected": (exc.stage, exc.line, exc.message[:2000])}
+        return {"rejected": (exc.stage, exc.line, exc.message[:2000])}
     except MemoryError:
-        result = {"rejected": ("smoke", None, _memory_message(payload["limits"], None))}
-    except BaseException as exc:  # report anything, never hang the parent
-        result = {
+        return {"rejected": ("smoke", None, _memory_message(payload["limits"], None))}
+    except RewardLimitExceeded as exc:
+        return {"rejected": ("smoke", None, exc.message[:2000])}
+    except Exception as exc:  # report anything, never hang the parent
+        return {
             "rejected": (
                 "smoke",
                 None,
                 f"the smoke run failed: {type(exc).__name__}: {str(exc)[:500]}",
             )
         }
-    try:
-        conn.send(result)
-    finally:
-        conn.close()
-
-
-def _apply_limits(limits: SandboxLimits) -> None:
-    os.environ.clear()  # nothing in the child needs them; a leak would have nothing to read
-    try:
-        import resource
-    except ImportError:  # not a POSIX system: only the parent's wall-clock limit applies
-        return
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = math.ceil(usage.ru_utime + usage.ru_stime + limits.cpu_seconds)
-    _setlimit(resource, resource.RLIMIT_CPU, cpu, cpu + 1)
-    size = _address_space_bytes()
-    if size:
-        cap = size + limits.memory_mb * 2**20
-        _setlimit(resource, resource.RLIMIT_AS, cap, cap)
-    _setlimit(resource, resource.RLIMIT_FSIZE, 0, 0)
-    _setlimit(resource, resource.RLIMIT_CORE, 0, 0)
-    if hasattr(signal, "SIGXFSZ"):
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes fail with EFBIG, not a kill
-
-
-def _setlimit(resource: Any, which: int, soft: int, hard: int) -> None:
-    _, old_hard = resource.getrlimit(which)
-    if old_hard != resource.RLIM_INFINITY:
-        soft, hard = min(soft, old_hard), min(hard, old_hard)
-    resource.setrlimit(which, (soft, hard))
-
-
-def _address_space_bytes() -> int:
-    """Current virtual memory size of this process (Linux), or 0 if unknown."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmSize:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def _memory_message(limits: SandboxLimits, line: int | None) -> str:

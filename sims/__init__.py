@@ -1,7 +1,10 @@
 """PyBullet task suite: Crazyflie drone tasks and Franka Panda arm tasks.
 
 ``sims`` knows nothing of LLMs, PPO or torch. Every task is a gymnasium env derived from
-:class:`sims.base.SimTask` with a declarative :class:`sims.spec.TaskSpec`.
+:class:`sims.base.SimTask` with a declarative :class:`sims.spec.TaskSpec` (fields with roles,
+goal, success criteria, hazards; checked and evaluated by :mod:`sims.semantics`) and one pure
+observation function (:mod:`sims.drone.observe`, :mod:`sims.arm.observe`). A new task is
+checked with :func:`sims.check.check_task` (``agentic-rl tasks check``).
 
 >>> import sims
 >>> env = sims.make("DroneHover")          # or "agentic_rl/DroneHover-v0"

@@ -36,7 +36,7 @@ import pybullet as p
 
 from sims import randomization
 from sims.errors import TaskError
-from sims.semantics import did_you_mean
+from sims.semantics import check_metrics, check_observation, did_you_mean
 from sims.spec import TaskSpec
 
 #: A reward program as the env calls it: (state, action, prev_state, task) -> named terms.
@@ -135,7 +135,6 @@ class SimTask(gym.Env):
         self._obs_size = spec.obs_size
         self._physics_dt = 1.0 / spec.physics_hz
         self.ticks_per_step = round(spec.physics_hz / spec.control_hz)
-        self._metric_names = {m.name for m in spec.task_metrics}
         # (name, is scalar) per field in spec order: how observe()'s fields become the vector
         self._fill_plan = [(f.name, f.shape == ()) for f in spec.state_fields]
         if self.observe is not None and not isinstance(
@@ -419,44 +418,9 @@ class SimTask(gym.Env):
         return self._steps
 
     def check_fields(self, fields: Any) -> None:
-        """Check what ``observe`` returned against the spec.
-
-        Raises:
-            TaskError: naming the field that is missing, undeclared or of the wrong size.
-        """
-        spec = self.task_spec
-
-        def fail(field: str | None, problem: str) -> None:
-            raise TaskError(spec.id, "observe", field, problem)
-
-        if not isinstance(fields, Mapping):
-            fail(None, f"returned {type(fields).__name__}, expected a dict of field values")
-        names = spec.field_names
-        for f in spec.state_fields:
-            if f.name not in fields:
-                extra = [k for k in fields if k not in names]
-                fail(
-                    f.name,
-                    f"did not return declared field {f.name!r}." + did_you_mean(f.name, extra),
-                )
-            try:
-                value = np.asarray(fields[f.name], dtype=np.float64)
-            except (TypeError, ValueError) as exc:
-                fail(f.name, f"value is not numeric: {exc}")
-            if value.size != f.size:
-                fail(
-                    f.name,
-                    f"returned shape {value.shape} ({value.size} values) but the spec declares "
-                    f"shape {f.shape} ({f.size} values)",
-                )
-        for k in fields:
-            if k not in names:
-                fail(
-                    str(k),
-                    f"returned field {k!r}, which the spec does not declare."
-                    + did_you_mean(str(k), names)
-                    + " Add it to the spec's state fields or drop it.",
-                )
+        """Check what ``observe`` returned against the spec (see
+        :func:`sims.semantics.check_observation`)."""
+        check_observation(self.task_spec, fields)
 
     def _check_layout(self) -> None:
         """The layout must be JSON-serializable (a bundle carries it to the robot)."""
@@ -473,25 +437,7 @@ class SimTask(gym.Env):
         self._layout_checked = True
 
     def _checked_metrics(self, metrics: Mapping[str, float]) -> dict[str, float]:
-        names = self._metric_names
-        for k in metrics:
-            if k not in names:
-                raise TaskError(
-                    self.task_spec.id,
-                    "_episode_metrics",
-                    str(k),
-                    f"returned metric {k!r}, which the spec does not declare."
-                    + did_you_mean(str(k), names)
-                    + f" Declared: {sorted(names)}.",
-                )
-        for k in names:
-            if k not in metrics:
-                raise TaskError(
-                    self.task_spec.id,
-                    "_episode_metrics",
-                    k,
-                    f"did not return declared metric {k!r}",
-                )
+        check_metrics(self.task_spec, metrics)
         return dict(metrics)
 
     def _snapshot(self) -> tuple[np.ndarray, Mapping[str, np.ndarray]]:

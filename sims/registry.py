@@ -166,7 +166,9 @@ def resolve(name: str) -> tuple[str, str]:
     broken = "".join(f"\n  broken plugin: {e}" for e in plugin_errors())
     raise UnknownTaskError(
         f"unknown task {name!r}.{did} Run `agentic-rl tasks` for the list, or pass "
-        f"'package.module:Class' for a custom task.{broken}"
+        f"'package.module:Class' for a custom task (an id such as 'mine/Task-v0' of a class "
+        f"named by its path is known only where that path was loaded: name it by the path "
+        f"again, or register it as a plugin).{broken}"
     )
 
 

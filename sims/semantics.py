@@ -5,6 +5,8 @@ Pure Python and numpy (no PyBullet), so diagnostics, designers and the ROS side 
 * :func:`check_spec` runs whenever a spec is built (so when a task is registered, loaded from
   ``module:Class`` or made): every name a declaration uses must exist, with a did-you-mean
   hint and a :class:`~sims.errors.TaskError` naming the task, the declaration and the name.
+* :func:`check_observation` and :func:`check_metrics` check what a task's ``observe`` and
+  ``_episode_metrics`` return (the simulator runs them; so can the robot side);
 * :func:`evaluate_criteria` checks each named success sub-criterion on a recorded episode, so
   a failed episode can say *which* part of success it missed.
 """
@@ -181,6 +183,67 @@ def check_spec(spec: TaskSpec) -> None:
         need_field("landmarks", f"landmark {lm.label!r}", lm.field, vector=True)
     for ref in spec.progress:
         need_field("progress", "progress", ref)
+
+
+# ---------------------------------------------------------------------- what hooks return
+def check_observation(spec: TaskSpec, fields: Any) -> None:
+    """Check the fields an ``observe`` function returned against the spec.
+
+    Raises:
+        TaskError: (hook ``observe``) naming the field that is missing, undeclared, not
+            numeric or of the wrong size, with a did-you-mean hint.
+    """
+
+    def fail(field: str | None, problem: str) -> None:
+        raise TaskError(spec.id, "observe", field, problem)
+
+    if not isinstance(fields, Mapping):
+        fail(None, f"returned {type(fields).__name__}, expected a dict of field values")
+    names = spec.field_names
+    for f in spec.state_fields:
+        if f.name not in fields:
+            extra = [k for k in fields if k not in names]
+            fail(f.name, f"did not return declared field {f.name!r}." + did_you_mean(f.name, extra))
+        try:
+            value = np.asarray(fields[f.name], dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            fail(f.name, f"value is not numeric: {exc}")
+        if value.size != f.size:
+            fail(
+                f.name,
+                f"returned shape {value.shape} ({value.size} values) but the spec declares "
+                f"shape {f.shape} ({f.size} values)",
+            )
+    for k in fields:
+        if k not in names:
+            fail(
+                str(k),
+                f"returned field {k!r}, which the spec does not declare."
+                + did_you_mean(str(k), names)
+                + " Add it to the spec's state fields or drop it.",
+            )
+
+
+def check_metrics(spec: TaskSpec, metrics: Mapping[str, float]) -> None:
+    """Check an episode's metrics (``_episode_metrics``) name exactly the declared ones.
+
+    Raises:
+        TaskError: (hook ``_episode_metrics``) naming the undeclared or missing metric.
+    """
+    names = [m.name for m in spec.task_metrics]
+    for k in metrics:
+        if k not in names:
+            raise TaskError(
+                spec.id,
+                "_episode_metrics",
+                str(k),
+                f"returned metric {k!r}, which the spec does not declare."
+                + did_you_mean(str(k), names)
+                + f" Declared: {sorted(names)}.",
+            )
+    for k in names:
+        if k not in metrics:
+            raise TaskError(spec.id, "_episode_metrics", k, f"did not return declared metric {k!r}")
 
 
 # ---------------------------------------------------------------------- recorded episodes

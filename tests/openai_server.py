@@ -105,10 +105,23 @@ class OpenAIServer:
 
     Args:
         models: names listed by ``GET /v1/models``.
+        n: how the server treats ``n`` > 1: ``"yes"`` (as asked), ``"ignore"`` (one choice,
+            like llama.cpp) or ``"refuse"`` (HTTP 400, like some proxies).
+        images: False: a request with image parts gets HTTP 400 "image input is not
+            supported" (a text-only model behind llama.cpp or vLLM).
+        usage: False: answers carry no ``usage`` (token counts), as some servers do.
     """
 
-    def __init__(self, models: tuple[str, ...] = (MODEL,)) -> None:
+    def __init__(
+        self,
+        models: tuple[str, ...] = (MODEL,),
+        *,
+        n: str = "yes",
+        images: bool = True,
+        usage: bool = True,
+    ) -> None:
         self.models = models
+        self.n, self.images, self.usage = n, images, usage
         self.script: deque[Script] = deque()
         self.requests: list[Seen] = []
         self._release = threading.Event()
@@ -177,19 +190,49 @@ class OpenAIServer:
                 if self.path.split("?")[0] != "/v1/chat/completions":
                     self._send(Reply.error(404, f"no route {self.path}"))
                     return
+                request = body if isinstance(body, dict) else {}
+                refused = server._refuse(request)
+                if refused is not None:
+                    self._send(refused)
+                    return
                 with server._lock:
                     item = server.script.popleft() if server.script else None
                 if item is None:
                     reply = Reply.error(500, "test server: no scripted reply left")
                 elif callable(item):
-                    reply = item(body if isinstance(body, dict) else {})
+                    reply = item(request)
                 else:
                     reply = item
-                self._send(reply)
+                self._send(server._shape(reply))
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def _refuse(self, body: dict[str, Any]) -> Reply | None:
+        """The 400 a server without n or image support sends, if the request needs it."""
+        if self.n == "refuse" and int(body.get("n") or 1) > 1:
+            return Reply.error(400, "Unsupported value: 'n' must be 1 for this model")
+        if not self.images and any(
+            isinstance(m.get("content"), list)
+            and any(p.get("type") == "image_url" for p in m["content"])
+            for m in body.get("messages") or []
+        ):
+            return Reply.error(
+                400, "image input is not supported - hint: you may need to provide the mmproj"
+            )
+        return None
+
+    def _shape(self, reply: Reply) -> Reply:
+        """A reply as this server's capabilities allow (one choice, no usage)."""
+        if not isinstance(reply.body, dict) or "choices" not in reply.body:
+            return reply
+        body = dict(reply.body)
+        if self.n == "ignore":
+            body["choices"] = body["choices"][:1]
+        if not self.usage:
+            body.pop("usage", None)
+        return Reply(reply.status, body, reply.headers, reply.hang)
 
     @property
     def url(self) -> str:

@@ -336,7 +336,7 @@ def test_history_goes_into_the_prompt(server, transcript, tmp_path):
     assert (
         "### i0/c1: rejected by the validator (validate, line 1): imports are not allowed" in prompt
     )
-    assert "| i0/c1 | rejected |" in prompt, "the table of everything tried"
+    assert "- i0/c1 REJECTED" in prompt, "the table of everything tried"
     assert "improved reward program" in prompt
 
 

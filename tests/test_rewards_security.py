@@ -10,7 +10,6 @@ and checks the host never sees anything but structured rejections or guarded cal
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import re
 from pathlib import Path
@@ -106,23 +105,25 @@ def test_static_rejections_name_the_line(tmp_path):
 def test_sandbox_child_cannot_write_files_even_through_numpy(tmp_path):
     # Simulate a hole in the allowlist: run code that writes a file in the sandboxed child.
     # RLIMIT_FSIZE = 0 makes the write fail even though the code itself was allowed.
-    from rewards.sandbox import _apply_limits
+    from rewards.child import run_guarded
+    from rewards.guard import ProcessLimits
 
     canary = tmp_path / "canary.npy"
-    proc = multiprocessing.get_context("spawn").Process(
-        target=_write_after_limits, args=(str(canary), _apply_limits, LIMITS)
+    outcome = run_guarded(
+        "tests.test_rewards_security:write_after_limits",
+        (str(canary),),
+        limits=ProcessLimits(memory_mb=256, cpu_seconds=10, no_files=True, clear_env=True),
     )
-    proc.start()
-    proc.join(60)
-    assert proc.exitcode == 0
+    assert outcome.ok, outcome.message
+    assert outcome.value == "no environment"
     assert not canary.exists() or canary.stat().st_size == 0
 
 
-def _write_after_limits(path: str, apply_limits, limits) -> None:
-    apply_limits(limits)
-    assert os.environ.get("PATH") is None  # the child's environment was cleared
+def write_after_limits(path: str) -> str:
+    """Runs in the guarded child of the test above."""
     with contextlib.suppress(OSError):
         np.save(path, np.ones(1000))
+    return "no environment" if os.environ.get("PATH") is None else "environment leaked"
 
 
 def test_provided_namespaces_are_read_only_at_runtime():

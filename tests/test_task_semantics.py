@@ -223,3 +223,33 @@ def test_diagnostics_and_reports_read_declarations_not_names():
     }
     assert realism_table(sims.get_spec("ArmReach")) == []
     assert cls.command_model()["robot"] == "drone"
+
+
+def test_a_failed_exemplar_names_the_missed_criterion():
+    from agentic_rl.diagnostics.exemplars import exemplars
+    from agentic_rl.diagnostics.rollouts import EpisodeRecord
+
+    env = sims.make("DroneHover")
+    obs, info = env.reset(seed=4)
+    states, actions = [obs], []
+    while True:
+        a = np.array([0.0, 0.0, -1.0, 0.0])  # descend: never holds the hover
+        obs, _, term, trunc, info = env.step(a)
+        states.append(obs)
+        actions.append(a)
+        if term or trunc:
+            break
+    env.close()
+    ep = EpisodeRecord(
+        seed=4,
+        randomized=False,
+        success=bool(info["is_success"]),
+        reason=info["termination_reason"],
+        metrics=info["task_metrics"],
+        ret=0.0,
+        dt=1 / 48,
+        states=np.array(states),
+        actions=np.array(actions),
+    )
+    (ex,) = exemplars(env.task_spec, [ep])
+    assert "Missed: near_goal: goal_rel norm" in ex.summary

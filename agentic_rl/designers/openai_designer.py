@@ -45,8 +45,9 @@ from agentic_rl.designers.base import (
     load_packet,
     scored,
 )
+from agentic_rl.designers.memory import MEMORY_FILE, DesignMemory
 from agentic_rl.designers.prompt_facts import interface_text, task_facts
-from agentic_rl.designers.prompt_memory import DEFAULT_MEMORY_TOKENS, render_memory
+from agentic_rl.designers.prompt_memory import DEFAULT_MEMORY_TOKENS, Memory, render_memory
 from agentic_rl.llm.chat import Answer, ChatClient, ChatError
 from agentic_rl.records import IterationRecord, Proposal, Rejection
 
@@ -157,6 +158,10 @@ class OpenAIDesigner(Designer):
         self.prompt_tokens = int(prompt_tokens)
         self.feedback_path = Path(feedback) if feedback else None
         self._feedback_hash: str | None = None
+        # The run's refinement memory, shared with the offline designer, beside the transcript.
+        self.memory_path = self.transcript.path.parent / MEMORY_FILE if self.transcript else None
+        #: The memory section of the latest prompt (tokens, what was dropped), for reports.
+        self.last_memory: Memory | None = None
         self._overview_cache: dict[str, str] = {}
 
     # ------------------------------------------------------------------ public API
@@ -238,7 +243,11 @@ class OpenAIDesigner(Designer):
 
     def task_text(self, spec: TaskSpec, history: list[IterationRecord]) -> str:
         """The task prompt's text (facts, interface, feedback, memory, instruction)."""
-        memory = render_memory(history, self.prompt_tokens)
+        record = DesignMemory.load(self.memory_path).update(history)
+        if self.memory_path is not None:
+            record.save(self.memory_path)
+        memory = render_memory(history, self.prompt_tokens, record)
+        self.last_memory = memory
         instruction = (
             "Write a first reward program for this task."
             if not scored(history) and not history

@@ -6,7 +6,8 @@ episodes (their per-step states and actions; the ground truth of each: success, 
 reason) through the new reward and asks two questions the issue names:
 
 (a) **ranking**: do the successful episodes earn a higher return than the failed ones (mean
-    over each group; the share of (success, failure) pairs ranked right is reported too)?
+    over each group, with at least :data:`MIN_GROUP` episodes in each; the share of (success,
+    failure) pairs ranked right is reported too)?
 (b) **survival**: does ending early by a failure ever pay more than surviving to the time
     limit? Measured two ways, on whichever episodes exist:
 
@@ -25,14 +26,13 @@ worded for a model to repair its reward (the offline designer discards a failing
 
 Model-written code runs here exactly as in training: compiled by the reward pipeline and
 called through the guarded runtime (:class:`rewards.RewardFunction`: non-finite terms zeroed,
-exceptions counted), inside a spawned child process under the reward sandbox's CPU, address
+exceptions counted), inside the reward sandbox's guarded child process under its CPU, address
 space and wall-clock limits (:class:`rewards.SandboxLimits`).
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,6 +57,9 @@ DEFAULT_WALL_SECONDS = 120.0
 PAY_MARGIN = 1e-3
 #: Ending early must pay in more than this share of an episode group for check (b) to fail.
 PAY_MAJORITY = 0.5
+#: Check (a) compares group means only with at least this many successes and failures: one
+#: failed episode that nearly succeeded is noise, not a verdict on the reward.
+MIN_GROUP = 2
 
 
 @dataclass(frozen=True)
@@ -270,6 +273,8 @@ def score_episodes(
             tolerates, or the child hit a limit (the message names it).
     """
     from rewards import SandboxLimits
+    from rewards.child import run_guarded
+    from rewards.guard import ProcessLimits
 
     limits = limits or SandboxLimits(
         cpu_seconds=DEFAULT_CPU_SECONDS, wall_seconds=DEFAULT_WALL_SECONDS
@@ -280,53 +285,46 @@ def score_episodes(
         "episodes": list(episodes),
         "limits": limits,
     }
-    mp = multiprocessing.get_context("spawn")
-    receiver, sender = mp.Pipe(duplex=False)
-    proc = mp.Process(target=_child_main, args=(sender, payload), daemon=True, name="precheck")
-    proc.start()
-    sender.close()  # a dead child shows up as EOF instead of a hang
-    result: dict[str, Any] | None = None
-    try:
-        if receiver.poll(limits.wall_seconds):
-            result = receiver.recv()
-    except (EOFError, OSError):
-        result = None
-    finally:
-        proc.join(timeout=5.0 if result is not None else 0.5)
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
-        receiver.close()
+    # The reward sandbox's guarded child (rewards.child): limits armed before the program is
+    # compiled, no caller's __main__ re-imported, the child dies with this process.
+    outcome = run_guarded(
+        "agentic_rl.designers.precheck:score_child",
+        (payload,),
+        limits=ProcessLimits(
+            memory_mb=limits.memory_mb,
+            cpu_seconds=limits.cpu_seconds,
+            wall_seconds=limits.wall_seconds,
+            no_files=True,
+            clear_env=True,
+        ),
+        preload=("numpy", "rewards", "sims", "agentic_rl.designers.precheck"),
+        name="precheck",
+    )
+    result: dict[str, Any] | None = outcome.value if outcome.ok else None
     if result is None:
         raise PrecheckError(
             f"scoring the recorded episodes did not finish within the sandbox's limits "
             f"({limits.cpu_seconds:g} s CPU, {limits.memory_mb} MiB, {limits.wall_seconds:g} s "
-            "wall): keep the reward cheap and bounded",
+            f"wall; {outcome.message}): keep the reward cheap and bounded",
         )
     if "rejected" in result:
         raise PrecheckError(result["rejected"])
     return [np.asarray(r, dtype=np.float64) for r in result["rewards"]], int(result["errors"])
 
 
-def _child_main(conn: Any, payload: dict[str, Any]) -> None:
-    """Sandboxed child: limits first, then compile and call the reward (spawn imports this)."""
+def score_child(payload: dict[str, Any]) -> dict[str, Any]:
+    """Inside the guarded child: compile and call the reward on every recorded step."""
     from rewards import RewardRejected
-    from rewards.sandbox import _apply_limits  # the reward sandbox's own limit setter
 
     try:
-        _apply_limits(payload["limits"])
-        result: dict[str, Any] = _score(payload)
+        return _score(payload)
     except RewardRejected as exc:
         where = f" at line {exc.line}" if exc.line else ""
-        result = {"rejected": f"it does not compile ({exc.stage}{where}): {exc.message[:1000]}"}
+        return {"rejected": f"it does not compile ({exc.stage}{where}): {exc.message[:1000]}"}
     except MemoryError:
-        result = {"rejected": "it ran out of memory in the sandbox"}
-    except BaseException as exc:  # report anything, never hang the parent
-        result = {"rejected": f"{type(exc).__name__}: {str(exc)[:1000]}"}
-    try:
-        conn.send(result)
-    finally:
-        conn.close()
+        return {"rejected": "it ran out of memory in the sandbox"}
+    except Exception as exc:  # report anything (a limit names itself), never hang the parent
+        return {"rejected": f"{type(exc).__name__}: {str(exc)[:1000]}"}
 
 
 def _score(payload: dict[str, Any]) -> dict[str, Any]:
@@ -454,13 +452,13 @@ def _pairs(good: np.ndarray, bad: np.ndarray) -> float | None:
 
 def _ranking(returns: np.ndarray, ok: np.ndarray) -> CheckResult:
     good, bad = returns[ok], returns[~ok]
-    if not good.size or not bad.size:
-        which = "successful" if not good.size else "failed"
+    if good.size < MIN_GROUP or bad.size < MIN_GROUP:
+        which = "successful" if good.size < MIN_GROUP else "failed"
         return CheckResult(
             name="ranking",
             applicable=False,
             passed=True,
-            message=f"(a) not applicable: no {which} episode was recorded",
+            message=f"(a) not applicable: fewer than {MIN_GROUP} {which} episodes were recorded",
         )
     g, b = float(good.mean()), float(bad.mean())
     pairs = _pairs(good, bad)

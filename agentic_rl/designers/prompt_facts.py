@@ -38,32 +38,38 @@ SUCCESS_DEFINITIONS = (
     "tie-break; use it only to rank candidates."
 )
 
-#: Reward terms that only mean something for tasks with a given termination reason. Every
-#: other ``terms`` function (distances, closeness, progress, penalties on actions and speed)
-#: is offered to every task.
-_TERM_NEEDS: dict[str, frozenset[str]] = {
-    "gate_alignment": frozenset({"missed_gate"}),
-    "grasp": frozenset({"dropped_object"}),
-    "lift": frozenset({"dropped_object"}),
-    "landing_softness": frozenset({"hard_landing", "missed_pad"}),
-    "crash_penalty": frozenset({"crash", "flipped"}),
-    "tilt_penalty": frozenset({"crash", "flipped"}),
-    "angular_velocity_penalty": frozenset({"crash", "flipped"}),
-}
+
+#: Reward terms that only mean something for some tasks -> whether ``spec`` declares what
+#: they need (the body's tilt or rates, or the termination reason the term guards against).
+#: Every other ``terms`` function (distances, closeness, progress, penalties on actions and
+#: speed) is offered to every task.
+def _needs(spec: TaskSpec) -> dict[str, bool]:
+    reasons = {r.name for r in spec.termination_reasons}
+    body = getattr(spec, "body", None)
+    tilt = getattr(body, "tilt", None) is not None
+    rates = getattr(body, "angular_velocity", None) is not None
+    height = getattr(body, "position", None) is not None
+    return {
+        "tilt_penalty": tilt,
+        "angular_velocity_penalty": rates,
+        "crash_penalty": tilt and height,
+        "gate_alignment": "missed_gate" in reasons,
+        "grasp": "dropped_object" in reasons,
+        "lift": "dropped_object" in reasons,
+        "landing_softness": bool({"hard_landing", "missed_pad"} & reasons),
+    }
+
+
 #: Seeded resets measured for the start and goal distributions.
 RESET_SAMPLES = 24
 
 
 def relevant_terms(spec: TaskSpec) -> list[dict[str, str]]:
-    """The ``terms`` functions worth offering for ``spec`` (see :data:`_TERM_NEEDS`)."""
+    """The ``terms`` functions worth offering for ``spec`` (see :func:`_needs`)."""
     from rewards.describe import term_functions
 
-    reasons = {r.name for r in spec.termination_reasons}
-    return [
-        t
-        for t in term_functions()
-        if t["name"] not in _TERM_NEEDS or _TERM_NEEDS[t["name"]] & reasons
-    ]
+    needs = _needs(spec)
+    return [t for t in term_functions() if needs.get(t["name"], True)]
 
 
 def action_text(spec: TaskSpec) -> str:
@@ -90,18 +96,50 @@ def action_text(spec: TaskSpec) -> str:
 
 
 def constant_units(spec: TaskSpec) -> dict[str, str]:
-    """Units of the task constants, where the spec declares them (directly, or through a
-    success criterion comparing a field with a constant: the constant has the field's unit)."""
-    units: dict[str, str] = dict(getattr(spec, "constant_units", None) or {})
+    """Units of the task constants, from the spec's declarations: a success criterion or a
+    goal tolerance compares a constant with a field, so the constant has the field's unit; a
+    hold time is in seconds."""
     fields = {f.name: f.unit for f in spec.state_fields}
-    for crit in getattr(spec, "success_criteria", None) or ():
-        const, fld = getattr(crit, "threshold", None), getattr(crit, "field", None)
-        if isinstance(const, str) and fld in fields:
-            units.setdefault(const, fields[fld])
-        hold = getattr(crit, "hold", None)
-        if isinstance(hold, str):
-            units.setdefault(hold, "s")
+    units: dict[str, str] = {}
+    for crit in getattr(spec, "success_criteria", ()) or ():
+        if crit.source == "field" and crit.key.split("[")[0] in fields:
+            units.setdefault(crit.threshold, fields[crit.key.split("[")[0]])
+        if crit.hold:
+            units.setdefault(crit.hold, "s")
+    goal = getattr(spec, "goal", None)
+    for err in getattr(goal, "errors", ()) or ():
+        if err.tolerance and err.field in fields:
+            units.setdefault(err.tolerance, fields[err.field])
+    for name in spec.constants:
+        if name.endswith("_hz"):
+            units.setdefault(name, "Hz")
+        elif name.endswith("_seconds"):
+            units.setdefault(name, "s")
     return units
+
+
+def success_text(spec: TaskSpec) -> str:
+    """Success as the spec's named sub-criteria, each with its threshold's value."""
+    crits = getattr(spec, "success_criteria", ()) or ()
+    if not crits:
+        return ""
+    units = constant_units(spec)
+    lines = ["Success sub-criteria (all must hold; diagnoses name the ones a failure broke):"]
+    for c in crits:
+        value = spec.constants.get(c.threshold)
+        unit = units.get(c.threshold, "")
+        thr = (
+            f"{c.threshold} = {value:g}{' ' + unit if unit and unit != '1' else ''}"
+            if value is not None
+            else c.threshold
+        )
+        what = f"{c.reduce}({c.key})" if c.reduce != "value" else c.key
+        hold = ""
+        if c.hold:
+            hv = spec.constants.get(c.hold)
+            hold = f" for the last {c.hold} = {hv:g} s" if hv is not None else f" for {c.hold}"
+        lines.append(f"- `{c.name}`: {c.source} {what} {c.compare} {thr}{hold}. {c.description}")
+    return "\n".join(lines)
 
 
 def constants_text(spec: TaskSpec) -> str:
@@ -152,7 +190,11 @@ def distributions_text(spec: TaskSpec) -> str:
     except Exception as exc:  # a task that cannot reset here still gets a prompt
         return f"(start and goal distributions could not be measured: {type(exc).__name__})"
     units = {f.name: f.unit for f in spec.state_fields}
-    order = [f.name for f in spec.state_fields if f.name in ranges]
+    order = [
+        f.name
+        for f in spec.state_fields
+        if f.name in ranges and getattr(f, "role", None) not in ("action", "time")
+    ]
     lines = []
     for name in order:
         parts = ", ".join(f"[{lo:.2g}, {hi:.2g}]" for lo, hi in ranges[name])
@@ -247,6 +289,7 @@ def task_facts(spec: TaskSpec) -> str:
             spec.description,
             "",
             f"Success (ground truth, judged by the simulator): {spec.success}",
+            success_text(spec),
             "",
             f"Control at {spec.control_hz:g} Hz; an episode lasts at most {spec.max_episode_steps} "
             f"steps ({spec.episode_seconds:g} s). Episodes end for these reasons:",

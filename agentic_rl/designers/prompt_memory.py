@@ -9,7 +9,9 @@ record the offline designer reads) this renders, in order of importance:
    diff against the best when that is shorter) and the key lines of its packet; candidates
    stopped by successive halving show their training-rung figures (per-episode reward-term
    sums, how episodes ended) and rejected ones the validator's message;
-3. **a table of everything tried**, newest first.
+3. **everything tried**, newest first, one line per candidate from the run's
+   :class:`~agentic_rl.designers.memory.DesignMemory` (the record the offline designer keeps:
+   outcome, verdict against its parent, termination reasons, failed success criteria, terms).
 
 It fits a token budget by giving up detail oldest first: table rows of the oldest iterations,
 then the last iteration's packet lines, then the best packet's detail, then the other
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agentic_rl.designers.base import best_candidate, load_packet, packet_text
+from agentic_rl.designers.memory import DesignMemory
 from agentic_rl.diagnostics.render import estimate_tokens, render_text
 from agentic_rl.records import CandidateRecord, IterationRecord
 
@@ -90,9 +93,10 @@ def rung_lines(c: CandidateRecord) -> str:
             rows = list(csv.DictReader(fh))
     except (OSError, csv.Error):
         return ""
-    if not rows:
-        return ""
-    row = {k: v for k, v in rows[-1].items() if v not in (None, "")}
+    logged = [r for r in rows if r.get("rollout/episodes") not in (None, "")]
+    if not logged:
+        return "No training episode had finished when it was stopped (no rollout figures)."
+    row = {k: v for k, v in logged[-1].items() if v not in (None, "")}
 
     def num(key: str) -> float | None:
         try:
@@ -150,59 +154,45 @@ def key_packet_lines(c: CandidateRecord, budget: int) -> str:
     return text.rstrip()
 
 
-def table(history: list[IterationRecord], skip_iterations: int = 0) -> tuple[str, int]:
-    """The table of every candidate, newest first; the oldest ``skip_iterations`` iterations
-    are summarized in one line. Returns (text, rows listed)."""
-    rows = ["| candidate | outcome | nominal | randomized | terms |", "|---|---|---|---|---|"]
-    listed = 0
-    for it in reversed(history[skip_iterations:]):
-        for c in it.candidates:
-            terms = ", ".join(_term_names(c)) or "-"
-            rows.append(
-                f"| {c.cid} | {c.status} | {_pct(c.success_rate)} | "
-                f"{_pct(c.randomized_success_rate)} | {terms} |"
-            )
-            listed += 1
-    if skip_iterations:
-        old = [c for it in history[:skip_iterations] for c in it.candidates]
-        best = best_candidate(history[:skip_iterations])
+def table(memory: DesignMemory, skip_iterations: int = 0) -> str:
+    """Every candidate tried, one line each (outcome, verdict against its parent, terms),
+    newest first; the oldest ``skip_iterations`` iterations are summarized in one line."""
+    entries = memory.ordered()
+    first = min((e.iteration for e in entries), default=0)
+    cut = first + skip_iterations
+    rows = [f"- {e.line()}" for e in reversed(entries) if e.iteration >= cut]
+    old = [e for e in entries if e.iteration < cut]
+    if old:
+        trained = [e for e in old if e.outcome.success_rate is not None]
+        top = max(trained, key=lambda e: e.outcome.score or 0.0, default=None)
         rows.append(
-            f"| ({len(old)} candidates of iterations 0-{skip_iterations - 1} not listed"
-            + (f"; their best {best.cid}, nominal {_pct(best.success_rate)}" if best else "")
-            + ") | | | | |"
+            f"- ({len(old)} candidates of iterations {first}-{cut - 1} not listed"
+            + (
+                f"; the best of them {top.cid}, nominal success {_pct(top.outcome.success_rate)}"
+                if top
+                else ""
+            )
+            + ")"
         )
-    return "\n".join(rows), listed
-
-
-def _term_names(c: CandidateRecord) -> list[str]:
-    """Term names of an accepted program (the keys of its returned dict literals)."""
-    import ast
-
-    if not c.code:
-        return []
-    try:
-        tree = ast.parse(c.code)
-    except SyntaxError:
-        return []
-    names: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Dict):
-            for k in node.keys:
-                if (
-                    isinstance(k, ast.Constant)
-                    and isinstance(k.value, str)
-                    and k.value not in names
-                ):
-                    names.append(k.value)
-    return names[:8]
+    return "\n".join(rows)
 
 
 def render_memory(
-    history: list[IterationRecord], budget_tokens: int = DEFAULT_MEMORY_TOKENS
+    history: list[IterationRecord],
+    budget_tokens: int = DEFAULT_MEMORY_TOKENS,
+    memory: DesignMemory | None = None,
 ) -> Memory:
-    """The memory section of a refinement prompt within ``budget_tokens`` (see module doc)."""
+    """The memory section of a refinement prompt within ``budget_tokens`` (see module doc).
+
+    Args:
+        history: every finished iteration, oldest first.
+        budget_tokens: the section's token budget (:func:`estimate_tokens`).
+        memory: the run's :class:`DesignMemory` (rebuilt from ``history`` when not given).
+    """
     if not history:
         return Memory("No reward has been trained yet: this is the first iteration.", 0, [])
+    if memory is None:
+        memory = DesignMemory().update(history)
     best = best_candidate(history)
     last = history[-1]
     others = [c for c in last.candidates if best is None or c.cid != best.cid]
@@ -212,7 +202,7 @@ def render_memory(
     other_packet = KEY_PACKET_TOKENS
     show_code = True
     while True:
-        text = _assemble(history, best, others, best_packet, other_packet, show_code, skip)
+        text = _assemble(history, memory, best, others, best_packet, other_packet, show_code, skip)
         tokens = estimate_tokens(text)
         if tokens <= budget_tokens:
             break
@@ -244,6 +234,7 @@ def render_memory(
 
 def _assemble(
     history: list[IterationRecord],
+    memory: DesignMemory,
     best: CandidateRecord | None,
     others: list[CandidateRecord],
     best_packet: int,
@@ -277,12 +268,18 @@ def _assemble(
                 rung = rung_lines(c)
                 if rung:
                     parts.append(rung)
-            if c.status == "trained" and other_packet > 0:
-                lines = key_packet_lines(c, other_packet)
+            if c.status == "trained":
+                lines = key_packet_lines(c, other_packet) if other_packet > 0 else ""
+                entry = memory.entries.get(c.cid)
+                if not lines and entry is not None and entry.packet_lines:
+                    lines = "\n".join(f"- {line}" for line in entry.packet_lines)
                 if lines:
                     parts.append(f"Key packet lines:\n{lines}")
-    rows, _ = table(history, skip)
-    parts += ["", "## Everything tried so far (newest first)", rows]
+    parts += [
+        "",
+        "## Everything tried so far (newest first; verdict against the candidate it refined)",
+        table(memory, skip),
+    ]
     return "\n".join(parts)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from agentic_rl.diagnostics.keys import KeyFields, StateLayout, TargetField
 from agentic_rl.diagnostics.packet import Exemplar, Moment
 from agentic_rl.diagnostics.rollouts import EpisodeRecord
+from sims.semantics import evaluate_criteria
 from sims.spec import TaskSpec
 
 #: Seconds before the end at which "last moments" are sampled (0 is the final state).
@@ -153,6 +154,13 @@ def describe(
             f"(step {end}; {physics} physics, seed {ep.seed})."
         )
     parts = [head]
+    if kind != "success":
+        # which declared part of success it missed (rows after each step, as the env counts)
+        missed = [
+            r.text for r in evaluate_criteria(spec, ep.states[1:], ep.metrics) if r.passed is False
+        ]
+        if missed:
+            parts.append("Missed: " + "; ".join(missed) + ".")
     where = []
     if keys.position is not None:
         pos = layout.get(ep.states, keys.position)[end]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 from agentic_rl.executors.work import CandidateJob, CandidateResult
 
@@ -18,10 +18,13 @@ class Executor(ABC):
 
     name: str = "executor"
 
-    def __init__(self, workers: int = 1) -> None:
+    def __init__(self, workers: int = 1, hold_fds: Sequence[int] = ()) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.workers = workers
+        #: Descriptors every local worker inherits: the run lock, so that it stays held
+        #: until the last worker is gone (workers also die with the driver).
+        self.hold_fds = tuple(hold_fds)
 
     @abstractmethod
     def run(self, jobs: Iterable[CandidateJob]) -> Iterator[CandidateResult]:

@@ -1,7 +1,7 @@
 """`ray`: candidates as Ray core tasks, on a Ray cluster or on a local Ray.
 
 Each candidate is one Ray task wrapping the same :func:`~agentic_rl.executors.work.train_candidate`
-work unit the other executors run, so a run gives the same selections whichever executor trained
+work unit the other executors run (in a guarded child of the Ray worker, with the same limits), so a run gives the same selections whichever executor trained
 it. The driver keeps at most ``workers`` tasks in flight and yields results in completion order.
 
 Where the tasks run:
@@ -76,7 +76,8 @@ def _run_candidate(job_json: str, attempt: int) -> str:
     """The Ray task body (runs on a worker): train one candidate, return its result as JSON."""
     for var in _THREAD_VARS:  # one BLAS thread, like the process executor's children
         os.environ[var] = "1"
-    from agentic_rl.executors.work import CandidateJob, CandidateResult, train_candidate
+    from agentic_rl.executors.guarded import run_job
+    from agentic_rl.executors.work import CandidateJob, CandidateResult
 
     job = CandidateJob.model_validate_json(job_json)
     out = Path(job.out_dir)
@@ -102,7 +103,9 @@ def _run_candidate(job_json: str, attempt: int) -> str:
         )
         + "\n"
     )
-    return train_candidate(job).model_dump_json()
+    # The work unit runs in a guarded child of this Ray worker (limits, watchdog), which dies
+    # with it when the task is cancelled.
+    return run_job(job).model_dump_json()
 
 
 @dataclass(frozen=True)

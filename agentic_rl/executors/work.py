@@ -4,6 +4,12 @@ It trains PPO against an accepted reward program, optionally pausing at a halvin
 once training is complete evaluates the policy on held-out seeds (nominal and randomized
 physics) and writes the candidate's diagnosis packet. Inputs and outputs are small pydantic
 models, so the unit pickles cheaply and the driver reads big artifacts from the run folder.
+
+The job carries the checked reward program (:class:`rewards.RewardProgram`: source, hash and
+the smoke run's verdict), so the worker compiles it without repeating the smoke run, and a
+resumed candidate is matched to its checkpoint by the program's hash, not by a path. Every
+executor runs this unit inside a guarded child (:func:`agentic_rl.executors.guarded.run_job`),
+where the reward program's calls are under the limits of :mod:`rewards.guard`.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from rewards import RewardProgram
+
 from agentic_rl import seeds
 
 
@@ -24,6 +32,11 @@ class CandidateJob(BaseModel):
     task_id: str
     candidate: str = Field(description="Candidate id, e.g. 'i0/c2'.")
     out_dir: str = Field(description="The candidate folder; holds reward.py.")
+    reward: RewardProgram | None = Field(
+        None,
+        description="The checked reward program (source, hash, smoke-run verdict); None: "
+        "check out_dir/reward.py in the worker.",
+    )
     ppo: dict[str, Any] = Field(description="Resolved PPO config.")
     stop_at: int | None = Field(None, description="Pause after this many steps (halving rung).")
     randomize: bool | dict[str, tuple[float, float]] = False
@@ -32,6 +45,9 @@ class CandidateJob(BaseModel):
     randomized_episodes: int = 10
     plots: bool = True
     timeout: float = 1800.0
+    memory_mb: int | None = Field(
+        None, description="Address space the worker may add after start-up (None: default)."
+    )
     #: Test hook: extra seconds to sleep before training (exercises timeouts in tests).
     sleep: float = 0.0
 
@@ -54,6 +70,8 @@ class CandidateResult(BaseModel):
     packet_path: str | None = None
     packet_text: str | None = None
     error: str | None = None
+    limit: str | None = Field(None, description="The sandbox limit that failed it, if any.")
+    peak_rss_mb: float | None = Field(None, description="Peak resident memory of its worker.")
 
 
 def train_candidate(job: CandidateJob) -> CandidateResult:
@@ -84,7 +102,7 @@ def train_candidate(job: CandidateJob) -> CandidateResult:
         result = ppo_train(
             config,
             job.task_id,
-            reward=str(out / "reward.py"),
+            reward=_reward(job),
             out_dir=out,
             randomize=job.randomize,
             resume=(out / "checkpoint.pt").exists(),
@@ -112,6 +130,7 @@ def train_candidate(job: CandidateJob) -> CandidateResult:
             wall_time=time.perf_counter() - start,
             rung_row=dict(last_row),
             error=f"{type(exc).__name__}: {exc}",
+            limit=getattr(exc, "limit", None),
         )
     nominal = packet.nominal
     return CandidateResult(
@@ -130,6 +149,26 @@ def train_candidate(job: CandidateJob) -> CandidateResult:
     )
 
 
+def train_candidate_json(job_json: str) -> str:
+    """:func:`train_candidate` on a JSON job, returning JSON (what guarded children run)."""
+    return train_candidate(CandidateJob.model_validate_json(job_json)).model_dump_json()
+
+
+def _reward(job: CandidateJob) -> Any:
+    """The job's reward as the callable training uses (the checked program, compiled here)."""
+    if job.reward is None:
+        return str(Path(job.out_dir) / "reward.py")  # checked (smoke run) by the trainer
+    import rewards
+    import sims
+
+    return rewards.compile_program(
+        job.reward.source,
+        sims.get_spec(job.task_id),
+        program=job.reward,
+        budget_us=job.reward.budget_us,
+    )
+
+
 def _diagnose(job: CandidateJob, policy: Path) -> Any:
     from agentic_rl.diagnostics import diagnose
 
@@ -138,7 +177,9 @@ def _diagnose(job: CandidateJob, policy: Path) -> Any:
         policy,
         Path(job.out_dir),
         candidate=job.candidate,
-        reward_source=(Path(job.out_dir) / "reward.py").read_text(),
+        reward_source=job.reward.source
+        if job.reward is not None
+        else (Path(job.out_dir) / "reward.py").read_text(),
         episodes=job.eval_episodes,
         seed=job.eval_seed,
         randomized_episodes=job.randomized_episodes,

@@ -53,6 +53,9 @@ def describe_reward(reward: RewardArg) -> str:
         return "sparse"
     if isinstance(reward, (str, Path)):
         return str(reward)
+    program = getattr(reward, "program", None)  # a rewards.RewardFunction: its source hash
+    if isinstance(getattr(program, "source_hash", None), str):
+        return f"reward program sha256:{program.source_hash}"
     return getattr(reward, "__name__", type(reward).__name__)
 
 

@@ -30,7 +30,8 @@ ingredient at its base weight when absent; names are the ingredients of
   ``no_learning``: ``closeness`` and ``closing`` add.
 * no rule changed anything and success is below 100%: ``on_target`` x1.5.
 
-A rule never adds a term that the refinement memory blames: one a sibling of this iteration
+Each term is changed at most once per refinement (two rules reading the same failure do not
+compound). A rule never adds a term that the refinement memory blames: one a sibling of this iteration
 added to the same parent and then did worse, was rejected or failed (see ``blocked``).
 """
 
@@ -71,12 +72,19 @@ class Rules:
         self.view = view
         self.cat = catalogue(view)
         self.blocked = dict(blocked or {})
+        self._changed: set[str] = set()
 
     # ------------------------------------------------------------------ small edits
     def boost(self, g: Genome, name: str, factor: float, rule: str, log: RuleLog, why: str) -> None:
         """Multiply a weight by ``factor``, or add the ingredient at its base weight."""
         if name not in self.cat:
             return
+        if name in self._changed:
+            # Two rules reading the same failure (a timeout near the goal is also a broken
+            # distance criterion) would compound; each term changes once per refinement.
+            log.add(rule, f"{name} already changed", why)
+            return
+        self._changed.add(name)
         if name in g.weights:
             old = g.weights[name]
             g.weights[name] = _round(old * factor)
@@ -142,6 +150,7 @@ class Rules:
     def apply(self, parent: Genome, ev: Evidence) -> tuple[Genome, RuleLog]:
         """The parent's genome with every rule that the evidence triggers applied."""
         g, log = parent.copy(), RuleLog()
+        self._changed = set()
         codes = ev.codes
         if "crash_dominated" in codes:
             self._crashes(g, ev, log)
