@@ -90,6 +90,23 @@ class RefineConfig(BaseModel):
     candidate_timeout: float = Field(
         1800.0, gt=0, description="Wall-clock seconds before a candidate is stopped."
     )
+    warm_start: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="From iteration 1, candidates continue their parent's policy (actor, "
+        "critic, observation normalizer; reward scaling reset) under their new reward: on, "
+        "off, or auto (on when the parent succeeded in at least one selection episode). With "
+        "warm starts one candidate is the control (the parent's reward, unchanged, for the "
+        "same steps) and, with 4 or more candidates, one starts cold.",
+    )
+    test_episodes: int = Field(
+        50,
+        ge=0,
+        description="Test-seed episodes (never used for selection) of the final "
+        "and iteration 0's best, nominal physics.",
+    )
+    test_randomized_episodes: int = Field(
+        20, ge=0, description="Test-seed episodes of the same two policies, randomized physics."
+    )
     halving: bool = Field(
         True, description="Stop the weaker half of each iteration early and reuse its budget."
     )
@@ -121,6 +138,12 @@ class RefineConfig(BaseModel):
     def _randomize_words(cls, value: Any) -> Any:
         words = {"off": False, "false": False, "no": False, "on": True, "true": True, "yes": True}
         return words.get(value.lower(), value) if isinstance(value, str) else value
+
+    @field_validator("warm_start", mode="before")
+    @classmethod
+    def _warm_start_words(cls, value: Any) -> Any:
+        # YAML reads a bare on/off as a boolean
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
     @field_validator("task")
     @classmethod

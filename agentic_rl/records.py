@@ -6,6 +6,7 @@ resumed run and the replay designer read exactly what the loop wrote.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -56,7 +57,49 @@ class Proposal(BaseModel):
     )
 
 
-CandidateStatus = Literal["rejected", "trained", "failed", "timeout", "stopped_early"]
+class CandidateState(StrEnum):
+    """Where one candidate is in the loop; the one vocabulary of manifests, records and
+    reports (a ``str`` enum, so ``state == "trained"`` and JSON round-trips just work).
+
+    In flight: ``proposed`` -> ``accepted`` (reward pipeline passed) -> ``checked`` (checks
+    before training passed) -> ``training_rung`` -> ``paused`` -> ``survivor`` ->
+    ``training``. Finished: ``trained``, ``stopped_early`` (successive halving),
+    ``rejected`` (reward pipeline, after one repair), ``refused`` (checks before training),
+    ``failed``, ``timeout``.
+    """
+
+    PROPOSED = "proposed"
+    ACCEPTED = "accepted"
+    CHECKED = "checked"
+    TRAINING_RUNG = "training_rung"
+    PAUSED = "paused"
+    SURVIVOR = "survivor"
+    TRAINING = "training"
+    TRAINED = "trained"
+    STOPPED_EARLY = "stopped_early"
+    REJECTED = "rejected"
+    REFUSED = "refused"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+
+    @property
+    def finished(self) -> bool:
+        return self in _FINISHED
+
+
+_FINISHED = {
+    CandidateState.TRAINED,
+    CandidateState.STOPPED_EARLY,
+    CandidateState.REJECTED,
+    CandidateState.REFUSED,
+    CandidateState.FAILED,
+    CandidateState.TIMEOUT,
+}
+
+#: How a candidate's policy starts: ``cold`` from scratch; ``warm`` from its parent's policy
+#: under its new reward; ``control`` from its parent's policy under the parent's unchanged
+#: reward, for the same steps (what more training alone buys).
+StartKind = Literal["cold", "warm", "control"]
 
 
 class Rejection(BaseModel):
@@ -67,15 +110,46 @@ class Rejection(BaseModel):
     message: str
 
 
+class PreCheck(BaseModel):
+    """Outcome of the checks before training: the new reward scored on the parent's recorded
+    evaluation episodes (the numbers go back to the designer when it fails)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    passed: bool
+    message: str = Field("", description="One line per failed check, with the numbers.")
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Lineage(BaseModel):
+    """Which policy a candidate started from, and how many env steps its policy has seen."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: StartKind = "cold"
+    warm_from: str | None = Field(
+        None, description="Id of the candidate whose policy this one continues (warm/control)."
+    )
+    init_checkpoint: str | None = Field(None, description="That candidate's checkpoint.pt.")
+    steps: int = Field(0, description="Env steps of the whole lineage (parents' and its own).")
+
+
 class CandidateRecord(BaseModel):
-    """Everything the loop knows about one candidate once it is finished."""
+    """Everything the loop knows about one candidate, from proposal to outcome.
+
+    The manifest holds one per candidate of the iteration in flight (``status`` moves along
+    :class:`CandidateState`) and, once the iteration is selected, the finished records that
+    designers read as history.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     iteration: int
     index: int
     proposal: Proposal
-    status: CandidateStatus
+    status: CandidateState = CandidateState.PROPOSED
+    lineage: Lineage = Field(default_factory=Lineage)
+    precheck: PreCheck | None = None
     code: str | None = Field(None, description="The accepted reward source.")
     rejection: Rejection | None = None
     error: str | None = Field(None, description="Why training failed or timed out.")
@@ -88,6 +162,12 @@ class CandidateRecord(BaseModel):
     packet_text: str | None = None
     packet_path: str | None = None
     run_dir: str = ""
+    rung_row: dict[str, float] = Field(
+        default_factory=dict, description="Last training log row (halving ranks on it)."
+    )
+    reeval: dict[str, Any] | None = Field(
+        None, description="Extra selection-seed episodes of an iteration's top two."
+    )
 
     @property
     def cid(self) -> str:
@@ -106,3 +186,97 @@ class IterationRecord(BaseModel):
     @property
     def best(self) -> CandidateRecord | None:
         return None if self.best_index is None else self.candidates[self.best_index]
+
+
+# ---------------------------------------------------------------------------- the manifest
+#: Layout version of ``manifest.json``; 1 was the untyped dict before CandidateState.
+MANIFEST_VERSION = 2
+
+
+class Best(BaseModel):
+    """The all-time best candidate (selected on selection seeds, never on test seeds)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cid: str
+    iteration: int
+    index: int
+    score: float
+    success_rate: float
+    randomized_success_rate: float | None = None
+    task_metrics: dict[str, float] = Field(default_factory=dict)
+    run_dir: str
+
+
+class CurrentIteration(BaseModel):
+    """The iteration in flight: its candidates move along :class:`CandidateState`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    iteration: int
+    stage: Literal["validate", "check", "train", "select"] = "validate"
+    candidates: list[CandidateRecord]
+    randomize: bool | dict[str, list[float]] = False
+    planned_steps: int | None = None
+
+
+class TrainingCpu(BaseModel):
+    """CPU seconds of the training phases and the core-seconds they could have used."""
+
+    cpu_s: float = 0.0
+    core_s: float = 0.0
+
+
+class TestResult(BaseModel):
+    """One policy evaluated on the test seeds (never used for selection)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cid: str
+    episodes: int
+    success_rate: float
+    task_metrics: dict[str, float] = Field(default_factory=dict)
+    randomized_episodes: int = 0
+    randomized_success_rate: float | None = None
+    randomized_task_metrics: dict[str, float] = Field(default_factory=dict)
+
+
+class Manifest(BaseModel):
+    """The state of the loop (``manifest.json``), rewritten atomically after every step."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = MANIFEST_VERSION
+    task_id: str
+    status: Literal["running", "finished"] = "running"
+    stop_reason: str | None = None
+    iteration: int = 0
+    iterations: list[IterationRecord] = Field(default_factory=list)
+    current: CurrentIteration | None = None
+    best: Best | None = None
+    usage: Usage = Field(default_factory=Usage)
+    wall_time: float = 0.0
+    started: float = 0.0
+    training_cpu: TrainingCpu = Field(default_factory=TrainingCpu)
+    test: dict[str, TestResult] = Field(
+        default_factory=dict,
+        description="Test-seed results by candidate id: the final, iteration 0's best, and "
+        "each iteration's control and best refined candidate.",
+    )
+    baselines: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], where: str) -> Manifest:
+        """Parse a manifest, refusing other layout versions with a one-line error.
+
+        Raises:
+            ValueError: for a manifest of another version (or one that does not parse).
+        """
+        version = data.get("version") if isinstance(data, dict) else None
+        if version != MANIFEST_VERSION:
+            raise ValueError(
+                f"{where} was written by manifest version {version}, this agentic-rl reads "
+                f"version {MANIFEST_VERSION}: it cannot be resumed; start a new run "
+                "(its best/ bundle and report.html stay usable)"
+            )
+        return cls.model_validate(data)

@@ -1,7 +1,8 @@
 """``report.html``: one self-contained page (images inlined) that shows what a run did.
 
-Sections: headline figures (initial vs final success, baselines, cost and time), success per
-iteration, every candidate's training curve, each iteration's best reward with a diff against
+Sections: headline figures (initial vs final success on test and selection seeds, baselines,
+cost and time), the honest evaluation (test seeds, the improvement's definitions, the control
+comparisons, the final's lineage), success per iteration, every candidate's training curve, each iteration's best reward with a diff against
 its parent, packet findings and plots (termination histograms, trajectories), rejected and
 failed candidates with their reasons, and a GIF of the best policy.
 """
@@ -145,18 +146,111 @@ def _candidate_rows(it: dict[str, Any]) -> str:
         if packet:
             ends = packet.get("nominal", {}).get("termination_reasons", {})
             terms = ", ".join(f"{k} {v}" for k, v in sorted(ends.items(), key=lambda kv: -kv[1]))
+        precheck = c.get("precheck")
+        if precheck and not precheck.get("passed") and not reason:
+            reason = "check before training: " + html.escape(precheck.get("message", ""))
         cls = "ok" if c["status"] == "trained" else "bad"
         best = " (best)" if it.get("best_index") == c["index"] else ""
         rows.append(
-            f"<tr><td>c{c['index']}{best}</td><td class='{cls}'>{c['status']}</td>"
+            f"<tr><td>c{c['index']}{best}</td><td>{_start(c)}</td>"
+            f"<td class='{cls}'>{c['status']}</td>"
             f"<td>{_pct(c['success_rate'])}</td><td>{_pct(c.get('randomized_success_rate'))}</td>"
             f"<td>{c.get('steps', 0):,}</td><td>{terms}</td><td>{reason}</td></tr>"
         )
     return (
-        "<table><tr><th>candidate</th><th>status</th><th>success</th><th>randomized</th>"
-        "<th>steps</th><th>endings (nominal)</th><th>why not trained</th></tr>"
+        "<table><tr><th>candidate</th><th>start</th><th>status</th><th>success</th>"
+        "<th>randomized</th><th>steps</th><th>endings (nominal)</th><th>why not trained</th></tr>"
         + "".join(rows)
         + "</table>"
+    )
+
+
+def _start(c: dict[str, Any]) -> str:
+    """How the candidate's policy started (cold, warm from its parent, or the control)."""
+    lin = c.get("lineage") or {}
+    kind = lin.get("start", "cold")
+    if kind == "cold":
+        return "cold"
+    return f"{kind} from {html.escape(str(lin.get('warm_from')))}"
+
+
+def _honest_section(summary: dict[str, Any]) -> str:
+    """Selection-seed vs test-seed figures of iteration 0's best and the final, the
+    improvement's definitions, and the control comparisons."""
+    test = summary.get("test") or {}
+    initial, final = summary.get("initial"), summary.get("final")
+    rows = []
+    for name, sel, tst in (
+        ("iteration 0 best", initial, test.get("initial")),
+        ("final", final, test.get("final")),
+    ):
+        if sel is None:
+            continue
+        rows.append(
+            f"<tr><td>{name} ({html.escape(sel['cid'])})</td><td>{_pct(sel['success_rate'])}</td>"
+            f"<td>{_pct(tst and tst['success_rate'])}</td>"
+            f"<td>{_pct(tst and tst.get('randomized_success_rate'))}</td>"
+            f"<td>{sel.get('lineage_steps', 0):,}</td></tr>"
+        )
+    imp = test.get("improvement")
+    lines = []
+    if imp:
+        rel = imp.get("relative")
+        lines.append(
+            f"Improvement on test seeds: <b>{imp['success_points'] * 100:+.0f} points</b> of "
+            "success (final minus iteration 0's best), relative "
+            + ("n/a (iteration 0 at 0%)" if rel is None else f"<b>{rel:+.0%}</b>")
+            + (
+                f", Eureka-normalized score <b>{imp['normalized']:.2f}</b> "
+                "((final - sparse) / |reference - sparse|)"
+                if imp.get("normalized") is not None
+                else ""
+            )
+            + "."
+        )
+    ctl_rows = []
+    for c in summary.get("controls") or []:
+        t = c.get("test") or {}
+        verdict = c.get("reward_beats_control")
+        mark = "-" if verdict is None else ("yes" if verdict else "no")
+        ctl_rows.append(
+            f"<tr><td>{c['iteration']}</td><td>{html.escape(c['refined'])}</td>"
+            f"<td>{_pct(t.get('refined'))}</td><td>{html.escape(c['control'])}</td>"
+            f"<td>{_pct(t.get('control'))}</td><td>{mark}</td></tr>"
+        )
+    kept = summary.get("kept_parent_level") or {}
+    chain = " &larr; ".join(
+        f"{html.escape(x['cid'])} ({x['start']}, {x['steps']:,} steps)"
+        for x in summary.get("final_lineage") or []
+    )
+    return (
+        f"<p class='muted'>Selection ranks candidates on selection seeds (the final is the "
+        f"maximum of many noisy estimates, so its figure is optimistic); the test columns are "
+        f"{test.get('episodes', 0)} nominal and {test.get('randomized_episodes', 0)} randomized "
+        "episodes on test seeds that selection never saw.</p>"
+        "<table><tr><th>policy</th><th>selection seeds</th><th>test seeds</th>"
+        "<th>test, randomized</th><th>lineage steps</th></tr>"
+        + "".join(rows)
+        + "</table>"
+        + "".join(f"<p>{x}</p>" for x in lines)
+        + (f"<p>Lineage of the final policy: {chain}</p>" if chain else "")
+        + (
+            "<h3>What the new reward bought</h3><p class='muted'>Each warm-started iteration "
+            "trains a control: the parent's policy under its unchanged reward for the same "
+            "steps. Test-seed success of the iteration's best refined reward vs the control."
+            "</p><table><tr><th>iteration</th><th>refined</th><th>test success</th>"
+            "<th>control</th><th>test success</th><th>reward beats control</th></tr>"
+            + "".join(ctl_rows)
+            + "</table>"
+            if ctl_rows
+            else ""
+        )
+        + (
+            f"<p>Iterations &ge; 1: {kept['kept']} of {kept['trained']} trained candidates "
+            "reached their parent's selection success minus 10 points.</p>"
+            if kept.get("trained")
+            else ""
+        )
     )
 
 
@@ -205,9 +299,14 @@ def render(run_dir: Path) -> str:
     initial, final = summary.get("initial"), summary.get("final")
     usage = manifest.get("usage", {})
     baselines = summary.get("baselines") or {}
+    test = summary.get("test") or {}
+    t_initial, t_final = test.get("initial"), test.get("final")
     cards = [
-        ("iteration 0 best", _pct(initial["success_rate"]) if initial else "-"),
-        ("final best", _pct(final["success_rate"]) if final else "-"),
+        ("iteration 0 best (test)", _pct(t_initial["success_rate"]) if t_initial else "-"),
+        ("final (test)", _pct(t_final["success_rate"]) if t_final else "-"),
+        ("iteration 0 best (selection)", _pct(initial["success_rate"]) if initial else "-"),
+        ("final (selection)", _pct(final["success_rate"]) if final else "-"),
+        ("refused by checks", str(summary.get("refused_by_checks", 0))),
         *[(f"{name} reward", _pct(b.get("success_rate"))) for name, b in baselines.items()],
         ("wall time", f"{manifest.get('wall_time', 0):.0f} s"),
         (
@@ -250,6 +349,7 @@ def render(run_dir: Path) -> str:
 <p class="muted">{html.escape(str(run_dir))} &middot; status {manifest["status"]}
 &middot; {html.escape(str(manifest.get("stop_reason") or ""))}</p>
 <div class="cards">{card_html}</div>{feedback_html}
+<h2>Honest evaluation</h2>{_honest_section(summary)}
 <h2>Success per iteration</h2>{_success_plot(iterations) if iterations else ""}
 <h2>Training curves</h2>{_curves_plot(iterations)}
 <h2>Best policy</h2>{best_line}{gif}

@@ -47,11 +47,21 @@ def halving_survivors(scores: Mapping[str, float]) -> set[str]:
     return set(ranked[: math.ceil(len(ranked) / 2)])
 
 
-def survivor_steps(base_steps: int, candidates: int, rung_fraction: float) -> int:
+def survivor_steps(
+    base_steps: int, candidates: int, rung_fraction: float, keep: int | None = None
+) -> int:
     """Steps each candidate is planned for so that halving spends the same total budget as
     ``candidates * base_steps`` without halving: the stopped half's unused steps go to the
-    survivors (their learning-rate schedule is planned for it from the start)."""
+    survivors (their learning-rate schedule is planned for it from the start).
+
+    Args:
+        base_steps: steps per candidate without halving.
+        candidates: candidates trained in the iteration.
+        rung_fraction: share of the planned steps at which halving decides.
+        keep: candidates that train to the end (default: the better half, rounded up);
+            the loop counts its control, which is never stopped, among them.
+    """
     if candidates < 2:
         return base_steps
-    keep = math.ceil(candidates / 2)
+    keep = math.ceil(candidates / 2) if keep is None else keep
     return int(candidates * base_steps / (candidates * rung_fraction + keep * (1 - rung_fraction)))

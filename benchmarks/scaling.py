@@ -64,11 +64,11 @@ def _refine(executor: str, workers: int, args: argparse.Namespace, out: Path) ->
     loop.run()
     wall = time.perf_counter() - t0
     trained = sum(
-        c["status"] in ("trained", "stopped_early")
-        for it in loop.manifest["iterations"]
-        for c in it["candidates"]
+        c.status in ("trained", "stopped_early")
+        for it in loop.manifest.iterations
+        for c in it.candidates
     )
-    picks = [it["best_index"] for it in loop.manifest["iterations"]]
+    picks = [it.best_index for it in loop.manifest.iterations]
     return {"wall_s": wall, "candidates": trained, "best_per_iteration": picks}
 
 

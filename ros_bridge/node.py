@@ -27,6 +27,7 @@ from .messages import Output
 from .params import CORE_PARAMETERS, NODE_NAME
 from .profiles import Profile, Qos, load_profile
 from .runtime import Runtime
+from .taskobs import read_layout
 
 _SEQ = re.compile(r"^sequence<([\w/]+)(?:, \d+)?>$")
 _INTS = {"int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"}
@@ -117,11 +118,13 @@ class PolicyNode:
         bundle_dir = node.get_parameter("bundle_dir").value or str(_share_dir(package) / "models")
         bundle = load_bundle(bundle_dir)
         goal = list(node.get_parameter("goal").value)
+        layout_text = str(node.get_parameter("layout").value or "")
         self.rt = Runtime(
             bundle,
             profile,
             goal=goal if len(goal) == 3 else None,
             backend=node.get_parameter("backend").value,
+            layout=read_layout(layout_text) if layout_text else None,
         )
         self._types: dict[str, type] = {}
         self._pubs = {

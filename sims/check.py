@@ -27,6 +27,15 @@ VENDORABLE = {"__future__", "math", "numpy", "collections", "typing", "dataclass
 VENDORABLE_SIMS = {"sims.drone.observe", "sims.arm.observe"}
 
 
+#: Why a PyBullet task is usually not deterministic across resets, and the fix.
+NONDETERMINISTIC_HINT = (
+    "PyBullet keeps contact points (and their solver warm start) across restoreState, so a "
+    "body resting on another starts each episode differently: in _reset_task move such "
+    "bodies clear (e.g. 10 m up), call p.performCollisionDetection(physicsClientId="
+    "self.client), then place them"
+)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a task: where (hook, field) and what."""
@@ -119,6 +128,8 @@ def _run_check_env(env: Any, report: CheckReport) -> None:
             check_env(env, skip_render_check=True)
         except Exception as exc:
             report.add(exc, "check_env")
+            if "Deterministic" in str(exc):
+                report.problems.append(Problem("_reset_task", None, NONDETERMINISTIC_HINT))
             return
     report.notes.append("gymnasium check_env: passed")
 

@@ -608,3 +608,24 @@ def test_every_proposal_passes_the_reward_pipeline(task, tmp_path):
             f"{task}: {verdict.stage} line {verdict.line}: {verdict.message}\n{text}"
         )
         assert set(verdict.program.terms) <= set(cat)
+
+
+def test_the_cartpole_example_gets_terms_for_cart_and_pole(tmp_path, monkeypatch):
+    from sims.registry import PATHS_ENV
+
+    root = Path(__file__).resolve().parents[1] / "examples" / "cartpole"
+    monkeypatch.syspath_prepend(str(root))
+    monkeypatch.setenv(PATHS_ENV, "{}")  # resolving a path records it; keep that here
+    spec = sims.get_spec("agentic_rl_cartpole.task:CartPole")
+    packet = make_packet(
+        findings=[("timeout_dominated", None, {"far": 0.0, "final_distance": 0.05})],
+        terminations={"timeout": 6, **{r.name: 4 for r in spec.termination_reasons if r.success}},
+        success=0.4,
+        spec=spec,
+    )
+    w, p = child(tmp_path, packet, parent={"distance": 1.0}, spec=spec)
+    cart, pole = (e.field for e in spec.goal.errors)
+    assert f'terms.norm(state["{cart}"])' in p.response and f"on_{pole}" in w
+    assert 'task["cart_tolerance"]' in p.response and 'task["pole_tolerance"]' in p.response
+    verdict = rewards.check_source(p.response, spec)
+    assert verdict.accepted, verdict.message

@@ -28,6 +28,8 @@ TINY = dict(
     seeds=3,
     randomized_seeds=2,
     reeval_seeds=2,
+    test_episodes=3,
+    test_randomized_episodes=2,
     workers=2,
     video=False,
     ppo={"num_envs": 8, "num_steps": 128, "update_epochs": 2, "tensorboard": False},
@@ -70,6 +72,34 @@ def test_bad_config_is_a_clear_error(tmp_path, text, suffix, match):
     path.write_text(text)
     with pytest.raises(Exception, match=match):
         cfgmod.resolve(path, {}, [])
+
+
+def test_warm_start_option(tmp_path):
+    assert cfgmod.resolve(None, {"task": "DroneHover"}, []).warm_start == "auto"
+    (tmp_path / "c.yaml").write_text("task: DroneHover\nwarm_start: off\n")  # YAML's bool
+    assert cfgmod.resolve(tmp_path / "c.yaml", {}, []).warm_start == "off"
+    with pytest.raises(Exception, match="'auto', 'on' or 'off'"):
+        cfgmod.resolve(None, {"task": "DroneHover", "warm_start": "sometimes"}, [])
+
+
+def test_run_folder_of_the_old_manifest_layout_is_a_one_line_error(tmp_path):
+    cfg = tiny_config(tmp_path)
+    (tmp_path / "config.json").write_text(cfg.model_dump_json())
+    (tmp_path / "manifest.json").write_text(json.dumps({"version": 1, "iterations": []}))
+    with pytest.raises(ValueError, match=r"manifest version 1.*start a new run") as exc:
+        RefineLoop.resume(tmp_path)
+    assert "\n" not in str(exc.value)
+
+
+def test_improvement_definitions():
+    from agentic_rl.loop.summary import improvement, normalized_score
+
+    assert improvement(0.4, 0.9) == {"success_points": pytest.approx(0.5), "relative": 1.25}
+    assert improvement(0.0, 0.5)["relative"] is None  # undefined from zero
+    # Eureka: (method - sparse) / |reference - sparse|
+    assert normalized_score(0.9, 0.1, 0.5) == pytest.approx(2.0)
+    assert normalized_score(0.3, 0.1, 0.5) == pytest.approx(0.5)
+    assert normalized_score(0.3, 0.5, 0.5) is None
 
 
 def test_bad_override_syntax():
@@ -176,7 +206,7 @@ def test_process_executor_survives_crash_timeout_and_killed_worker(tmp_path):
 
 
 # ---------------------------------------------------------------------------- end to end
-def _check_run(root: Path, cfg: RefineConfig) -> dict:
+def _check_run(root: Path, cfg: RefineConfig, transcript: bool = True) -> dict:
     manifest = json.loads((root / "manifest.json").read_text())
     summary = json.loads((root / "summary.json").read_text())
     assert manifest["status"] == "finished" and len(manifest["iterations"]) == cfg.iterations
@@ -192,9 +222,16 @@ def _check_run(root: Path, cfg: RefineConfig) -> dict:
     best = json.loads((root / "best" / "candidate.json").read_text())
     assert best["cid"] == manifest["best"]["cid"] and best["onnx_vs_torch_max_abs_error"] <= 1e-5
     assert (root / "report.html").stat().st_size > 10_000
-    assert (root / "llm_transcript.jsonl").exists()
+    assert (root / "llm_transcript.jsonl").exists() == transcript
     assert summary["initial"] and summary["final"]
-    assert summary["final"]["success_rate"] >= summary["initial"]["success_rate"]
+    # The final is judged again on test seeds (never used for selection), as is iteration 0's
+    # best; the improvement is defined on those.
+    test = summary["test"]
+    assert test["final"]["episodes"] == cfg.test_episodes
+    assert test["final"]["randomized_episodes"] == cfg.test_randomized_episodes
+    assert test["initial"]["cid"] == summary["initial"]["cid"]
+    points = test["final"]["success_rate"] - test["initial"]["success_rate"]
+    assert test["improvement"]["success_points"] == pytest.approx(points)
     return manifest
 
 
@@ -271,7 +308,7 @@ def test_kill_9_then_resume_loses_nothing_and_retrains_nothing(tmp_path):
         # mid-rung training of iteration 0
         lambda m: (
             m["current"]
-            and any(c["state"] == "training_rung" for c in m["current"]["candidates"].values())
+            and any(c["status"] == "training_rung" for c in m["current"]["candidates"])
         ),
         # iteration 0 done, iteration 1 proposed or training
         lambda m: m["iteration"] == 1 and m["current"] is not None,
@@ -356,3 +393,76 @@ def test_report_renders_in_headless_chromium(tmp_path):
         timeout=120,
     )
     assert shot.stat().st_size > 50_000  # a rendered page with plots, not a blank one
+
+
+# ---------------------------------------------------------------------------- warm start
+class _ReferenceDesigner:
+    """Proposes the task's hand-written reference reward every time (a real reward program),
+    so the loop's warm-start wiring is tested apart from any designer's choices."""
+
+    name = "reference"
+
+    def __init__(self) -> None:
+        from agentic_rl.records import Usage
+
+        self.usage = Usage()
+
+    def propose(self, spec, history, n):
+        import rewards
+        from agentic_rl.designers.base import best_candidate
+        from agentic_rl.records import Proposal
+
+        best = best_candidate(history)
+        return [
+            Proposal(
+                response=rewards.reference_source(spec.id) + f"\n# variant {len(history)}.{k}\n",
+                designer=self.name,
+                parent=best.cid if best else None,
+            )
+            for k in range(n)
+        ]
+
+    def repair(self, spec, proposal, rejection):
+        return proposal
+
+
+@pytest.mark.slow
+def test_warm_start_control_cold_lineage_and_test_seeds(tmp_path):
+    cfg = tiny_config(tmp_path, executor="serial", candidates=4, warm_start="on")
+    loop = RefineLoop.start(cfg, designer_factory=lambda c, s: _ReferenceDesigner())
+    summary = loop.run()
+    manifest = _check_run(loop.store.root, cfg, transcript=False)
+    parent = manifest["iterations"][0]["candidates"][manifest["iterations"][0]["best_index"]]
+    i1 = manifest["iterations"][1]["candidates"]
+    assert [c["lineage"]["start"] for c in i1] == ["warm", "warm", "cold", "control"]
+    pid = f"i0/c{parent['index']}"
+    for c in i1:
+        d = Path(c["run_dir"])
+        if c["lineage"]["start"] == "cold":
+            assert c["lineage"]["warm_from"] is None
+            continue
+        assert c["lineage"]["warm_from"] == pid
+        if c["lineage"]["start"] == "control":
+            # the parent's reward, unchanged, and no check before training (it was checked)
+            assert (d / "reward.py").read_text() == (
+                Path(parent["run_dir"]) / "reward.py"
+            ).read_text()
+            assert c["precheck"] is None
+        else:
+            # a new reward: checked on the parent's recorded episodes before training
+            assert c["precheck"] is not None and c["precheck"]["details"]["episodes"] == cfg.seeds
+        if c["status"] in ("trained", "stopped_early"):
+            trained = json.loads((d / "config.json").read_text())
+            assert trained["init_from"] == str(Path(parent["run_dir"]) / "checkpoint.pt")
+            assert c["lineage"]["steps"] == parent["lineage"]["steps"] + c["steps"]
+    # halving raced only the two warm starts: the control and the cold start trained in full
+    states = {c["lineage"]["start"] + str(c["index"]): c["status"] for c in i1}
+    assert states["control3"] == states["cold2"] == "trained"
+    assert sorted([states["warm0"], states["warm1"]]) == ["stopped_early", "trained"]
+    (pair,) = summary["controls"]
+    assert pair["control"] == "i1/c3" and pair["test"] is not None
+    assert isinstance(pair["reward_beats_control"], bool)
+    chain = summary["final_lineage"]
+    assert chain[0]["cid"] == summary["final"]["cid"] and chain[-1]["start"] == "cold"
+    page = (loop.store.root / "report.html").read_text()
+    assert "What the new reward bought" in page and "control from i0/c" in page

@@ -253,3 +253,23 @@ def test_a_failed_exemplar_names_the_missed_criterion():
     )
     (ex,) = exemplars(env.task_spec, [ep])
     assert "Missed: near_goal: goal_rel norm" in ex.summary
+
+
+@pytest.mark.parametrize("task", [t for t in TASKS if "Drone" in t])
+def test_criteria_all_met_on_scripted_successes(task):
+    """The declared sub-criteria agree with ground truth on episodes that succeed."""
+    from tests import scripted
+
+    env = sims.make(task)
+    pilot = scripted.PILOTS[task]
+    _, info = env.reset(seed=0)
+    states = []
+    while True:
+        _, _, term, trunc, info = env.step(pilot(env, info["state"]))
+        states.append(info["state"])
+        if term or trunc:
+            break
+    env.close()
+    assert info["is_success"], info["termination_reason"]
+    results = evaluate_criteria(env.task_spec, states, info["task_metrics"])
+    assert all(r.passed for r in results), [r.text for r in results]

@@ -48,11 +48,20 @@ def refine(
         help="Domain randomization in training: off (default), on (the task's ranges) or auto "
         "(ranges widened within a robustness sweep of the best policy).",
     ),
+    warm_start: str = typer.Option(
+        None,
+        "--warm-start",
+        help="auto (default), on or off: from iteration 1 candidates continue their parent's "
+        "policy under their new reward, next to a control that keeps the parent's reward.",
+    ),
     out: str = typer.Option(None, "--out", help="Parent folder of run folders [runs]."),
     resume: Path = typer.Option(None, "--resume", help="Continue an interrupted run folder."),
     config_file: Path = typer.Option(None, "--config", help="YAML or TOML file of these options."),
     overrides: list[str] = typer.Option(
-        [], "--set", help="Override any option, e.g. --set ppo.learning_rate=1e-3 (repeatable)."
+        [],
+        "--set",
+        help="Override any option, e.g. --set ppo.learning_rate=1e-3 (repeatable); with --resume "
+        "only designer_options.*, budget_tokens, budget_usd and max_wall.",
     ),
     base_url: str = typer.Option(
         None, "--base-url", help="OpenAI-compatible endpoint (openai designer)."
@@ -83,6 +92,8 @@ def refine(
     try:
         if resume is not None:
             loop = RefineLoop.resume(resume, console)
+            if overrides:
+                loop.config = _resume_overrides(loop, overrides)
         else:
             if task is None and config_file is None:
                 raise typer.BadParameter("give --task (or a --config file that sets task)")
@@ -110,6 +121,7 @@ def refine(
                 "max_wall": max_wall,
                 "target_success": target_success,
                 "randomize": randomize,
+                "warm_start": warm_start,
                 "out": out,
                 "designer_options": designer_opts or None,
             }
@@ -117,7 +129,7 @@ def refine(
             loop = RefineLoop.start(config, console)
         console.print(f"run folder: [bold]{loop.store.root}[/]  (seed {loop.config.seed})")
         if feedback is not None:
-            path = add_feedback(loop.store.root, feedback, loop.manifest.get("iteration"))
+            path = add_feedback(loop.store.root, feedback, loop.manifest.iteration)
             console.print(f"feedback added to {path}")
         summary = loop.run()
     except (DesignerError, BudgetExceeded) as exc:
@@ -158,6 +170,27 @@ def task_failures(root: Path) -> list[str]:
     return [str(r.get("error")) for r in results]
 
 
+#: Options a resumed run may change: how the designer is reached, not what the run is.
+RESUMABLE_OPTIONS = ("designer_options.", "budget_tokens", "budget_usd", "max_wall")
+
+
+def _resume_overrides(loop, overrides: list[str]) -> cfgmod.RefineConfig:
+    """Apply ``--set`` overrides of designer options and budgets to a resumed run (e.g. a
+    longer retry budget after a rate limit), validate them and save config.json."""
+    from agentic_rl.runstore import write_json
+
+    bad = [o for o in overrides if not o.split("=", 1)[0].startswith(RESUMABLE_OPTIONS)]
+    if bad:
+        raise ValueError(
+            f"--resume keeps the run's settings; only designer_options.*, budget_tokens, "
+            f"budget_usd and max_wall can change, not {', '.join(bad)}"
+        )
+    data = cfgmod.apply_overrides(loop.config.model_dump(mode="json"), overrides)
+    config = cfgmod.RefineConfig(**data)
+    write_json(loop.store.config_path, config)
+    return config
+
+
 def print_summary(console: Console, root: Path, summary: dict) -> None:
     table = Table(title=f"refine {summary['task_id']}: {summary['stop_reason']}")
     for col in ("iteration", "best", "success", "candidates (success)"):
@@ -175,8 +208,31 @@ def print_summary(console: Console, root: Path, summary: dict) -> None:
     initial, final = summary["initial"], summary["final"]
     if initial and final:
         console.print(
-            f"success: iteration 0 best {initial['success_rate']:.0%} -> final best "
+            f"selection seeds: iteration 0 best {initial['success_rate']:.0%} -> final best "
             f"{final['success_rate']:.0%} ({final['cid']})"
+        )
+    test = summary.get("test") or {}
+    t_initial, t_final = test.get("initial"), test.get("final")
+    if t_initial and t_final:
+        imp = test["improvement"]
+        rel = imp.get("relative")
+        console.print(
+            f"test seeds ({test['episodes']} episodes, never used for selection): iteration 0 "
+            f"best {t_initial['success_rate']:.0%} -> final {t_final['success_rate']:.0%} "
+            f"({imp['success_points'] * 100:+.0f} points"
+            + ("" if rel is None else f", {rel:+.0%} relative")
+            + ")"
+        )
+    for c in summary.get("controls") or []:
+        if c.get("test"):
+            console.print(
+                f"iteration {c['iteration']}: refined reward {c['refined']} "
+                f"{c['test']['refined']:.0%} vs control {c['control']} "
+                f"{c['test']['control']:.0%} on test seeds"
+            )
+    if summary.get("refused_by_checks"):
+        console.print(
+            f"rewards refused by the checks before training: {summary['refused_by_checks']}"
         )
     usage = summary["usage"]
     console.print(

@@ -39,6 +39,9 @@ class CandidateJob(BaseModel):
     )
     ppo: dict[str, Any] = Field(description="Resolved PPO config.")
     stop_at: int | None = Field(None, description="Pause after this many steps (halving rung).")
+    init_from: str | None = Field(
+        None, description="Warm start: the parent's checkpoint.pt (ignored when resuming)."
+    )
     randomize: bool | dict[str, tuple[float, float]] = False
     eval_episodes: int = 20
     eval_seed: int = seeds.EVALUATION.base
@@ -107,6 +110,7 @@ def train_candidate(job: CandidateJob) -> CandidateResult:
             randomize=job.randomize,
             resume=(out / "checkpoint.pt").exists(),
             callback=on_update,
+            init_from=job.init_from,
         )
         if result.interrupted:
             return CandidateResult(

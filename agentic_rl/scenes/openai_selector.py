@@ -86,7 +86,7 @@ class OpenAISelector(Selector):
                 transcript=transcript,
                 temperature=0.0,
                 max_tokens=400,
-                option_hint="--",
+                option_hint="the OpenAISelector option ",
             )
         except ChatError as exc:
             raise SelectorError(str(exc)) from None

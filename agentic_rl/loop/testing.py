@@ -1,0 +1,90 @@
+"""The honest verdict: policies judged on test seeds that selection never saw.
+
+Selection picks the best of many candidates on selection seeds, so its figure is optimistic
+(the maximum of noisy estimates). When the loop stops, the final best and iteration 0's best
+are evaluated again on the ``TEST`` seed stream, nominal and randomized physics, and so are
+each later iteration's control and its best refined candidate (nominal), so the report can say
+whether a new reward beat more training on episodes neither was chosen on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from agentic_rl import seeds
+from agentic_rl.records import CandidateRecord, CandidateState, Manifest, TestResult
+
+if TYPE_CHECKING:
+    from agentic_rl.loop.core import RefineLoop
+
+
+def initial_best(manifest: Manifest) -> CandidateRecord | None:
+    """Iteration 0's best candidate (the baseline the improvement is measured against)."""
+    return manifest.iterations[0].best if manifest.iterations else None
+
+
+def control_pairs(manifest: Manifest) -> list[tuple[int, CandidateRecord, CandidateRecord]]:
+    """(iteration, control, best warm-started refined candidate) of each iteration that had
+    both trained."""
+    pairs = []
+    for it in manifest.iterations:
+        trained = [c for c in it.candidates if c.status == CandidateState.TRAINED]
+        controls = [c for c in trained if c.lineage.start == "control"]
+        refined = [c for c in trained if c.lineage.start == "warm"]
+        if controls and refined:
+            best = max(refined, key=lambda c: (c.score or 0.0, -c.index))
+            pairs.append((it.iteration, controls[0], best))
+    return pairs
+
+
+def test_final(loop: RefineLoop) -> None:
+    """Evaluate the final, iteration 0's best and each control pair on the test seeds."""
+    cfg, manifest = loop.config, loop.manifest
+    if manifest.best is None or cfg.test_episodes == 0:
+        return
+    final = next(
+        c for it in manifest.iterations for c in it.candidates if c.cid == manifest.best.cid
+    )
+    full = [final]
+    initial = initial_best(manifest)
+    if initial is not None and initial.cid != final.cid:
+        full.append(initial)
+    nominal_only = [c for _, *pair in control_pairs(manifest) for c in pair if c not in full]
+    loop.console.print(
+        f"testing {len(full) + len(nominal_only)} policies on {cfg.test_episodes} test seeds "
+        "(never used for selection)"
+    )
+    for c in full:
+        manifest.test[c.cid] = evaluate(loop, c, randomized=True)
+        loop.save()
+    for c in nominal_only:
+        if c.cid not in manifest.test:
+            manifest.test[c.cid] = evaluate(loop, c, randomized=False)
+            loop.save()
+
+
+def evaluate(loop: RefineLoop, c: CandidateRecord, randomized: bool) -> TestResult:
+    """One policy on the test seeds: nominal, and randomized physics when asked."""
+    from agentic_rl.ppo import evaluate as run
+
+    cfg = loop.config
+    policy = Path(c.run_dir) / "policy.npz"
+    nominal = run(policy, cfg.task, seeds=seeds.TEST.seeds(cfg.test_episodes, cfg.seed))
+    result = TestResult(
+        cid=c.cid,
+        episodes=nominal.episodes,
+        success_rate=nominal.success_rate,
+        task_metrics=nominal.mean_metrics(),
+    )
+    if randomized and cfg.test_randomized_episodes:
+        rand = run(
+            policy,
+            cfg.task,
+            seeds=seeds.TEST.seeds(cfg.test_randomized_episodes, cfg.seed),
+            randomized=True,
+        )
+        result.randomized_episodes = rand.episodes
+        result.randomized_success_rate = rand.success_rate
+        result.randomized_task_metrics = rand.mean_metrics()
+    return result
