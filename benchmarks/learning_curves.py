@@ -8,8 +8,10 @@ CPU seconds each took. Issue #16's criterion: within 5 points at the same steps 
 DroneGates and ArmReach. Writes both curves into ``benchmarks/RESULTS.md`` between
 ``<!-- curves:begin -->`` and ``<!-- curves:end -->``.
 
-    python benchmarks/learning_curves.py --tasks DroneHover --steps 500000 [--seeds 0]
-        [--baseline 5046d00] [--out runs/bench/curves] [--reuse]
+    python benchmarks/learning_curves.py --tasks DroneHover DroneGates=300000 ArmReach=60000
+        [--steps 500000] [--seeds 0] [--baseline 5046d00] [--out runs/bench/curves] [--reuse]
+
+A task may carry its own budget (``TASK=STEPS``); others use ``--steps``.
 
 ``--reuse`` skips a training run whose JSON result is already in ``--out`` (so an
 interrupted comparison continues where it stopped).
@@ -78,13 +80,15 @@ def curve(csv_path: Path, points: list[int]) -> list[float | None]:
     return out
 
 
-def section(results: list[dict[str, Any]], baseline: str, steps: int, n_points: int) -> str:
+def section(results: list[dict[str, Any]], baseline: str, n_points: int) -> str:
     """The markdown section with both curves per task and seed."""
     lines = [
         BEGIN,
         "## Learning stays equal (issue #16)",
         "",
-        f"`python benchmarks/learning_curves.py --tasks ... --steps {steps}` "
+        "`python benchmarks/learning_curves.py --tasks "
+        + " ".join(f"{r['task']}={r['steps']}" for r in results)
+        + "` "
         f"({datetime.now(UTC).strftime('%Y-%m-%d')}): training success rate (last 100 "
         f"episodes) at the same steps, baseline commit `{baseline}` vs this tree, then the "
         "held-out success of the final policy (100 episodes) and the CPU seconds of each run. "
@@ -92,7 +96,7 @@ def section(results: list[dict[str, Any]], baseline: str, steps: int, n_points: 
         "",
     ]
     for r in results:
-        base, new = r["base"], r["new"]
+        base, new, steps = r["base"], r["new"], r["steps"]
         points = [round(steps * (i + 1) / n_points) for i in range(n_points)]
         b_curve = curve(Path(base["run"]) / "train.csv", points)
         n_curve = curve(Path(new["run"]) / "train.csv", points)
@@ -133,7 +137,9 @@ def write_section(text_section: str, path: Path = RESULTS) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", nargs="+", default=["DroneHover", "DroneGates", "ArmReach"])
+    parser.add_argument(
+        "--tasks", nargs="+", default=["DroneHover", "DroneGates", "ArmReach"], help="TASK[=STEPS]"
+    )
     parser.add_argument("--steps", type=int, default=500_000)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--baseline", default="5046d00", help="commit to compare against")
@@ -154,11 +160,15 @@ def main(argv: list[str] | None = None) -> None:
         )
         try:
             results = []
-            for task in args.tasks:
+            for spec in args.tasks:
+                task, _, budget = spec.partition("=")
+                steps = int(budget) if budget else args.steps
                 for seed in args.seeds:
-                    new = run_learning(ROOT, "new", task, args.steps, seed, out, args.reuse)
-                    base = run_learning(base_tree, "base", task, args.steps, seed, out, args.reuse)
-                    results.append({"task": task, "seed": seed, "base": base, "new": new})
+                    new = run_learning(ROOT, "new", task, steps, seed, out, args.reuse)
+                    base = run_learning(base_tree, "base", task, steps, seed, out, args.reuse)
+                    results.append(
+                        {"task": task, "seed": seed, "steps": steps, "base": base, "new": new}
+                    )
                     print(
                         f"{task} seed {seed}: held-out {base['success_rate']:.0%} -> "
                         f"{new['success_rate']:.0%}, CPU {base['cpu_s']:.0f} s -> "
@@ -169,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
             subprocess.run(
                 ["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False
             )
-    text = section(results, args.baseline, args.steps, args.points)
+    text = section(results, args.baseline, args.points)
     print(text)
     if not args.no_write:
         write_section(text)

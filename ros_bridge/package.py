@@ -38,6 +38,7 @@ VENDORED = (
     "profiles.py",
     "runtime.py",
     "safety.py",
+    "taskobs.py",
 )
 #: Runtime-core subpackages copied whole (one module per robot stack).
 VENDORED_PACKAGES = ("robots",)
@@ -162,12 +163,15 @@ def generate_package(
     for f in sorted(Path(bundle_dir).iterdir()):
         if f.is_file():
             shutil.copy2(f, models / f.name)
+        elif f.name == "tasklib":  # the task's own observe module, vendored by export
+            shutil.copytree(f, models / f.name, ignore=shutil.ignore_patterns("__pycache__"))
     (root / "resource").mkdir()
     (root / "resource" / name).write_text("")
     config = root / "config"
     config.mkdir()
     params: dict[str, Any] = {"profile": prof.name, "backend": "auto", "diagnostics_hz": 1.0}
     params["goal"] = [float(v) for v in goal] if goal else [0.0]
+    params["layout"] = ""
     params.update(nested(prof.flat()))
     header = (
         f"# Parameters of the {NODE_NAME} node ({bundle.task_id} on profile {prof.name}).\n"
@@ -228,9 +232,19 @@ def _package_xml(
 def _setup_py(name: str, version: str, maint: str, email: str, bundle: Any, prof: Any) -> str:
     return f'''"""Install {name}: the node under lib/{name}, models, params and launch files under share."""
 
+import os
 from glob import glob
 
 from setuptools import setup
+
+
+def tree(src, dst):
+    """data_files entries installing the folder src (with subfolders) as dst."""
+    return [
+        (os.path.normpath(os.path.join(dst, os.path.relpath(d, src))), [os.path.join(d, f) for f in fs])
+        for d, _, fs in os.walk(src)
+        if fs and "__pycache__" not in d
+    ]
 
 package_name = "{name}"
 
@@ -244,7 +258,7 @@ setup(
         ("share/" + package_name, ["package.xml", "README.md"]),
         ("share/" + package_name + "/launch", glob("launch/*.launch.xml")),
         ("share/" + package_name + "/config", glob("config/*.yaml")),
-        ("share/" + package_name + "/models", glob("models/*")),
+        *tree("models", "share/" + package_name + "/models"),
     ],
     install_requires=["setuptools"],
     zip_safe=False,

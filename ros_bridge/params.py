@@ -20,6 +20,11 @@ CORE_PARAMETERS: dict[str, tuple[Any, str]] = {
     "bundle_dir": ("", "PolicyBundle folder; empty: the package's share/<pkg>/models."),
     "profile": ("", "Robot profile name (built-in) or path to a profile YAML."),
     "goal": ([0.0], "Default goal [x, y, z] in the task frame until ~/goal arrives; [0.0] = none."),
+    "layout": (
+        "",
+        "The course: a layout JSON file or JSON text (keys as bundle.json task.layout); "
+        "empty: the bundle's default layout, its goal from ~/goal or the goal parameter.",
+    ),
     "backend": ("auto", "Policy backend: auto (onnxruntime if installed), onnxruntime, numpy."),
     "diagnostics_hz": (1.0, "Rate of /diagnostics messages."),
 }

@@ -41,7 +41,7 @@ ros2 topic echo /diagnostics
 ```
 
 {safety}
-{plausibility}
+{plausibility}{layout}
 ## Topics
 
 | | name | type | QoS |
@@ -70,6 +70,25 @@ below `safety.plausible_accel_mps2`). A sample that fails is dropped and counted
 (`implausible` on `/diagnostics`): the topic then goes stale, which is WAIT_INPUTS in READY and
 FALLBACK while the policy flies. After an estimator reset the new position is accepted once
 the old one is twice `safety.staleness_s` old; the policy never resumes by itself.
+"""
+
+LAYOUT = """## The course (layout)
+
+The policy observes the course it flies (`{observe}`, the task's own observation function,
+vendored in `models/tasklib`). The bundle holds the course of a simulated episode:
+
+```json
+{default}
+```
+
+To fly your own course, measure it into the same keys: positions in metres in the world frame
+of your odometry (ENU: x east, y north, z up, same origin as the vehicle's position), directions
+as unit vectors in that frame, distances in metres, angles in radians. Save it as JSON and
+give it to the node as the `layout` parameter (a file path, or the JSON text itself) in
+`config/params.yaml`, or `--ros-args -p layout:=/path/course.json`. Check it first by
+replaying a bag (`agentic-rl ros replay ... --layout course.json`). A layout's `goal` (when the
+task has one) is replaced by a `~/goal` message or the `goal` parameter; with the bundle's
+default layout one of them is required.
 """
 
 SAFETY = {
@@ -180,5 +199,18 @@ def render_readme(name: str, bundle: Any, prof: Any, depends: list[str]) -> str:
         extra=extra_text,
         safety=safety,
         plausibility=PLAUSIBILITY if prof.robot == "drone" else "",
+        layout=_layout_section(bundle),
         topics="\n".join(topics),
     )
+
+
+def _layout_section(bundle: Any) -> str:
+    task = bundle.meta.task
+    if not task.observe or not task.layout:
+        return ""
+    import json
+
+    # one key per line, values compact: the measured course is written the same way
+    rows = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in task.layout.items())
+    default = "{\n" + rows + "\n}"
+    return "\n" + LAYOUT.format(observe=task.observe, default=default)

@@ -59,6 +59,8 @@ class Runtime:
         goal: default goal position in the task's world frame (until a goal message arrives);
             ``None`` waits for a goal message when the task observes a goal.
         backend: policy backend: ``auto`` (onnxruntime if installed), ``onnxruntime``, ``numpy``.
+        layout: the course for tasks that observe one (a layout as in ``bundle.json``);
+            ``None``: the bundle's default layout, with the goal from ``goal`` or a message.
 
     Raises:
         AdapterError, ObservationError, ValueError: when bundle, profile and settings do not
@@ -72,6 +74,7 @@ class Runtime:
         *,
         goal: list[float] | np.ndarray | None = None,
         backend: str = "auto",
+        layout: dict[str, Any] | None = None,
     ) -> None:
         self.bundle = bundle
         self.profile = profile
@@ -79,7 +82,7 @@ class Runtime:
         self.config = SafetyConfig.from_dict(profile.safety)
         self.watchdog = Watchdog(self.adapter.required_inputs(), self.config.staleness_s)
         default_goal = None if goal is None else np.asarray(goal, np.float64)
-        self.observation = ObservationBuilder(bundle, self.adapter, default_goal)
+        self.observation = ObservationBuilder(bundle, self.adapter, default_goal, layout)
         self.policy = bundle.make_policy(backend)
         self.dt = 1.0 / bundle.control_hz
         self.filter = ActionFilter(self.config, bundle.action_low, bundle.action_high, self.dt)
@@ -105,8 +108,8 @@ class Runtime:
             grow = c.plausible_margin_m
             self.plausibility = PlausibilityFilter(
                 PlausibilityLimits(
-                    low=np.asarray(box["low"], np.float64) - grow,
-                    high=np.asarray(box["high"], np.float64) + grow,
+                    low=tuple(float(v) - grow for v in box["low"]),
+                    high=tuple(float(v) + grow for v in box["high"]),
                     max_speed=c.plausible_speed_mps,
                     max_accel=c.plausible_accel_mps2,
                     jump_m=c.plausible_jump_m,
@@ -186,6 +189,7 @@ class Runtime:
             return False, f"no {exc} yet"
         self.adapter.on_activate(t)
         self.observation.last_action = np.zeros(self.bundle.action_size)
+        self.observation.step = 0
         # The slew limit starts from a zero action (the vehicle's hold), or, with
         # safety.slew_from_zero = 0, from the policy's first action (as in simulation).
         zero = np.zeros(self.bundle.action_size)
@@ -308,6 +312,7 @@ class Runtime:
         self.counters.active_ticks += 1
         out = a.command(act, t)
         self.observation.last_action = act
+        self.observation.step += 1
         self.last_obs, self.last_action = obs, act
         return out
 

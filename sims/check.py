@@ -27,6 +27,15 @@ VENDORABLE = {"__future__", "math", "numpy", "collections", "typing", "dataclass
 VENDORABLE_SIMS = {"sims.drone.observe", "sims.arm.observe"}
 
 
+#: Why a PyBullet task is usually not deterministic across resets, and the fix.
+NONDETERMINISTIC_HINT = (
+    "PyBullet keeps contact points (and their solver warm start) across restoreState, so a "
+    "body resting on another starts each episode differently: in _reset_task move such "
+    "bodies clear (e.g. 10 m up), call p.performCollisionDetection(physicsClientId="
+    "self.client), then place them"
+)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with a task: where (hook, field) and what."""
@@ -92,7 +101,8 @@ def check_task(name: str, episodes: int = 2, seed: int = 0) -> CheckReport:
     report.task = spec.id
     report.notes.append(
         f"spec: {len(spec.state_fields)} fields ({spec.obs_size} values), "
-        f"{len(spec.success_criteria)} success criteria, {len(spec.hazards)} hazards, "
+        f"{_count(len(spec.success_criteria), 'success criterion', 'success criteria')}, "
+        f"{_count(len(spec.hazards), 'hazard', 'hazards')}, "
         f"action modes {list(cls.ACTION_MODES)}"
     )
     _check_observe_module(cls, report)
@@ -119,6 +129,8 @@ def _run_check_env(env: Any, report: CheckReport) -> None:
             check_env(env, skip_render_check=True)
         except Exception as exc:
             report.add(exc, "check_env")
+            if "Deterministic" in str(exc):
+                report.problems.append(Problem("_reset_task", None, NONDETERMINISTIC_HINT))
             return
     report.notes.append("gymnasium check_env: passed")
 
@@ -208,3 +220,7 @@ def _check_observe_module(cls: Any, report: CheckReport) -> None:
         )
     else:
         report.notes.append(f"observe: {fn.__module__}.{fn.__name__} (vendorable)")
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"

@@ -307,8 +307,7 @@ def test_kill_9_then_resume_loses_nothing_and_retrains_nothing(tmp_path):
     kill_points = [
         # mid-rung training of iteration 0
         lambda m: (
-            m["current"]
-            and any(c["status"] == "training_rung" for c in m["current"]["candidates"])
+            m["current"] and any(c["status"] == "training_rung" for c in m["current"]["candidates"])
         ),
         # iteration 0 done, iteration 1 proposed or training
         lambda m: m["iteration"] == 1 and m["current"] is not None,

@@ -267,7 +267,7 @@ def test_profiles_and_pairings_fail_with_reasons(hover_bundle, arm_bundle, tmp_p
     gates = export_bundle(
         random_policy(spec.obs_size, 4, 0), "DroneGates", tmp_path / "g", golden_episodes=1
     )
-    with pytest.raises(ObservationError, match="gate_rel"):
+    with pytest.raises(ObservationError, match="reads 'gates_passed'"):
         Runtime(load_bundle(gates), load_profile("px4"))
 
 

@@ -246,6 +246,9 @@ def replay(
     out: Path = typer.Option(..., "--out", help="Output bag for the node's commands."),
     profile: str = typer.Option("generic_drone", "--profile", help="Robot profile."),
     goal: str = typer.Option(None, "--goal", help="Default goal x,y,z (task frame)."),
+    layout: str = typer.Option(
+        None, "--layout", help="The course: a layout JSON file (keys as bundle.json task.layout)."
+    ),
     no_enable: bool = typer.Option(
         False, "--no-enable", help="Do not enable the policy (checks READY only)."
     ),
@@ -256,6 +259,7 @@ def replay(
     """Run the node's runtime core on a recorded bag (simulated clock); write its commands."""
     from ros_bridge import load_bundle, load_profile
     from ros_bridge.bags import replay as run_replay
+    from ros_bridge.taskobs import read_layout
 
     with _user_errors():
         prof = load_profile(profile).with_overrides(_sets(sets))
@@ -265,6 +269,7 @@ def replay(
             bag,
             out,
             goal=_goal(goal),
+            layout=read_layout(layout) if layout else None,
             enable=not no_enable,
             storage=storage,
         )

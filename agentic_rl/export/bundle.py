@@ -25,6 +25,7 @@ import hashlib
 import json
 import math
 import platform
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -153,7 +154,10 @@ def export_bundle(
     np.savez(out / "golden.npz", **golden)
     reward_text = reward_source if reward_source is not None else _NO_REWARD
     (out / "reward.py").write_text(reward_text)
-    meta = _bundle_meta(policy, task_id, spec, golden, reward_source, train_config, evaluation)
+    observe = _observation_function(task_id, spec, out)
+    meta = _bundle_meta(
+        policy, task_id, spec, golden, reward_source, train_config, evaluation, observe
+    )
     (out / "bundle.json").write_text(json.dumps(meta.to_dict(), indent=2, allow_nan=False))
     return out
 
@@ -242,6 +246,7 @@ def _bundle_meta(
     reward_source: str | None,
     train_config: dict[str, Any] | None,
     evaluation: EvaluationMeta | None,
+    observe: dict[str, Any],
 ) -> BundleMeta:
     import agentic_rl
 
@@ -268,6 +273,7 @@ def _bundle_meta(
             control_hz=spec.control_hz,
             max_episode_steps=spec.max_episode_steps,
             constants=dict(spec.constants),
+            **observe,
         ),
         observation=ObservationMeta(size=spec.obs_size, fields=tuple(fields)),
         action=ActionMeta(
@@ -310,6 +316,63 @@ def _bundle_meta(
         versions=_versions(agentic_rl.__version__),
         evaluation=evaluation,
     )
+
+
+def _observation_function(task_id: str, spec: Any, out: Path) -> dict[str, Any]:
+    """Vendor the task's pure ``observe`` into ``out/tasklib``; its name and a default layout.
+
+    The module (and the shared ``sims`` observe module it imports) is copied as files, with
+    empty package ``__init__`` files, so the robot imports exactly the simulator's function
+    without the rest of the task (PyBullet). The layout is that of the first golden episode: a
+    course the policy flew in simulation; a robot flies the course measured into its own layout.
+    """
+    import sims
+
+    if spec.robot not in DRONE_ROBOTS:
+        return {}  # arms: the runtime's per-field sources (kinematics from the URDF chain)
+    try:
+        module, function, path = sims.observation_source(task_id)
+    except sims.TaskError:
+        return {}
+    tasklib = out / "tasklib"
+    if tasklib.exists():
+        shutil.rmtree(tasklib)
+    for name, file in [(module, Path(path)), *_sims_imports(Path(path))]:
+        dest = tasklib.joinpath(*name.split("."))
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(file, dest.with_suffix(".py"))
+        for parent in dest.relative_to(tasklib).parents:
+            init = tasklib / parent / "__init__.py"
+            if parent != Path(".") and not init.exists():
+                init.write_text('"""Vendored for the robot: only the pure observe modules."""\n')
+    env = sims.make(task_id, action_mode=spec.action.mode)
+    try:
+        env.reset(seed=seeds.GOLDEN.first())
+        layout = json.loads(json.dumps(getattr(env.unwrapped, "layout", {}) or {}))
+    finally:
+        env.close()
+    return {"observe": f"{module}:{function}", "layout": layout}
+
+
+#: Robots whose runtime runs the task's own observe function.
+DRONE_ROBOTS = ("crazyflie2x",)
+
+
+def _sims_imports(path: Path) -> list[tuple[str, Path]]:
+    """The ``sims`` modules a vendorable observe module imports (``sims.drone.observe``)."""
+    import ast
+    import importlib.util
+
+    out = []
+    for node in ast.parse(path.read_text()).body:
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        for n in names:
+            found = importlib.util.find_spec(n) if n.startswith("sims.") else None
+            if found is not None and found.origin and Path(found.origin) != path:
+                out.append((n, Path(found.origin)))
+    return out
 
 
 def _command_model(task_id: str, spec: Any) -> dict[str, Any]:

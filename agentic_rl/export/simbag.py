@@ -89,6 +89,11 @@ def record_sim(
             range(seed, seed + episodes),
             record=True,
         )
+        # each episode's course (goal, gates, ...), for the replay to observe the same one
+        layouts = []
+        for run in runs:
+            env.reset(seed=run.seed)
+            layouts.append(json.loads(json.dumps(getattr(env.unwrapped, "layout", {}) or {})))
     finally:
         env.close()
     result = RecordResult(bag=str(out), episodes=episodes, steps=sum(r.length for r in runs))
@@ -104,7 +109,13 @@ def record_sim(
                 adapter.decode(role, msg, now)
 
         for ep, run in enumerate(runs):
-            marker = {"event": "start", "episode": ep, "seed": run.seed, "task": task_id}
+            marker = {
+                "event": "start",
+                "episode": ep,
+                "seed": run.seed,
+                "task": task_id,
+                "layout": layouts[ep],
+            }
             writer.write(
                 bags.EPISODE_TOPIC, "std_msgs/msg/String", {"data": json.dumps(marker)}, t - dt / 2
             )

@@ -27,9 +27,13 @@ class RunningMeanStd:
     def update(self, batch: np.ndarray) -> None:
         """Fold a batch of samples (leading axis = samples) into the statistics."""
         batch = np.asarray(batch, np.float64)
-        b_mean = batch.mean(axis=0)
-        b_var = batch.var(axis=0)
         b_count = batch.shape[0]
+        # np.mean/np.var's own arithmetic (sum / n; sum of squared deviations / n), without
+        # their Python-level dispatch: this runs on every rollout step.
+        b_mean = batch.sum(axis=0) / b_count
+        dev = batch - b_mean
+        dev *= dev
+        b_var = dev.sum(axis=0) / b_count
         delta = b_mean - self.mean
         total = self.count + b_count
         self.mean = self.mean + delta * (b_count / total)

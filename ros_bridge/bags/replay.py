@@ -54,6 +54,7 @@ def replay(
     bag_out: str | Path,
     *,
     goal: list[float] | None = None,
+    layout: dict[str, Any] | None = None,
     enable: bool = True,
     storage: str = "mcap",
     backend: str = "auto",
@@ -70,7 +71,7 @@ def replay(
         A :class:`ReplayResult`; the output bag holds the profile's output topics, service
         requests and ``/diagnostics``.
     """
-    rt = Runtime(bundle, profile, goal=goal, backend=backend)
+    rt = Runtime(bundle, profile, goal=goal, backend=backend, layout=layout)
     by_topic = {resolve_topic(s.topic): role for role, s in profile.inputs.items()}
     wanted = [*by_topic, EPISODE_TOPIC]
     present = bag_topics(bag_in)
@@ -88,7 +89,8 @@ def replay(
             )
         )
     goal_topic = resolve_topic(profile.inputs["goal"].topic) if "goal" in profile.inputs else ""
-    if rt.observation.needs_goal and goal is None and goal_topic not in present:
+    sim_bag = EPISODE_TOPIC in present  # a simulated bag: each episode marker holds its course
+    if rt.observation.needs_goal and goal is None and goal_topic not in present and not sim_bag:
         raise BagError(
             f"{bundle.task_id} observes a goal, and neither --goal x,y,z nor the bag's "
             f"{goal_topic or 'goal'} topic gives one: the policy would never start"
@@ -147,6 +149,8 @@ def replay(
                 if info.get("event") == "start":
                     result.episodes += 1
                     rt.new_episode()  # the simulator reset the world
+                    if info.get("layout") and rt.observation.observe is not None:
+                        rt.observation.set_layout(info["layout"])  # this episode's course
                     if enable:
                         rt.disable(m.t)
                         if rt.state is State.STOPPED:

@@ -1,0 +1,167 @@
+"""Every drone task deploys: the robot runs the task's own observe() on the episode layout.
+
+Export vendors the observation module into the bundle (``tasklib``) and records a default
+layout; record-sim writes each episode's layout into its start marker; replay observes that
+course, so commands agree with the simulator's to 1e-5 on every profile. Tasks whose
+observation reads values only the simulation tracks (gates passed, wall crossed) are refused
+with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agentic_rl.export import export_bundle
+from agentic_rl.export.simbag import record_sim
+from ros_bridge import Runtime, load_bundle, load_profile
+from ros_bridge.bags import ACTION_TOPIC, replay
+from ros_bridge.observation import ObservationError
+from ros_bridge.package import generate_package
+from ros_bridge.taskobs import TaskObservationError, read_layout
+from tests.test_ros_bags import commands
+from tests.test_ros_fixtures import _cached, random_policy
+from tests.test_ros_runtime import DT, drone_state, feed
+
+ROOT = Path(__file__).resolve().parent.parent
+ALTITUDE = "agentic_rl_altitude.task:DroneAltitude"
+DEPLOYABLE = ["DroneHover", "DroneObstacles", "DroneTrajectory", "DroneOrbit", ALTITUDE]
+#: Exact parity needs the gyro in the odometry: Crazyswarm2's Python server carries it.
+PROFILES = {
+    "px4": {},
+    "mavros": {},
+    "crazyflie": {"params.backend": "python"},
+    "generic_drone": {},
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _altitude_importable():
+    path = str(ROOT / "examples" / "custom_task")
+    sys.path.insert(0, path)
+    yield
+    sys.path.remove(path)
+
+
+def task_bundle(factory, task: str) -> Path:
+    import sims
+
+    def build(path: Path) -> None:
+        spec = sims.get_spec(task)
+        policy = random_policy(spec.obs_size, spec.action.shape[0], seed=5, scale=0.3)
+        export_bundle(policy, task, path, golden_episodes=1)
+
+    return _cached(factory, "task_" + task.replace(":", "_").replace(".", "_"), build)
+
+
+def _parity(bundle: Path, profile: str, tmp: Path) -> float:
+    sets = {"safety.slew_from_zero": 0.0, **PROFILES[profile]}
+    record_sim(bundle, tmp / "sim", profile=profile, episodes=2, overrides=sets)
+    res = replay(load_bundle(bundle), load_profile(profile).with_overrides(sets), tmp / "sim",
+                 tmp / "rep")  # fmt: skip
+    assert res.faults == [] and res.episodes == 2
+    sim, rep = commands(tmp / "sim"), commands(tmp / "rep")
+    assert set(sim) <= set(rep)  # every command and action, at its time
+    assert sum(k[0] == ACTION_TOPIC for k in sim) > 20
+    return max(float(np.abs(sim[k] - rep[k]).max()) for k in sim)
+
+
+@pytest.mark.parametrize("task", DEPLOYABLE)
+def test_every_drone_task_replays_with_parity_on_px4(tmp_path_factory, tmp_path, task):
+    bundle = task_bundle(tmp_path_factory, task)
+    meta = load_bundle(bundle).meta.task
+    assert meta.observe and meta.layout and (bundle / "tasklib").is_dir()
+    assert _parity(bundle, "px4", tmp_path) < 1e-5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("profile", ["mavros", "crazyflie", "generic_drone"])
+@pytest.mark.parametrize("task", DEPLOYABLE)
+def test_every_drone_task_replays_with_parity_on_every_profile(
+    tmp_path_factory, tmp_path, task, profile
+):
+    assert _parity(task_bundle(tmp_path_factory, task), profile, tmp_path) < 1e-5
+
+
+@pytest.mark.parametrize(("task", "tracked"), [("DroneGates", "gates_passed"),
+                                                ("DroneWallLanding", "crossed")])  # fmt: skip
+def test_tasks_needing_simulation_tracked_values_are_refused(tmp_path_factory, task, tracked):
+    bundle = task_bundle(tmp_path_factory, task)
+    with pytest.raises(ObservationError, match=f"reads '{tracked}'"):
+        Runtime(load_bundle(bundle), load_profile("px4"), goal=[0, 0, 1])
+
+
+def test_the_layout_comes_from_a_file_or_text_and_changes_what_the_policy_sees(
+    tmp_path_factory, tmp_path
+):
+    bundle = load_bundle(task_bundle(tmp_path_factory, "DroneObstacles"))
+    course = dict(bundle.meta.task.layout)
+    course["pillars"] = [[1.0, 0.0], [2.0, 0.5], [3.0, -0.5]]
+    (tmp_path / "course.json").write_text(json.dumps(course))
+    assert read_layout(str(tmp_path / "course.json")) == read_layout(json.dumps(course))
+    with pytest.raises(TaskObservationError, match="does not exist"):
+        read_layout(str(tmp_path / "missing.json"))
+
+    def observation(layout):
+        rt = Runtime(bundle, load_profile("generic_drone"), layout=layout)
+        for k in range(2):
+            feed(rt, drone_state(), 1.0 + k * DT)
+        return rt.observation.build()
+
+    field = bundle.field("obstacle_rel")
+    seen = observation(read_layout(str(tmp_path / "course.json")))[field.offset :][: field.size]
+    np.testing.assert_allclose(seen, [1.0, 0.0, 2.0, 0.5, 3.0, -0.5])
+    del course["pillars"]
+    with pytest.raises(ObservationError, match="layout lacks 'pillars'"):
+        observation(course)
+
+
+def test_the_vendored_observe_runs_on_a_robot_without_the_task(tmp_path_factory, tmp_path):
+    """The generated package alone (python -I: no sims, no example package) observes."""
+    bundle = task_bundle(tmp_path_factory, ALTITUDE)
+    pkg = generate_package(bundle, "px4", tmp_path, package_name="altitude_px4")
+    readme = (pkg / "README.md").read_text()
+    assert "## The course (layout)" in readme and '"altitude":' in readme
+    code = (
+        "import sys; sys.path[:0] = [sys.argv[1]];"
+        "from altitude_px4 import bundle, profiles, runtime;"
+        "rt = runtime.Runtime(bundle.load_bundle(sys.argv[2]), profiles.load_profile('px4'),"
+        " goal=[0, 0, 1]);"
+        "ok, why = rt.self_test(); assert ok, why;"
+        "rt.adapter.pos, rt.adapter.vel, rt.adapter.ang_vel = [0, 0, 1.0], [0.0] * 3, [0.0] * 3;"
+        "rt.adapter.quat = [0.0, 0.0, 0.0, 1.0];"
+        "obs = rt.observation.build();"
+        "mod = sys.modules['agentic_rl_altitude.observe'].__file__;"
+        "assert '/models/tasklib/' in mod, mod;"
+        "assert not any(m.split('.')[0] in ('pybullet', 'torch', 'agentic_rl') for m in sys.modules);"
+        "print('observed', len(obs))"
+    )
+    out = subprocess.run([sys.executable, "-I", "-c", code, str(pkg), str(pkg / "models")],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0 and "observed" in out.stdout, out.stderr[-3000:]
+
+
+@pytest.mark.parametrize("profile", ["arm_jtc", "arm_forward"])
+def test_arm_push_replays_with_parity(tmp_path_factory, tmp_path, profile):
+    """The arm tasks observe through forward kinematics and the object's odometry."""
+    import sims
+
+    def build(path: Path) -> None:
+        spec = sims.get_spec("ArmPush", "ee_delta")
+        policy = random_policy(spec.obs_size, spec.action.shape[0], seed=3)
+        export_bundle(policy, "ArmPush", path, golden_episodes=1, action_mode="ee_delta")
+
+    bundle = _cached(tmp_path_factory, "task_ArmPush_ee", build)
+    # a random policy moves fast: give the velocity limit room so parity is checked alone
+    sets = {"safety.velocity_scale": 1.0, "safety.slew_rate": 1e3}
+    record_sim(bundle, tmp_path / "sim", profile=profile, episodes=1, seed=5, overrides=sets)
+    res = replay(load_bundle(bundle), load_profile(profile).with_overrides(sets),
+                 tmp_path / "sim", tmp_path / "rep")  # fmt: skip
+    sim, rep = commands(tmp_path / "sim"), commands(tmp_path / "rep")
+    assert res.faults == [] and set(sim) <= set(rep) and len(sim) > 20
+    assert max(float(np.abs(sim[k] - rep[k]).max()) for k in sim) < 1e-5
