@@ -57,11 +57,14 @@ def make_bundle(out: Path) -> Path:
     return export_bundle(deploy, "DroneHover", out, golden_episodes=1)
 
 
+CIRCLE_RATE = 0.5  # rad/s
+
+
 def circle_state(t: float) -> dict[str, np.ndarray]:
     """A drone flying a 1 m circle at 1 m height, yawing along it (ENU, FLU)."""
     from ros_bridge import frames
 
-    w = 0.5
+    w = CIRCLE_RATE
     pos = np.array([math.cos(w * t), math.sin(w * t), 1.0])
     vel = np.array([-w * math.sin(w * t), w * math.cos(w * t), 0.0])
     yaw = w * t + math.pi / 2
@@ -92,7 +95,9 @@ def bench_ticks(bundle_dir: Path, backend: str, n: int) -> dict[str, Any]:
         rt = Runtime(bundle, load_profile(name), goal=[0, 0, 1], backend=backend)
         dt = rt.dt
         msgs = []
-        for k in range(64):
+        # one full lap of the circle, so that cycling through the samples stays continuous
+        # (a jump would be dropped by the plausibility filter)
+        for k in range(round(2 * math.pi / CIRCLE_RATE / dt)):
             t = k * dt
             msgs.append(
                 [
@@ -100,14 +105,16 @@ def bench_ticks(bundle_dir: Path, backend: str, n: int) -> dict[str, Any]:
                     for role, data in rt.adapter.encode_inputs(circle_state(t), t)
                 ]
             )
-        for role, m in msgs[0]:
-            rt.on_message(role, m, 0.0)
-        rt.tick(0.0)
-        ok, why = rt.enable(0.0)
+        # two samples: the Crazyflie's C++ odometry has no rates (they come from differencing)
+        for k in (0, 1):
+            for role, m in msgs[k]:
+                rt.on_message(role, m, k * dt)
+        rt.tick(dt)
+        ok, why = rt.enable(dt)
         if not ok:
             raise RuntimeError(f"{name}: {why}")
         ticks, decode = [], []
-        for k in range(n):
+        for k in range(2, n + 2):
             t = k * dt
             step = msgs[k % len(msgs)]
             d0 = time.perf_counter_ns()

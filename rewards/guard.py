@@ -5,8 +5,10 @@ reaches (near the goal, after a contact, late in an episode). So the process tha
 runs under limits of its own, set up by :func:`arm` when a guarded child starts
 (:mod:`rewards.child`):
 
-* ``RLIMIT_AS``: the address space may grow ``memory_mb`` above its size after start-up;
-  an allocation beyond that raises ``MemoryError`` where it happens;
+* ``RLIMIT_AS``: the address space may grow ``memory_mb`` above its size when the first reward
+  call starts (a training worker first builds its envs and networks under the looser
+  ``startup_mb``; :func:`tighten_memory`), so an allocation beyond that raises ``MemoryError``
+  where it happens, inside the reward;
 * ``RLIMIT_CPU``: ``cpu_seconds`` of CPU time; the kernel sends ``SIGXCPU`` (raised as
   :class:`RewardLimitExceeded` where Python runs next) and ``SIGKILL`` a few seconds later;
 * the per-call watchdog: :class:`rewards.RewardFunction` writes the deadline of each call into
@@ -57,7 +59,11 @@ class ProcessLimits:
     """Limits of a process that calls reward programs.
 
     Attributes:
-        memory_mb: address space the process may add on top of its size once armed.
+        memory_mb: address space the process may add on top of its size once armed, or,
+            with ``startup_mb``, on top of its size when the first reward call starts.
+        startup_mb: if set, the address space may first grow this much above its size
+            after start-up (envs and networks are built before any reward call), and
+            ``memory_mb`` applies from the first reward call on.
         cpu_seconds: CPU time the process may use once armed.
         wall_seconds: wall-clock limit the parent enforces (``None``: none).
         no_files: forbid writing files at all (``RLIMIT_FSIZE`` = 0; the smoke run).
@@ -65,6 +71,7 @@ class ProcessLimits:
     """
 
     memory_mb: int = 1024
+    startup_mb: int | None = None
     cpu_seconds: float = 3600.0
     wall_seconds: float | None = None
     no_files: bool = False
@@ -75,6 +82,7 @@ class ProcessLimits:
 # by a shared mapping in a guarded child; a private buffer elsewhere.
 _slot = memoryview(bytearray(16)).cast("d")
 _armed: ProcessLimits | None = None
+_tight = True  # whether memory_mb applies already
 
 
 def watch_slot() -> memoryview:
@@ -133,9 +141,10 @@ def arm(limits: ProcessLimits, slot: memoryview, stack_file: Any) -> None:
         stack_file: an open file ``faulthandler`` dumps the stack into when the parent
             signals ``SIGUSR2`` or the CPU limit is reached.
     """
-    global _slot, _armed
+    global _slot, _armed, _tight
     _slot = slot
     _armed = limits
+    _tight = limits.startup_mb is None
     faulthandler.register(signal.SIGUSR2, file=stack_file, all_threads=True)
     signal.signal(signal.SIGUSR1, _on_watchdog)
     try:
@@ -155,8 +164,30 @@ def arm(limits: ProcessLimits, slot: memoryview, stack_file: Any) -> None:
     faulthandler.register(signal.SIGXCPU, file=stack_file, all_threads=True, chain=True)
     vm = current_vm_bytes()
     if vm is not None:
-        cap = vm + limits.memory_mb * 1024 * 1024
+        headroom = limits.memory_mb if _tight else limits.startup_mb
+        cap = vm + headroom * 1024 * 1024  # type: ignore[operator]
         _setlimit(resource, resource.RLIMIT_AS, cap, cap)
+
+
+def tighten_memory() -> None:
+    """Apply ``memory_mb`` from now on (called by the first reward call of a guarded child).
+
+    Only ever lowers the address-space cap; a no-op outside a guarded child or once done.
+    """
+    global _tight
+    if _tight or _armed is None:
+        return
+    _tight = True
+    vm = current_vm_bytes()
+    try:
+        import resource
+    except ImportError:
+        return
+    if vm is not None:
+        cap = vm + _armed.memory_mb * 1024 * 1024
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft == resource.RLIM_INFINITY or cap < soft:
+            _setlimit(resource, resource.RLIMIT_AS, cap, cap)
 
 
 def _setlimit(resource: Any, which: int, soft: int, hard: int) -> None:

@@ -1,8 +1,9 @@
 """The per-step wrapper an accepted reward program runs inside during training.
 
 :class:`RewardFunction` is what :func:`rewards.load_reward` returns and what ``SimTask`` calls
-once per step. Per call it converts every term to ``float`` and checks it; the rare events
-are handled off the fast path:
+once per step. Per call it checks that every term is a finite number (on the fast path one
+C-level sum of the terms: a finite ``float`` total proves it) and converts terms that are not
+Python numbers to ``float``; the rare events are handled off the fast path:
 
 * a term that is NaN or infinite is replaced by 0.0 and counted in ``nonfinite_counts``
   (never propagated into returns or advantages);
@@ -67,6 +68,7 @@ class RewardFunction:
     """
 
     __slots__ = (
+        "_call",
         "_consecutive",
         "_ctx",
         "_fn",
@@ -104,6 +106,7 @@ class RewardFunction:
                 f"{max_consecutive_overruns} and {max_errors}"
             )
         self._fn = raw
+        self._call = self._first_call  # then `raw` itself: no per-call check
         self._ctx = ctx
         self.program = program
         self.budget_s = budget * 1e-6
@@ -136,12 +139,13 @@ class RewardFunction:
         try:
             # The program builds a fresh dict per call (the smoke run checked the type), so
             # values are normalized in place: no second dict, no float() on floats.
-            out = self._fn(state, action, prev_state, task)
-            for name, value in out.items():
-                if type(value) is not float:
-                    value = out[name] = float(value)
-                if value - value != 0.0:  # NaN or +-inf: x - x is NaN only for those
-                    out[name] = self._nonfinite(name)
+            out = self._call(state, action, prev_state, task)
+            # Fast path, one C-level pass: a float total that is finite means every term is
+            # a finite Python number (a NaN, an inf or a numpy/array term would change the
+            # total's type or finiteness). Anything else is normalized term by term.
+            total = sum(out.values())
+            if type(total) is not float or total - total != 0.0:
+                self._normalize(out)
         except Exception as exc:  # counted and zeroed; repeated failure fails the candidate
             return self._error(exc)
         if perf_counter() - t0 > self.budget_s:
@@ -151,6 +155,21 @@ class RewardFunction:
         return out
 
     # -- rare paths, kept out of __call__ so the fast path stays short
+    def _first_call(self, *args: Any) -> Any:
+        # The worker's envs and networks exist by now: from here on the reward's address
+        # space headroom applies (rewards.guard.tighten_memory).
+        guard.tighten_memory()
+        self._call = self._fn
+        return self._fn(*args)
+
+    def _normalize(self, out: dict[str, Any]) -> None:
+        """Every term to a finite float, in place (NaN and +-inf zeroed and counted)."""
+        for name, value in out.items():
+            if type(value) is not float:
+                value = out[name] = float(value)
+            if value - value != 0.0:  # NaN or +-inf: x - x is NaN only for those
+                out[name] = self._nonfinite(name)
+
     def _nonfinite(self, name: str) -> float:
         self.nonfinite_counts[name] = self.nonfinite_counts.get(name, 0) + 1
         return 0.0

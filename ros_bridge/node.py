@@ -5,10 +5,13 @@ ticks the runtime at the policy's control rate on the node clock (ROS time, so
 ``use_sim_time`` with ``ros2 bag play --clock`` works), publishes its outputs, calls services
 fire-and-forget, publishes ``/diagnostics`` and offers two services:
 
-* ``~/enable`` (std_srvs/SetBool): true hands control to the policy (READY -> ACTIVE), false
-  takes it back. Nothing else ever enables the policy, and the node never arms a vehicle or
-  switches its flight mode.
+* ``~/enable`` (std_srvs/SetBool): true hands control to the policy (READY -> ACTIVE; on PX4
+  and MAVROS only while the vehicle is armed and in its offboard mode), false takes it back.
+  Nothing else ever enables the policy, and the node never arms a vehicle or switches its
+  flight mode (PX4's FALLBACK ends with a land command, see the profile).
 * ``~/reset`` (std_srvs/Trigger): leave STOPPED after a fault.
+
+The ``layout`` parameter (a JSON file or text) gives the course of tasks that observe one.
 
 This file is vendored into every generated package next to the runtime core (relative
 imports), and also runs from the repository as ``python -m ros_bridge.node``.
@@ -144,6 +147,7 @@ class PolicyNode:
             )
             for role, spec in profile.inputs.items()
         ]
+        self._check_message_layouts()
         self._diag = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._diag_cls = DiagnosticArray
         node.create_service(SetBool, "~/enable", self._on_enable)
@@ -156,6 +160,19 @@ class PolicyNode:
             f"{bundle.task_id} on profile {profile.name} ({self.rt.policy.backend}); "
             f"waiting for inputs {self.rt.watchdog.roles}; enable with ~/enable"
         )
+
+    def _check_message_layouts(self) -> None:
+        """Fail at start-up, with the fix, when the workspace's messages lack fields the
+        profile sends (px4_msgs built for another PX4 release than ``params.px4_version``)."""
+        for out in self.rt.adapter.idle(0.0):
+            try:
+                fill(self._type(out.type)(), out.data)
+            except (KeyError, AttributeError) as exc:
+                raise SystemExit(
+                    f"{out.type} in this workspace has no field {exc}: its package is of "
+                    "another release than the profile expects; for PX4 set params.px4_version "
+                    "to the release your px4_msgs are built for (1.14 or 1.15+)"
+                ) from None
 
     def _type(self, name: str) -> type:
         if name not in self._types:

@@ -24,6 +24,7 @@ next sample that passes the absolute checks is accepted as the new reference.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,8 +34,8 @@ import numpy as np
 class PlausibilityLimits:
     """Bounds of a plausible state sample (see the module docstring)."""
 
-    low: np.ndarray
-    high: np.ndarray
+    low: tuple[float, float, float]
+    high: tuple[float, float, float]
     max_speed: float
     max_accel: float
     jump_m: float
@@ -56,30 +57,38 @@ class PlausibilityFilter:
     @staticmethod
     def check_attitude(quat: np.ndarray) -> str:
         """Why an attitude is implausible (non-finite, not a unit quaternion), or ``""``."""
-        if not np.all(np.isfinite(quat)):
+        # plain floats: this runs on every message, and numpy's per-call cost dominates
+        norm = math.sqrt(sum(float(c) * float(c) for c in quat))
+        if not math.isfinite(norm):
             return "non-finite attitude"
-        norm = float(np.linalg.norm(quat))
         return f"attitude quaternion of norm {norm:.3g}" if abs(norm - 1.0) > 0.05 else ""
 
     def check(self, pos: np.ndarray, vel: np.ndarray, t: float) -> str:
         """Why the sample at ``t`` is implausible, or ``""`` when it is accepted (and kept)."""
         lim = self.limits
-        if not (np.all(np.isfinite(pos)) and np.all(np.isfinite(vel))):
+        px, py, pz = (float(c) for c in pos)
+        vx, vy, vz = (float(c) for c in vel)
+        if not all(math.isfinite(c) for c in (px, py, pz, vx, vy, vz)):
             return "non-finite position or velocity"
-        if np.any(pos < lim.low) or np.any(pos > lim.high):
-            return f"position {np.round(pos, 2).tolist()} outside the plausible box"
-        speed = float(np.linalg.norm(vel))
+        lo, hi = lim.low, lim.high
+        if not (lo[0] <= px <= hi[0] and lo[1] <= py <= hi[1] and lo[2] <= pz <= hi[2]):
+            return (
+                f"position {[round(px, 2), round(py, 2), round(pz, 2)]} outside the plausible box"
+            )
+        speed = math.sqrt(vx * vx + vy * vy + vz * vz)
         if speed > lim.max_speed:
             return f"speed {speed:.3g} m/s > {lim.max_speed:g}"
         if self._last is not None:
-            t0, p0, v0 = self._last
+            t0, (qx, qy, qz), (ux, uy, uz) = self._last
             dt = max(t - t0, 0.0)
             if dt <= lim.rebase_s:
-                jump = float(np.linalg.norm(pos - (p0 + v0 * dt)))
+                jump = math.sqrt(
+                    (px - qx - ux * dt) ** 2 + (py - qy - uy * dt) ** 2 + (pz - qz - uz * dt) ** 2
+                )
                 if jump > 0.5 * lim.max_accel * dt * dt + lim.jump_m:
                     return f"position jumped {jump:.3g} m in {dt:.3g} s"
-                dv = float(np.linalg.norm(vel - v0))
+                dv = math.sqrt((vx - ux) ** 2 + (vy - uy) ** 2 + (vz - uz) ** 2)
                 if dv > lim.max_accel * dt + lim.jump_mps:
                     return f"velocity jumped {dv:.3g} m/s in {dt:.3g} s"
-        self._last = (t, np.array(pos, np.float64), np.array(vel, np.float64))
+        self._last = (t, (px, py, pz), (vx, vy, vz))
         return ""

@@ -108,8 +108,8 @@ class Runtime:
             grow = c.plausible_margin_m
             self.plausibility = PlausibilityFilter(
                 PlausibilityLimits(
-                    low=np.asarray(box["low"], np.float64) - grow,
-                    high=np.asarray(box["high"], np.float64) + grow,
+                    low=tuple(float(v) - grow for v in box["low"]),
+                    high=tuple(float(v) + grow for v in box["high"]),
                     max_speed=c.plausible_speed_mps,
                     max_accel=c.plausible_accel_mps2,
                     jump_m=c.plausible_jump_m,

@@ -101,7 +101,8 @@ def check_task(name: str, episodes: int = 2, seed: int = 0) -> CheckReport:
     report.task = spec.id
     report.notes.append(
         f"spec: {len(spec.state_fields)} fields ({spec.obs_size} values), "
-        f"{len(spec.success_criteria)} success criteria, {len(spec.hazards)} hazards, "
+        f"{_count(len(spec.success_criteria), 'success criterion', 'success criteria')}, "
+        f"{_count(len(spec.hazards), 'hazard', 'hazards')}, "
         f"action modes {list(cls.ACTION_MODES)}"
     )
     _check_observe_module(cls, report)
@@ -219,3 +220,7 @@ def _check_observe_module(cls: Any, report: CheckReport) -> None:
         )
     else:
         report.notes.append(f"observe: {fn.__module__}.{fn.__name__} (vendorable)")
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"

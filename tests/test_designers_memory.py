@@ -186,3 +186,22 @@ def test_offline_designer_persists_its_memory_in_the_run_folder(tmp_path):
     from agentic_rl.designers.memory import genome_key
 
     assert not {genome_key(p.meta["genome"]) for p in proposals} & tried
+
+
+def test_a_reward_refused_by_the_checks_before_training_is_a_rejection(tmp_path):
+    from agentic_rl.records import PreCheck
+
+    history = _history(tmp_path)
+    refused = _cand(
+        2,
+        0,
+        parent="i0/c0",
+        status="refused",
+        weights={"distance": 1.0, "attitude": 3.0},
+    ).model_copy(update={"precheck": PreCheck(passed=False, message="(b) Ending early pays")})
+    history.append(IterationRecord(iteration=2, candidates=[refused], best_index=None))
+    mem = DesignMemory().update(history)
+    entry = mem.entries["i2/c0"]
+    assert entry.verdict == "rejected" and entry.outcome.status == "refused"
+    assert "refused by the checks before training: (b) Ending early pays" in entry.outcome.stopped
+    assert entry.genome_key in mem.failed_genomes()

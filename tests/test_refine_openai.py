@@ -164,6 +164,31 @@ def test_retries_exhausted_end_as_one_line_and_the_run_resumes(tmp_path):
     assert f"agentic-rl refine --resume {root}" in err.replace("\n", "")
     assert json.loads((root / "manifest.json").read_text())["status"] == "running"
 
+    # resuming may change how the designer is reached (not what the run is), validated
+    env = {**os.environ, "OPENAI_API_KEY": KEY}
+    cli = [sys.executable, "-m", "agentic_rl.cli", "refine", "--resume", str(root)]
+    bad = subprocess.run([*cli, "--set", "steps=5000"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "only designer_options" in bad.stderr
+    with OpenAIServer() as server:
+        server.push(*[Reply.error(503, "overloaded")] * 20)
+        more = subprocess.run(
+            [
+                *cli,
+                "--set",
+                "designer_options.retry_budget_s=0.5",
+                "--set",
+                f"designer_options.base_url={json.dumps(server.url)}",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+    assert more.returncode == 2 and "Traceback" not in more.stdout + more.stderr
+    assert "HTTP 503" in more.stderr
+    config = json.loads((root / "config.json").read_text())
+    assert config["designer_options"]["retry_budget_s"] == 0.5
+
 
 def test_budget_usd_with_an_unpriced_model_is_one_line(tmp_path):
     proc = _refine(tmp_path / "runs", "http://127.0.0.1:9/v1", "--budget-usd", "1")

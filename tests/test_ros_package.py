@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import os
 import re
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -17,6 +16,7 @@ import yaml
 from ros_bridge import load_profile
 from ros_bridge.package import PackageError, generate_package
 from ros_bridge.params import EXECUTABLE, declared_parameters, flatten
+from tests.colcon import colcon_build
 from tests.test_ros_fixtures import arm_bundle, hover_bundle, hover_run
 
 __all__ = ["arm_bundle", "hover_bundle", "hover_run"]
@@ -152,28 +152,7 @@ def test_node_uses_only_humble_rclpy_apis():
 
 @pytest.mark.slow
 def test_colcon_build_installs_the_node_models_and_launch_files(package, tmp_path):
-    ws = tmp_path / "ws"
-    shutil.copytree(package, ws / "src" / package.name)
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.run(
-        # exactly the command the generated README gives
-        [
-            str(bin_dir / "colcon"),
-            "build",
-            "--packages-select",
-            package.name,
-            "--event-handlers",
-            "console_direct-",
-        ],
-        cwd=ws,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    prefix = ws / "install" / package.name
+    prefix = colcon_build(package, tmp_path / "ws")
     share = prefix / "share" / package.name
     exe = prefix / "lib" / package.name / EXECUTABLE
     assert exe.is_file() and os.access(exe, os.X_OK)

@@ -58,7 +58,10 @@ def refine(
     resume: Path = typer.Option(None, "--resume", help="Continue an interrupted run folder."),
     config_file: Path = typer.Option(None, "--config", help="YAML or TOML file of these options."),
     overrides: list[str] = typer.Option(
-        [], "--set", help="Override any option, e.g. --set ppo.learning_rate=1e-3 (repeatable)."
+        [],
+        "--set",
+        help="Override any option, e.g. --set ppo.learning_rate=1e-3 (repeatable); with --resume "
+        "only designer_options.*, budget_tokens, budget_usd and max_wall.",
     ),
     base_url: str = typer.Option(
         None, "--base-url", help="OpenAI-compatible endpoint (openai designer)."
@@ -89,6 +92,8 @@ def refine(
     try:
         if resume is not None:
             loop = RefineLoop.resume(resume, console)
+            if overrides:
+                loop.config = _resume_overrides(loop, overrides)
         else:
             if task is None and config_file is None:
                 raise typer.BadParameter("give --task (or a --config file that sets task)")
@@ -124,7 +129,7 @@ def refine(
             loop = RefineLoop.start(config, console)
         console.print(f"run folder: [bold]{loop.store.root}[/]  (seed {loop.config.seed})")
         if feedback is not None:
-            path = add_feedback(loop.store.root, feedback, loop.manifest.get("iteration"))
+            path = add_feedback(loop.store.root, feedback, loop.manifest.iteration)
             console.print(f"feedback added to {path}")
         summary = loop.run()
     except (DesignerError, BudgetExceeded) as exc:
@@ -163,6 +168,27 @@ def task_failures(root: Path) -> list[str]:
     if not results or not all(r.get("task_error") for r in results):
         return []
     return [str(r.get("error")) for r in results]
+
+
+#: Options a resumed run may change: how the designer is reached, not what the run is.
+RESUMABLE_OPTIONS = ("designer_options.", "budget_tokens", "budget_usd", "max_wall")
+
+
+def _resume_overrides(loop, overrides: list[str]) -> cfgmod.RefineConfig:
+    """Apply ``--set`` overrides of designer options and budgets to a resumed run (e.g. a
+    longer retry budget after a rate limit), validate them and save config.json."""
+    from agentic_rl.runstore import write_json
+
+    bad = [o for o in overrides if not o.split("=", 1)[0].startswith(RESUMABLE_OPTIONS)]
+    if bad:
+        raise ValueError(
+            f"--resume keeps the run's settings; only designer_options.*, budget_tokens, "
+            f"budget_usd and max_wall can change, not {', '.join(bad)}"
+        )
+    data = cfgmod.apply_overrides(loop.config.model_dump(mode="json"), overrides)
+    config = cfgmod.RefineConfig(**data)
+    write_json(loop.store.config_path, config)
+    return config
 
 
 def print_summary(console: Console, root: Path, summary: dict) -> None:

@@ -44,6 +44,7 @@ def train(
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a PPO policy on a task with a reward program, then evaluate it on held-out seeds."""
+    from agentic_rl.executors.guarded import GuardedRunError, train_guarded
     from agentic_rl.ppo import config as ppo_config
     from agentic_rl.ppo import train as run_training
     from agentic_rl.ppo.envs import canonical_task_id
@@ -74,8 +75,11 @@ def train(
             f"[bold]train[/] {task_id}  reward={reward}  seed={cfg.seed}  steps={cfg.total_steps:,}  "
             f"envs={cfg.num_envs}x{cfg.num_steps}"
         )
+    # A reward file may be model-written: it trains in a guarded child, under the limits of a
+    # refine candidate (the shipped sparse and reference rewards train in this process).
+    trainer = run_training if reward in ("sparse", "reference") else train_guarded
     try:
-        result = run_training(
+        result = trainer(
             cfg,
             task_id,
             reward=reward,
@@ -84,7 +88,13 @@ def train(
             resume=resume,
             overwrite=overwrite,
         )
-    except (FileExistsError, FileNotFoundError, LookupError, RewardRejected) as exc:
+    except (
+        FileExistsError,
+        FileNotFoundError,
+        LookupError,
+        RewardRejected,
+        GuardedRunError,
+    ) as exc:
         # a reward that is missing, not code, or has no reference for this task: say so
         # plainly (RewardRejected's message is the same repair hint a model would get)
         typer.echo(f"error: {exc}", err=True)

@@ -190,10 +190,8 @@ def _packet_lines(packet: DiagnosisPacket) -> list[str]:
 
 def _stopped(record: CandidateRecord) -> str | None:
     # the checks before training refuse a reward with their verdict in ``record.precheck``
-    # (read by attribute: records written before that field existed have none)
-    precheck = getattr(record, "precheck", None)
-    if precheck is not None and not precheck.passed:
-        return _cut(f"refused by the checks before training: {precheck.message}")
+    if record.precheck is not None and not record.precheck.passed:
+        return _cut(f"refused by the checks before training: {record.precheck.message}")
     if record.rejection is not None:
         return _cut(f"rejected at {record.rejection.stage}: {record.rejection.message}")
     if record.error:

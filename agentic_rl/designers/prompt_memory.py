@@ -79,6 +79,9 @@ def outcome(c: CandidateRecord) -> str:
                 ": "
             )
         )
+    precheck = getattr(c, "precheck", None)
+    if c.status == "refused" and precheck is not None:
+        return f"refused by the checks before training: {' '.join(precheck.message.split())[:400]}"
     return f"{c.status}: {c.error or 'no detail'}"
 
 

@@ -21,9 +21,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from rewards import RewardProgram
-
 from agentic_rl import seeds
+from rewards import RewardProgram
 
 
 class CandidateJob(BaseModel):

@@ -20,21 +20,33 @@ llama.cpp server, and does in the client's stead (which is built with ``max_retr
   (:mod:`.transcript`).
 
 Every failure that ends a conversation is a :class:`ChatError` whose message is one line
-saying what happened and what to set.
+saying what happened and what to set. What an endpoint's errors mean (retryable or not, how
+long to wait, a refused ``n`` or image) is in :mod:`.faults`.
+
+This module is a little over 500 lines on purpose: the retry loop, the fallbacks and the
+usage and budget accounting of one request share their state and are read together.
 """
 
 from __future__ import annotations
 
-import email.utils
 import os
 import random
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from agentic_rl.llm.faults import (
+    error_text,
+    fatal_message,
+    has_images,
+    mentions_images,
+    mentions_n,
+    retry_after,
+    strip_images,
+    transient,
+)
 from agentic_rl.llm.pricing import PriceTable
 from agentic_rl.llm.transcript import Transcript
 from agentic_rl.records import Usage
@@ -50,8 +62,6 @@ CHARS_PER_TOKEN = 4
 #: with its explanation is 300-1000 tokens; assuming ``max_tokens`` (4096) would make a
 #: modest ``--budget-tokens`` refuse the very first call.
 FIRST_COMPLETION_ESTIMATE = 1024
-#: What a text-only endpoint gets in place of each image part.
-IMAGE_OMITTED = "(image omitted: this endpoint does not accept images)"
 
 
 class ChatError(RuntimeError):
@@ -340,19 +350,19 @@ class ChatClient:
                     raise ValueError("the response's choices are not chat messages")
             except oa.APIStatusError as exc:
                 latency = time.perf_counter() - t0
-                status, detail = exc.status_code, _err(exc)
-                if ask > 1 and status == 400 and _mentions_n(detail):
+                status, detail = exc.status_code, error_text(exc)
+                if ask > 1 and status == 400 and mentions_n(detail):
                     # The endpoint does not take n: one answer per call from now on. Not a
                     # fault of the endpoint, so it does not use up retry time.
                     self._log(ctx, body, attempt, latency, status=status, error=detail)
                     self.supports_n, ask = False, 1
                     continue
-                if has_images(messages) and 400 <= status < 600 and _mentions_images(detail):
+                if has_images(messages) and 400 <= status < 600 and mentions_images(detail):
                     self._log(ctx, body, attempt, latency, status=status, error=detail)
                     self.supports_images = False
                     messages = strip_images(messages)
                     continue
-                wait = self._delay(attempt, exc) if _transient(status) else None
+                wait = self._delay(attempt, exc) if transient(status) else None
                 self._log(ctx, body, attempt, latency, status=status, error=detail, retry_in=wait)
                 if wait is None:
                     raise self._fatal(status, detail) from None
@@ -362,12 +372,14 @@ class ChatClient:
                 wait = self._delay(attempt, None)
                 timed_out = isinstance(exc, oa.APITimeoutError)
                 kind = "timeout" if timed_out else "connection"
-                self._log(ctx, body, attempt, latency, error=f"{kind}: {_err(exc)}", retry_in=wait)
+                self._log(
+                    ctx, body, attempt, latency, error=f"{kind}: {error_text(exc)}", retry_in=wait
+                )
                 last_error = (
                     f"no answer within {self.timeout:g} s (a slow model needs a longer timeout: "
                     f"{self.option_hint}timeout=300)"
                     if timed_out
-                    else f"cannot connect ({_err(exc)}); check --base-url and that the server runs"
+                    else f"cannot connect ({error_text(exc)}); check --base-url and that the server runs"
                 )
             except (oa.APIResponseValidationError, ValueError, TypeError, AttributeError) as exc:
                 # A 200 whose body is not a chat completion (truncated or garbled JSON from a
@@ -482,38 +494,17 @@ class ChatClient:
         delay = min(self.backoff_max, self.backoff_base * 2.0**attempt)
         backoff = delay / 2 + self._rng.uniform(0.0, delay / 2)
         headers = getattr(getattr(exc, "response", None), "headers", None) or {}
-        after = _retry_after(headers)
+        after = retry_after(headers)
         return backoff if after is None else max(after, backoff)
 
     def _fatal(self, status: int, detail: str) -> ChatError:
         """A non-retryable HTTP error as a one-line ChatError saying what to set."""
-        detail = self.mask(detail)
-        if status == 401:
-            return ChatError(
-                f"{self.base_url} rejected the API key (401: {detail}); set OPENAI_API_KEY to a "
-                "valid key for this endpoint"
+        hint = self._model_hint if status == 404 and "model" in detail.lower() else None
+        return ChatError(
+            fatal_message(
+                status, self.mask(detail), self.base_url, self.model, self.option_hint, hint
             )
-        if status == 403:
-            return ChatError(
-                f"{self.base_url} refused access (403: {detail}); check the key's permissions "
-                f"for model {self.model!r}"
-            )
-        if status == 404:
-            if "model" in detail.lower():
-                return ChatError(
-                    f"model {self.model!r} is not served at {self.base_url} ({detail}); set "
-                    f"--model to one it serves{self._model_hint()}"
-                )
-            return ChatError(
-                f"{self.base_url}/chat/completions does not exist (404); set --base-url to the "
-                "endpoint root, which usually ends in /v1"
-            )
-        if status == 400 and "context" in detail.lower():
-            return ChatError(
-                f"{self.base_url} refused the request as too long (400: {detail}); lower "
-                f"{self.option_hint}prompt_tokens or max_images"
-            )
-        return ChatError(f"{self.base_url} refused the request (HTTP {status}: {detail})")
+        )
 
     def _model_hint(self) -> str:
         """': a, b, c' listing the models the endpoint serves, if it says (best effort)."""
@@ -560,75 +551,3 @@ class ChatClient:
                 "usage": usage,
             }
         )
-
-
-# ---------------------------------------------------------------------- small helpers
-def has_images(messages: list[dict[str, Any]]) -> bool:
-    """Whether any message holds an image part."""
-    return any(
-        isinstance(m["content"], list) and any(p.get("type") != "text" for p in m["content"])
-        for m in messages
-    )
-
-
-def strip_images(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The messages with every image part replaced by :data:`IMAGE_OMITTED` (the captions
-    stay, so the model still reads what each image would have shown)."""
-    out = []
-    for m in messages:
-        content = m["content"]
-        if isinstance(content, list):
-            content = [
-                p if p.get("type") == "text" else {"type": "text", "text": IMAGE_OMITTED}
-                for p in content
-            ]
-        out.append({**m, "content": content})
-    return out
-
-
-def _transient(status: int | None) -> bool:
-    return status in (408, 409, 429) or (status is not None and status >= 500)
-
-
-def _mentions_n(detail: str) -> bool:
-    """Whether a 400 is about the ``n`` parameter ("'n' is not supported", "n must be 1")."""
-    return re.search(r"\bn\b", detail) is not None
-
-
-def _mentions_images(detail: str) -> bool:
-    """Whether an error is about image input (vLLM: "not a multimodal model"; llama.cpp:
-    "image input is not supported"; OpenAI: "image_url is only supported by ...")."""
-    return re.search(r"(?i)image|vision|multi-?modal", detail) is not None
-
-
-def _err(exc: Any) -> str:
-    """The server's error message, else the exception's, on one line."""
-    body = getattr(exc, "body", None)
-    msg = None
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        msg = inner.get("message") if isinstance(inner, dict) else str(inner)
-    text = str(msg or getattr(exc, "message", None) or exc)
-    return " ".join(text.split())[:300]
-
-
-def _retry_after(headers: Any) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP date)."""
-    try:
-        ms = headers.get("retry-after-ms")
-        if ms is not None:
-            return max(0.0, float(ms) / 1000.0)
-        value = headers.get("retry-after")
-    except (AttributeError, ValueError):
-        return None
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

@@ -314,10 +314,12 @@ def _bag_typestore(connections: list[Any], px4_version: str) -> Any:
                 embedded.update(
                     get_types_from_idl(part.split("\n", 1)[1] if part.startswith("IDL: ") else part)
                 )
-    if not embedded:
+    # only definitions that differ from the default ones need a typestore of their own
+    changed = {k: v for k, v in embedded.items() if default.fielddefs.get(k) != v}
+    if not changed:
         return default
     ts = get_typestore(Stores.EMPTY)
-    ts.register({**default.fielddefs, **embedded})
+    ts.register({**default.fielddefs, **changed})
     return ts
 
 

@@ -425,6 +425,11 @@ class DroneTask(SimTask):
     def _uniform(self, low: float, high: float) -> float:
         """A uniform draw from the episode's seeded generator (drawn in batches: one numpy
         call per draw would dominate the cost of a reset)."""
+        if not (np.isscalar(low) and np.isscalar(high)):
+            raise TypeError(
+                f"{type(self).__name__}._uniform(low, high) draws one number; got "
+                f"{low!r}, {high!r}: call it once per coordinate"
+            )
         if not self._draws:
             self._draws = self.np_random.random(16).tolist()
         return low + (high - low) * self._draws.pop()

@@ -258,7 +258,10 @@ class OfflineDesigner(Designer):
         k: int,
         extra: list[str],
     ) -> Proposal:
-        changes = [e["change"] for e in log.entries] + extra
+        # the program's docstring lists what changed; rules that found a term already changed
+        # stay in meta["rules"] and the rationale
+        changes = [e["change"] for e in log.entries if not e["change"].endswith("already changed")]
+        changes += extra
         short = view.spec.id.split("/")[-1]
         origin = f"refines {parent_id} ({packet_note})" if parent_id else "naive start"
         header = (
