@@ -70,9 +70,7 @@ def iteration_zero_history(task: str, steps: int, out: Path) -> list[Any]:
     )
     loop = RefineLoop.start(cfg, Console(quiet=True))
     loop.run()
-    from agentic_rl.records import IterationRecord
-
-    return [IterationRecord.model_validate(it) for it in loop.manifest["iterations"]]
+    return list(loop.manifest.iterations)
 
 
 def measure(task: str, steps: int, vision: bool, dump: Path | None = None) -> dict[str, Any]:

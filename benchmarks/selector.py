@@ -37,10 +37,10 @@ import sims
 from agentic_rl.export import export_bundle
 from agentic_rl.library import Library
 from agentic_rl.ppo.networks import Policy
+from agentic_rl.scenes import load_image, make_selector
+from agentic_rl.scenes.offline import TrainSettings, train_offline_selector
+from agentic_rl.scenes.render import SceneRandomizer
 from agentic_rl.seeds import SCENE_HELD_OUT
-from agentic_rl.selector import load_image, make_selector
-from agentic_rl.selector.offline import TrainSettings, train_offline_selector
-from agentic_rl.selector.scenes import SceneRandomizer
 
 TASKS = (
     "DroneHover",

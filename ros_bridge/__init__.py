@@ -1,10 +1,13 @@
 """ROS 2 bridge: run a PolicyBundle on a robot, generate its ROS 2 package, check it on bags.
 
-The runtime core (``bundle``, ``frames``, ``kinematics``, ``messages``, ``profiles``,
-``robots``, ``observation``, ``safety``, ``runtime``, ``params``, ``node``) needs numpy and
-PyYAML only (onnxruntime when installed, rclpy in the node) and is vendored into every generated
-package. ``package`` (package generator) and ``bags`` (rosbag2 tools, ``rosbags``) run on a
-development machine. Nothing here imports torch or ``agentic_rl``.
+The runtime core (``meta`` (BundleMeta), ``bundle``, ``frames``, ``kinematics``, ``messages``,
+``profiles``, ``robots/`` (one adapter module per robot stack), ``plausibility``, ``taskobs``
+(the task's own observe function), ``observation``, ``safety``, ``runtime``, ``params``,
+``node``) needs numpy and PyYAML only (onnxruntime when installed, rclpy in the node) and is
+vendored into every generated package. ``package`` and ``readme`` (package generator),
+``bags/`` (rosbag2 io, replay, compare; ``rosbags``) and ``interfaces/`` (upstream px4_msgs,
+crazyflie_interfaces and mavros_msgs definitions for the bag tools) run on a development
+machine. Nothing here imports torch or ``agentic_rl``.
 
 >>> from ros_bridge import load_bundle, load_profile, Runtime
 >>> rt = Runtime(load_bundle("bundle/"), load_profile("px4"), goal=[0, 0, 1])

@@ -5,10 +5,13 @@ ticks the runtime at the policy's control rate on the node clock (ROS time, so
 ``use_sim_time`` with ``ros2 bag play --clock`` works), publishes its outputs, calls services
 fire-and-forget, publishes ``/diagnostics`` and offers two services:
 
-* ``~/enable`` (std_srvs/SetBool): true hands control to the policy (READY -> ACTIVE), false
-  takes it back. Nothing else ever enables the policy, and the node never arms a vehicle or
-  switches its flight mode.
+* ``~/enable`` (std_srvs/SetBool): true hands control to the policy (READY -> ACTIVE; on PX4
+  and MAVROS only while the vehicle is armed and in its offboard mode), false takes it back.
+  Nothing else ever enables the policy, and the node never arms a vehicle or switches its
+  flight mode (PX4's FALLBACK ends with a land command, see the profile).
 * ``~/reset`` (std_srvs/Trigger): leave STOPPED after a fault.
+
+The ``layout`` parameter (a JSON file or text) gives the course of tasks that observe one.
 
 This file is vendored into every generated package next to the runtime core (relative
 imports), and also runs from the repository as ``python -m ros_bridge.node``.

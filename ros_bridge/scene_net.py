@@ -11,7 +11,7 @@ import numpy as np
 
 
 class SceneNet:
-    """The scene classifier evaluated with numpy (the torch twin is in ``agentic_rl.selector``).
+    """The scene classifier evaluated with numpy (the torch twin is in ``agentic_rl.scenes``).
 
     Args:
         weights: ``conv{i}.weight`` (out, in, 3, 3), ``conv{i}.bias``, ``fc.weight``

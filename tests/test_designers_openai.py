@@ -347,7 +347,7 @@ def test_vision_sends_image_parts_and_the_transcript_abbreviates_them(server, tr
     images = [p for p in content if p["type"] == "image_url"]
     assert len(images) == 3, "the overview render, the scene image and the success plot"
     captions = [p["text"] for p in content if p["type"] == "text"][1:]
-    assert captions[0].startswith("Image: overview render of agentic_rl/DroneHover-v0")
+    assert captions[0].startswith("Image: agentic_rl/DroneHover-v0 at the start of an episode")
     assert all(p["image_url"]["url"].startswith("data:image/png;base64,") for p in images)
     text = transcript.read_text()
     assert "base64," not in text and "<image/png" in text
@@ -501,3 +501,12 @@ def test_missing_openai_package_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "openai", None)  # makes `import openai` fail
     with pytest.raises(DesignerError, match=r"pip install 'agentic-rl\[openai\]'"):
         make_designer("openai", api_key=KEY)
+
+
+def test_a_modest_token_budget_admits_the_first_call(server, transcript):
+    """Before any answer the completion estimate is 1024 tokens per answer, not max_tokens
+    (4096): a 7,000-token budget must not refuse the first request."""
+    server.push(Reply.chat([GOOD], prompt_tokens=3000, completion_tokens=300))
+    d = designer(server, transcript, budget_tokens=7000)
+    d.propose(SPEC, [], 1)
+    assert len(server.chat_requests) == 1

@@ -144,3 +144,24 @@ def test_the_vendored_observe_runs_on_a_robot_without_the_task(tmp_path_factory,
     out = subprocess.run([sys.executable, "-I", "-c", code, str(pkg), str(pkg / "models")],
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert out.returncode == 0 and "observed" in out.stdout, out.stderr[-3000:]
+
+
+@pytest.mark.parametrize("profile", ["arm_jtc", "arm_forward"])
+def test_arm_push_replays_with_parity(tmp_path_factory, tmp_path, profile):
+    """The arm tasks observe through forward kinematics and the object's odometry."""
+    import sims
+
+    def build(path: Path) -> None:
+        spec = sims.get_spec("ArmPush", "ee_delta")
+        policy = random_policy(spec.obs_size, spec.action.shape[0], seed=3)
+        export_bundle(policy, "ArmPush", path, golden_episodes=1, action_mode="ee_delta")
+
+    bundle = _cached(tmp_path_factory, "task_ArmPush_ee", build)
+    # a random policy moves fast: give the velocity limit room so parity is checked alone
+    sets = {"safety.velocity_scale": 1.0, "safety.slew_rate": 1e3}
+    record_sim(bundle, tmp_path / "sim", profile=profile, episodes=1, seed=5, overrides=sets)
+    res = replay(load_bundle(bundle), load_profile(profile).with_overrides(sets),
+                 tmp_path / "sim", tmp_path / "rep")  # fmt: skip
+    sim, rep = commands(tmp_path / "sim"), commands(tmp_path / "rep")
+    assert res.faults == [] and set(sim) <= set(rep) and len(sim) > 20
+    assert max(float(np.abs(sim[k] - rep[k]).max()) for k in sim) < 1e-5

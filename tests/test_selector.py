@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 import sims
 from agentic_rl.cli import app
 from agentic_rl.library import Library
-from agentic_rl.selector import SelectorError, make_selector
-from agentic_rl.selector.classifier import SceneCNN
-from agentic_rl.selector.offline import TrainSettings, policy_cards, train_offline_selector
+from agentic_rl.scenes import SelectorError, make_selector
+from agentic_rl.scenes.classifier import SceneCNN
+from agentic_rl.scenes.offline import TrainSettings, policy_cards, train_offline_selector
 from ros_bridge import State, frames, load_bundle, load_profile
 from ros_bridge.bags import BagWriter, build, resolve_topic
 from ros_bridge.runtime import Runtime
@@ -27,18 +27,13 @@ from ros_bridge.scene_text import tokens
 from ros_bridge.scene_types import PolicyCard
 from ros_bridge.selector_package import SELECTOR_VENDORED
 from ros_bridge.switcher import ENABLE_TOPIC, PolicySwitcher, replay_switching
+from tests.colcon import colcon_build
 from tests.openai_server import OpenAIServer, Reply
 from tests.test_ros_fixtures import const_bundle
 
 runner = CliRunner()
-DRONE_TASKS = [
-    "DroneHover",
-    "DroneGates",
-    "DroneObstacles",
-    "DroneWallLanding",
-    "DroneTrajectory",
-    "DroneOrbit",
-]
+#: The six built-in drone tasks (their scenes are what the selector tells apart).
+DRONE_TASKS = [t.split("/")[1].removesuffix("-v0") for t in sims.BUILTIN_TASKS if "Drone" in t]
 
 
 def text_selector() -> SceneSelector:
@@ -420,26 +415,11 @@ def test_generated_package_carries_the_library_and_selector_node(selector_packag
 @pytest.mark.slow
 def test_colcon_build_installs_the_selector_node_and_library(selector_package, tmp_path):
     import os
-    import shutil
     import subprocess
     import sys
-    from pathlib import Path
 
     pkg, _ = selector_package
-    ws = tmp_path / "ws"
-    shutil.copytree(pkg, ws / "src" / pkg.name)
-    bin_dir = Path(sys.executable).parent
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    proc = subprocess.run(
-        [str(bin_dir / "colcon"), "build", "--event-handlers", "console_direct-"],
-        cwd=ws,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    prefix = ws / "install" / pkg.name
+    prefix = colcon_build(pkg, tmp_path / "ws")
     share = prefix / "share" / pkg.name
     assert os.access(prefix / "lib" / pkg.name / "selector_node", os.X_OK)
     for rel in ("library/calm/policy.onnx", "library/windy/golden.npz",

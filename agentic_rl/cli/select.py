@@ -70,7 +70,7 @@ def add(
         f"added [bold]{entry.name}[/] ({entry.task_id}, success {_pct(entry.success_rate)}) "
         f"to {lib.root}"
     )
-    from agentic_rl.selector.offline import selector_status
+    from agentic_rl.scenes.offline import selector_status
 
     console.print(selector_status(lib))
 
@@ -81,7 +81,7 @@ def list_entries(
     json_out: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
     """List the library's policies with their tasks and figures."""
-    from agentic_rl.selector.offline import selector_status
+    from agentic_rl.scenes.offline import selector_status
 
     lib = _library(library)
     entries = lib.entries()
@@ -138,8 +138,8 @@ def train_selector(
 ) -> None:
     """(Re)train the offline scene classifier on randomized renders of the library's tasks
     and report its top-1 accuracy on held-out scenes."""
-    from agentic_rl.selector import SelectorError
-    from agentic_rl.selector.offline import TrainSettings, train_offline_selector
+    from agentic_rl.scenes import SelectorError
+    from agentic_rl.scenes.offline import TrainSettings, train_offline_selector
 
     lib = _library(library)
     settings = TrainSettings(per_class, held_out, input_size, epochs, seed, threads)
@@ -217,7 +217,7 @@ def select(
 
     Prints the choice, the scores and why. Exits 3 (and names no policy) when unsure.
     """
-    from agentic_rl.selector import SELECTORS, SelectorError, Thresholds, load_image, make_selector
+    from agentic_rl.scenes import SELECTORS, SelectorError, Thresholds, load_image, make_selector
 
     if image is None and not say:
         _fail("give --image, --say or both")

@@ -16,11 +16,17 @@ Designers never run the code they propose; only the reward pipeline does.
 from __future__ import annotations
 
 import difflib
-from typing import Any
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from agentic_rl.designers.base import BudgetExceeded, Designer, DesignerError
 from agentic_rl.llm.pricing import DEFAULT_PRICES, Price, PriceTable
 from agentic_rl.llm.transcript import Transcript, read_transcript
+
+if TYPE_CHECKING:
+    from agentic_rl.config import RefineConfig
+    from agentic_rl.runstore import RunStore
 
 #: Designer names accepted by :func:`make_designer`.
 DESIGNERS = ("offline", "openai", "replay")
@@ -67,6 +73,42 @@ def make_designer(name: str, **options: Any) -> Designer:
         ) from None
 
 
+def designer_for_run(config: RefineConfig, store: RunStore) -> Designer:
+    """The designer a refine run asks for, wired to the run folder: its transcript goes into
+    the run, the openai designer gets the run's budgets and ``feedback.md``, and the replay
+    designer replays a copy kept in the run (so the run itself can be replayed).
+
+    Raises:
+        ValueError: replay without a transcript.
+        FileNotFoundError: a transcript to replay that does not exist.
+        DesignerError: for bad designer options.
+    """
+    opts = config.designer_options
+    options: dict[str, Any] = {"transcript": store.transcript_path, "seed": config.seed}
+    if config.designer == "openai":
+        # every designer option but the replay designer's and the loop's own
+        llm = opts.model_dump(exclude={"transcript", "repair_rounds"})
+        options.update(
+            llm,
+            budget_tokens=config.budget_tokens,
+            budget_usd=config.budget_usd,
+            feedback=store.root / "feedback.md",
+        )
+    elif config.designer == "replay":
+        if not opts.transcript:
+            raise ValueError(
+                "the replay designer needs a transcript: --transcript RUN_DIR/llm_transcript.jsonl"
+            )
+        source = Path(opts.transcript)
+        if not source.exists():
+            raise FileNotFoundError(f"transcript to replay {source} does not exist")
+        # the run keeps a copy, so it can itself be replayed and reported like any other
+        if not store.transcript_path.exists():
+            shutil.copyfile(source, store.transcript_path)
+        options["transcript"] = store.transcript_path
+    return make_designer(config.designer, **options)
+
+
 __all__ = [
     "DEFAULT_PRICES",
     "DESIGNERS",
@@ -76,6 +118,7 @@ __all__ = [
     "Price",
     "PriceTable",
     "Transcript",
+    "designer_for_run",
     "make_designer",
     "read_transcript",
 ]

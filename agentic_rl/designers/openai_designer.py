@@ -333,8 +333,9 @@ class OpenAIDesigner(Designer):
             out.append((self._caption("trajectories", best), _file_url(named.pop("trajectories"))))
         out.append(
             (
-                f"overview render of {spec.id} at the start of an episode (left) and a close-up "
-                "of the region with the robot and its goal/targets (right)",
+                f"{spec.id} at the start of an episode: the whole scene from the overview "
+                "camera (left), and the robot and its goal from a camera behind the robot "
+                "(right)",
                 self._overview(spec),
             )
         )
@@ -390,9 +391,10 @@ class OpenAIDesigner(Designer):
 
 # ---------------------------------------------------------------------- helpers
 def overview_png(task_id: str, seed: int = 0) -> bytes:
-    """PNG of the task at the start of a seeded episode: the overview camera beside a
-    close-up of the same view cropped to where the objects are (robot, goal marker, gates,
-    obstacles), so a 10 cm drone is more than a few pixels."""
+    """PNG of the task at the start of a seeded episode: the overview camera (the whole
+    scene) beside the task's follow camera, which stands behind the robot and aims between
+    it and its goal (from the spec's declared position and goal), so a 10 cm drone and its
+    target are clearly visible."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -400,56 +402,27 @@ def overview_png(task_id: str, seed: int = 0) -> bytes:
 
     import sims
 
-    env = sims.make(task_id)
+    w, h = OVERVIEW_SIZE
+    env = sims.make(task_id, render_mode="rgb_array", render_size=(w, h))
     try:
         env.reset(seed=seed)
-        w, h = OVERVIEW_SIZE
-        big = env.unwrapped.scene_image(2 * w, 2 * h)
+        overview = env.unwrapped.scene_image(w, h)
+        close = env.render()
     finally:
         env.close()
-    overview = big[::2, ::2]
-    close, box = _crop_to_objects(big)
-    fig = Figure(figsize=(9.0, 3.6), dpi=100)
-    ax = fig.add_subplot(1, 2, 1)
-    ax.imshow(overview)
-    ax.set_title("overview camera", fontsize=10)
-    if box is not None:
-        from matplotlib.patches import Rectangle
-
-        y0, y1, x0, x1 = (v / 2 for v in box)
-        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ec="red", lw=1))
-    ax.axis("off")
-    ax = fig.add_subplot(1, 2, 2)
-    ax.imshow(close)
-    ax.set_title("close-up of the red box (robot, goal/targets)", fontsize=10)
-    ax.axis("off")
+    panels = [("overview camera: the whole scene", overview)]
+    if close is not None:
+        panels.append(("behind the robot, looking toward its goal", close))
+    fig = Figure(figsize=(4.6 * len(panels), 3.8), dpi=100)
+    for k, (title, img) in enumerate(panels):
+        ax = fig.add_subplot(1, len(panels), k + 1)
+        ax.imshow(img)
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
-
-
-def _crop_to_objects(img: Any) -> tuple[Any, tuple[int, int, int, int] | None]:
-    """The part of a render that holds objects: pixels far from the two commonest colours
-    (ground and sky), with a margin; the whole image if nothing stands out."""
-    import numpy as np
-
-    flat = img.reshape(-1, 3).astype(np.int32)
-    colours, counts = np.unique(flat[:: max(1, len(flat) // 20000)], axis=0, return_counts=True)
-    common = colours[np.argsort(counts)[-2:]]
-    dist = np.min(np.abs(flat[:, None, :] - common[None]).sum(-1), axis=1).reshape(img.shape[:2])
-    ys, xs = np.nonzero(dist > 60)
-    if len(ys) < 10:
-        return img, None
-    h, w = img.shape[:2]
-    y0, y1 = np.percentile(ys, [0.5, 99.5]).astype(int)
-    x0, x1 = np.percentile(xs, [0.5, 99.5]).astype(int)
-    side = max(y1 - y0, (x1 - x0) * 3 // 4, h // 8)
-    cy, cx = (y0 + y1) // 2, (x0 + x1) // 2
-    half_h, half_w = int(side * 0.75), int(side * 0.75 * 4 / 3)
-    top, bottom = max(0, cy - half_h), min(h, cy + half_h)
-    left, right = max(0, cx - half_w), min(w, cx + half_w)
-    return img[top:bottom, left:right], (top, bottom, left, right)
 
 
 def _file_url(path: Path) -> str:

@@ -14,14 +14,21 @@ from agentic_rl.export.bundle import (
     export_bundle,
     urdf_chain,
 )
-from agentic_rl.export.onnx_export import DeployActor, export_onnx
+from agentic_rl.export.onnx_export import (
+    ONNX_ATOL,
+    DeployActor,
+    check_onnx_against_torch,
+    export_onnx,
+)
 
 __all__ = [
     "BUNDLE_FORMAT",
     "BUNDLE_VERSION",
+    "ONNX_ATOL",
     "BelowThresholdError",
     "DeployActor",
     "ExportError",
+    "check_onnx_against_torch",
     "export_bundle",
     "export_onnx",
     "urdf_chain",

@@ -22,6 +22,8 @@ INPUT_NAME = "obs"
 OUTPUT_NAME = "action"
 #: ONNX opset: 17 is supported by every onnxruntime since 1.13 (Humble-era robots included).
 OPSET = 17
+#: Largest allowed difference between the exported ONNX graph and the torch policy.
+ONNX_ATOL = 1e-5
 
 
 class DeployActor(nn.Module):
@@ -103,3 +105,22 @@ def torch_actions(policy: Policy, obs: np.ndarray) -> np.ndarray:
     module = DeployActor(policy).eval()
     with torch.no_grad():
         return module(torch.from_numpy(np.asarray(obs, np.float64))).numpy()
+
+
+def check_onnx_against_torch(bundle: Path, policy_path: Path) -> float:
+    """Run the bundle's ONNX graph (onnxruntime) and the torch policy on the bundle's golden
+    observations; raise if they disagree by more than :data:`ONNX_ATOL`."""
+    import onnxruntime
+
+    from agentic_rl.ppo import load_policy
+
+    obs = np.load(bundle / "golden.npz")["obs"]
+    session = onnxruntime.InferenceSession(str(bundle / "policy.onnx"))
+    onnx_out = session.run(None, {session.get_inputs()[0].name: obs})[0]
+    error = float(np.max(np.abs(onnx_out - torch_actions(load_policy(policy_path), obs))))
+    if not error <= ONNX_ATOL:
+        raise RuntimeError(
+            f"exported ONNX policy differs from the torch policy by {error:.2e} "
+            f"(> {ONNX_ATOL:g}) on the golden observations; the bundle was not installed"
+        )
+    return error

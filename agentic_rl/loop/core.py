@@ -37,6 +37,7 @@ from rich.console import Console
 import rewards
 import sims
 from agentic_rl.config import RefineConfig
+from agentic_rl.designers import designer_for_run
 from agentic_rl.loop import checks, lineage, selecting, testing, training
 from agentic_rl.loop.summary import build_summary
 from agentic_rl.records import (
@@ -72,7 +73,7 @@ class RefineLoop:
         self.store = store
         self.console = console or Console()
         self.spec = sims.get_spec(config.task)
-        self._designer_factory = designer_factory or _make_designer
+        self._designer_factory = designer_factory or designer_for_run
         self.manifest = Manifest(task_id=config.task)
         self.executor: Any = None
 
@@ -333,32 +334,3 @@ VIEW_EPISODES = 6
 
 class _BudgetStop(Exception):
     pass
-
-
-def _make_designer(config: RefineConfig, store: RunStore) -> Any:
-    from agentic_rl.designers import make_designer
-
-    opts = config.designer_options
-    options: dict[str, Any] = {"transcript": store.transcript_path, "seed": config.seed}
-    if config.designer == "openai":
-        # every designer option but the replay designer's and the loop's own
-        llm = opts.model_dump(exclude={"transcript", "repair_rounds"})
-        options.update(
-            llm,
-            budget_tokens=config.budget_tokens,
-            budget_usd=config.budget_usd,
-            feedback=store.root / "feedback.md",
-        )
-    elif config.designer == "replay":
-        if not opts.transcript:
-            raise ValueError(
-                "the replay designer needs a transcript: --transcript RUN_DIR/llm_transcript.jsonl"
-            )
-        source = Path(opts.transcript)
-        if not source.exists():
-            raise FileNotFoundError(f"transcript to replay {source} does not exist")
-        # the run keeps a copy, so it can itself be replayed and reported like any other
-        if not store.transcript_path.exists():
-            shutil.copyfile(source, store.transcript_path)
-        options["transcript"] = store.transcript_path
-    return make_designer(config.designer, **options)

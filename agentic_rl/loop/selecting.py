@@ -18,9 +18,6 @@ from agentic_rl.runstore import write_json
 if TYPE_CHECKING:
     from agentic_rl.loop.core import RefineLoop
 
-#: Largest allowed difference between the exported ONNX graph and the torch policy.
-ONNX_ATOL = 1e-5
-
 
 def select(loop: RefineLoop, i: int) -> None:
     """Re-evaluate the iteration's top two on more selection seeds, record the iteration and
@@ -98,7 +95,7 @@ def _maybe_new_best(loop: RefineLoop, cand: CandidateRecord) -> None:
 
 
 def _export(loop: RefineLoop, cand: CandidateRecord) -> None:
-    from agentic_rl.export import export_bundle
+    from agentic_rl.export import check_onnx_against_torch, export_bundle
 
     store = loop.store
     tmp = store.root / "best.tmp"
@@ -111,24 +108,3 @@ def _export(loop: RefineLoop, cand: CandidateRecord) -> None:
         store.best_dir / "candidate.json",
         {"cid": cand.cid, "onnx_vs_torch_max_abs_error": onnx_error},
     )
-
-
-def check_onnx_against_torch(bundle: Path, policy_path: Path) -> float:
-    """Run the bundle's ONNX graph (onnxruntime) and the torch policy on the bundle's golden
-    observations; raise if they disagree by more than :data:`ONNX_ATOL`."""
-    import numpy as np
-    import onnxruntime
-
-    from agentic_rl.export.onnx_export import torch_actions
-    from agentic_rl.ppo import load_policy
-
-    obs = np.load(bundle / "golden.npz")["obs"]
-    session = onnxruntime.InferenceSession(str(bundle / "policy.onnx"))
-    onnx_out = session.run(None, {session.get_inputs()[0].name: obs})[0]
-    error = float(np.max(np.abs(onnx_out - torch_actions(load_policy(policy_path), obs))))
-    if not error <= ONNX_ATOL:
-        raise RuntimeError(
-            f"exported ONNX policy differs from the torch policy by {error:.2e} "
-            f"(> {ONNX_ATOL:g}) on the golden observations; the bundle was not installed"
-        )
-    return error

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from agentic_rl.library import Library
+from agentic_rl.scenes.base import Selector, SelectorError
 from agentic_rl.seeds import SCENE_HELD_OUT
-from agentic_rl.selector.base import Selector, SelectorError
 from ros_bridge.scene_files import load_selector
 from ros_bridge.scene_net import SceneNet
 from ros_bridge.scene_types import (
@@ -123,7 +123,7 @@ def train_offline_selector(
     Raises:
         SelectorError: when the library is empty.
     """
-    from agentic_rl.selector.classifier import (
+    from agentic_rl.scenes.classifier import (
         render_dataset,
         train_classifier,
     )

@@ -3,7 +3,7 @@
 :class:`SceneCNN` mirrors :class:`ros_bridge.scene_net.SceneNet` layer for layer (3x3
 convolutions with padding 1, ReLU, global max and mean pooling, one linear layer), so the
 trained weights are saved as plain arrays and the robot needs no torch. Datasets come from
-:mod:`agentic_rl.selector.scenes`, rendered per class with their own seed range, so training
+:mod:`agentic_rl.scenes.render`, rendered per class with their own seed range, so training
 and held-out images never share a scene.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agentic_rl.selector.scenes import SceneRandomizer, non_scene
+from agentic_rl.scenes.render import SceneRandomizer, non_scene
 from ros_bridge.scene_images import to_input
 from ros_bridge.scene_types import NONE_CLASS
 

@@ -3,10 +3,10 @@
 Two backends answer the same question with the same :class:`~ros_bridge.scene_types.Selection`
 (ranked policies with scores, the reasons, and an explicit "unsure" verdict):
 
-* ``offline`` (:class:`~agentic_rl.selector.offline.OfflineSelector`, the default): a small CNN
+* ``offline`` (:class:`~agentic_rl.scenes.offline.OfflineSelector`, the default): a small CNN
   trained on randomized renders of the library's tasks, combined with a text matcher over the
   task descriptions; no network;
-* ``openai`` (:class:`~agentic_rl.selector.openai_selector.OpenAISelector`): a multimodal model
+* ``openai`` (:class:`~agentic_rl.scenes.openai_selector.OpenAISelector`): a multimodal model
   behind any OpenAI-compatible endpoint, whose answer is validated against the library.
 """
 
@@ -83,11 +83,11 @@ def make_selector(name: str, library: Library, **options: Any) -> Selector:
         SelectorError: for an unknown name, or a backend that cannot start.
     """
     if name == "offline":
-        from agentic_rl.selector.offline import OfflineSelector
+        from agentic_rl.scenes.offline import OfflineSelector
 
         return OfflineSelector(library, **options)
     if name == "openai":
-        from agentic_rl.selector.openai_selector import OpenAISelector
+        from agentic_rl.scenes.openai_selector import OpenAISelector
 
         return OpenAISelector(library, **options)
     raise SelectorError(f"unknown selector {name!r}; choose one of {list(SELECTORS)}")

@@ -23,7 +23,7 @@ import numpy as np
 
 from agentic_rl.library import Library
 from agentic_rl.llm.chat import BudgetExceeded, ChatClient, ChatError
-from agentic_rl.selector.base import Selector, SelectorError
+from agentic_rl.scenes.base import Selector, SelectorError
 from ros_bridge.scene_types import Ranked, Selection, Thresholds
 
 SYSTEM_PROMPT = """\
