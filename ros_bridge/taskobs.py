@@ -36,9 +36,10 @@ def load_observe(spec: str, tasklib: Path | None = None) -> ObserveFn:
 
     Args:
         spec: ``module:function``.
-        tasklib: the bundle's ``tasklib`` folder (the module as export vendored it). It goes
-            to the end of ``sys.path``: where the task's package is installed (a development
-            machine) that one is used, on a robot the vendored copy.
+        tasklib: the bundle's ``tasklib`` folder (the module as export vendored it), used
+            when the module does not import as installed: on a development machine the
+            task's own package is used, on a robot (no task package, or one whose simulator
+            is missing) the vendored copy.
 
     Raises:
         TaskObservationError: naming the module or function that is missing.
@@ -46,15 +47,24 @@ def load_observe(spec: str, tasklib: Path | None = None) -> ObserveFn:
     module_name, _, fn_name = spec.partition(":")
     if not module_name or not fn_name:
         raise TaskObservationError(f"task.observe must be 'module:function', got {spec!r}")
-    if tasklib is not None and tasklib.is_dir() and str(tasklib) not in sys.path:
-        sys.path.append(str(tasklib))
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise TaskObservationError(
-            f"cannot import the task's observation module {module_name!r} ({exc}); regenerate "
-            "the ROS package (it vendors the module) or install the task's package"
-        ) from None
+    except Exception as exc:
+        # On a robot the task's package is absent, or present without the simulator it
+        # imports: use the vendored copy (only the pure observe modules, stub packages).
+        if tasklib is None or not tasklib.is_dir():
+            raise TaskObservationError(
+                f"cannot import the task's observation module {module_name!r} ({exc}); "
+                "re-export the bundle (it vendors the module) or install the task's package"
+            ) from None
+        if str(tasklib) not in sys.path:
+            sys.path.insert(0, str(tasklib))
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc2:
+            raise TaskObservationError(
+                f"the bundle's vendored {module_name!r} does not import ({exc2})"
+            ) from None
     fn = getattr(module, fn_name, None)
     if not callable(fn):
         raise TaskObservationError(f"{module_name} has no function {fn_name!r}")
