@@ -137,13 +137,15 @@ def table_row(r: dict[str, Any], date: str) -> str:
     endings = ", ".join(f"{k} {v}" for k, v in sorted(r["termination_reasons"].items()))
     metrics = ", ".join(f"{k} {v:.3g}" for k, v in r["metrics"].items() if k != "success")
     to_target = "-" if r["cpu_s_to_target"] is None else f"{r['cpu_s_to_target']:.0f}"
+    env = r.get("env_steps_per_cpu_s")  # absent in rows of runs made before it was measured
+    env_only = "-" if env is None else f"{env:.0f}"
     steps = f"{r['steps']:,}"
     budget = DEFAULT_BUDGETS.get(r["task"])
     if budget is not None and not budget <= r["steps"] < budget + 65_536:
         steps += f" (budget {budget:,})"  # a shortened (or extended) run, say so
     return (
         f"| {r['task'].split('/')[-1]} | {r['seed']} | {steps} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | "
-        f"{to_target} | {r['env_steps_per_cpu_s']:.0f} | {r['cpu_steps_per_s']:.0f} | "
+        f"{to_target} | {env_only} | {r['cpu_steps_per_s']:.0f} | "
         f"{r['success_rate']:.0%} | {target} | {met} "
         f"| {endings} | {metrics} | {date} |"
     )
@@ -178,7 +180,7 @@ def merge_rows(text: str, new: dict[str, str]) -> list[str]:
         section = text.split(BEGIN, 1)[1].split(END, 1)[0]
         for line in section.splitlines():
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
-            if not line.startswith("| ") or line in HEADER or cells[0] == "task":
+            if not line.startswith("| ") or line in HEADER or cells[0] in ("task", "---"):
                 continue
             if len(cells) == 12:  # old layout: add seed 0 and an unmeasured env-only cell
                 cells = [cells[0], "0", *cells[1:5], "-", *cells[5:]]
