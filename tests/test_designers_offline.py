@@ -368,12 +368,12 @@ def test_penalties_never_make_ending_early_pay(tmp_path):
     assert not judge(HOVER, eps, rows).passed
 
 
-def test_terminal_success_tasks_keep_success_worth_more_than_lingering():
+def test_no_survival_offset_where_success_ends_the_episode():
     reach = sims.get_spec("ArmReach")
     props = make_designer("offline", seed=0).propose(reach, [], 3)
     for p in props[1:]:
-        w = p.meta["genome"]["weights"]
-        assert w["alive"] > 0 and w["goal_bonus"] >= w["alive"] * reach.max_episode_steps * 0.99
+        assert "alive" not in p.meta["genome"]["weights"]
+        assert any("no survival offset" in e for e in p.meta["extra"])
 
 
 # ------------------------------------------------------------------------------ memory

@@ -1,4 +1,5 @@
-"""No proposal may make staying alive cost more than ending the episode.
+"""No proposal may make staying alive cost more than ending the episode (where success is
+judged at the time limit; see :func:`apply_survival` for tasks whose success ends the episode).
 
 Penalties the rules add (guards, attitude, effort, a negative distance) can make the per-step
 reward negative; then every step survived lowers the return and an early failure *pays*: the
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from agentic_rl.designers.offline.genome import Genome, render
-from agentic_rl.designers.offline.ingredients import ALIVE, GOAL_BONUS
+from agentic_rl.designers.offline.ingredients import ALIVE
 from agentic_rl.designers.offline.view import TaskView
 
 if TYPE_CHECKING:
@@ -93,19 +94,19 @@ def apply_survival(view: TaskView, genome: Genome, episodes: Sequence[RecordedEp
     """Set (or remove) the genome's ``alive`` term per :func:`survival_offset`; returns the
     note for the rationale.
 
-    When success ends the episode, a per-step reward for surviving would also make finishing
-    early cost (the robot would linger short of the goal), so the goal bonus is raised to at
-    least what the offset could pay over a whole episode: succeeding always pays more.
+    Only where success is judged at the time limit (surviving is the only way to succeed).
+    Where success ends the episode, a per-step reward for surviving makes finishing cost too:
+    measured on ArmReach, the offset (with a success bonus of offset x episode length) turned a
+    solved task into one the arm lingers near the goal in (1.00 -> 0.22). There the crash rule
+    (a bounded positive core) and the checks before training guard against failures that pay.
     """
-    offset, note = survival_offset(view, genome, episodes)
     genome.gated.discard(ALIVE)
+    if view.terminal_success:
+        genome.weights.pop(ALIVE, None)
+        return "success ends the episode: no survival offset (it would make finishing cost)"
+    offset, note = survival_offset(view, genome, episodes)
     if offset <= 0.0:
         genome.weights.pop(ALIVE, None)
         return note
     genome.weights[ALIVE] = offset
-    if view.terminal_success:
-        floor = float(f"{offset * view.spec.max_episode_steps:.3g}")
-        if genome.weights.get(GOAL_BONUS, 0.0) < floor:
-            genome.weights[GOAL_BONUS] = floor
-            note += f"; success ends the episode, so goal_bonus >= {floor:g} (offset x steps)"
     return note
