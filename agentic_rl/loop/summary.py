@@ -19,6 +19,7 @@ import json
 from typing import Any
 
 from agentic_rl.config import RefineConfig
+from agentic_rl.loop.lineage import find
 from agentic_rl.loop.testing import control_pairs, initial_best
 from agentic_rl.records import CandidateRecord, CandidateState, Manifest, TestResult
 
@@ -41,14 +42,6 @@ def improvement(initial: float, final: float) -> dict[str, float | None]:
     }
 
 
-def _find(manifest: Manifest, cid: str | None) -> CandidateRecord | None:
-    for it in manifest.iterations:
-        for c in it.candidates:
-            if c.cid == cid:
-                return c
-    return None
-
-
 def _pick(c: CandidateRecord | None) -> dict[str, Any] | None:
     if c is None:
         return None
@@ -66,7 +59,7 @@ def lineage_chain(manifest: Manifest, cid: str | None) -> list[dict[str, Any]]:
     """The policy lineage of ``cid``: itself, the candidate it continued, ... back to a cold
     start (the reward each was trained under is that candidate's own)."""
     chain = []
-    c = _find(manifest, cid)
+    c = find(manifest, cid)
     while c is not None:
         chain.append(
             {
@@ -76,7 +69,7 @@ def lineage_chain(manifest: Manifest, cid: str | None) -> list[dict[str, Any]]:
                 "reward_parent": c.proposal.parent,
             }
         )
-        c = _find(manifest, c.lineage.warm_from) if c.lineage.start != "cold" else None
+        c = find(manifest, c.lineage.warm_from) if c.lineage.start != "cold" else None
     return chain
 
 
@@ -88,7 +81,7 @@ def kept_parent_level(manifest: Manifest) -> dict[str, Any]:
         for c in it.candidates:
             if c.status != CandidateState.TRAINED:
                 continue
-            parent = _find(manifest, c.lineage.warm_from or c.proposal.parent)
+            parent = find(manifest, c.lineage.warm_from or c.proposal.parent)
             if parent is None or parent.success_rate is None or c.success_rate is None:
                 continue
             total += 1
@@ -104,7 +97,7 @@ def build_summary(manifest: Manifest, config: RefineConfig) -> dict[str, Any]:
     """The machine-readable outcome of a run (``summary.json``)."""
     iterations = manifest.iterations
     initial = initial_best(manifest)
-    final = _find(manifest, manifest.best.cid if manifest.best else None)
+    final = find(manifest, manifest.best.cid if manifest.best else None)
     selection = None
     if initial and final and initial.success_rate is not None and final.success_rate is not None:
         selection = improvement(initial.success_rate, final.success_rate)
