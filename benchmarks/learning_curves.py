@@ -87,8 +87,10 @@ def section(results: list[dict[str, Any]], baseline: str, n_points: int) -> str:
         "## Learning stays equal (issue #16)",
         "",
         "`python benchmarks/learning_curves.py --tasks "
-        + " ".join(f"{r['task']}={r['steps']}" for r in results)
-        + "` "
+        + " ".join(dict.fromkeys(f"{r['task']}={r['steps']}" for r in results))
+        + " --seeds "
+        + " ".join(dict.fromkeys(str(r["seed"]) for r in results))
+        + "` (the pairs run are the headings below) "
         f"({datetime.now(UTC).strftime('%Y-%m-%d')}): training success rate (last 100 "
         f"episodes) at the same steps, baseline commit `{baseline}` vs this tree, then the "
         "held-out success of the final policy (100 episodes) and the CPU seconds of each run. "
@@ -114,8 +116,50 @@ def section(results: list[dict[str, Any]], baseline: str, n_points: int) -> str:
             _row("this tree", n_curve, new),
             "",
         ]
+    lines += _mean_curves(results, n_points)
     lines.append(END)
     return "\n".join(lines)
+
+
+def _mean_curves(results: list[dict[str, Any]], n_points: int) -> list[str]:
+    """Per task run with several seeds: the seed-mean curves and their worst gap."""
+    lines: list[str] = []
+    for task in dict.fromkeys(r["task"] for r in results):
+        runs = [r for r in results if r["task"] == task]
+        if len(runs) < 2:
+            continue
+        steps = runs[0]["steps"]
+        points = [round(steps * (i + 1) / n_points) for i in range(n_points)]
+        means = {}
+        for side in ("base", "new"):
+            curves = [curve(Path(r[side]["run"]) / "train.csv", points) for r in runs]
+            means[side] = [
+                None if None in col else sum(col) / len(col) for col in zip(*curves, strict=True)
+            ]
+        gaps = [
+            abs(a - b)
+            for a, b in zip(means["base"], means["new"], strict=True)
+            if None not in (a, b)
+        ]
+        worst = max(gaps) if gaps else float("nan")
+        verdict = "equal" if worst <= TOLERANCE else "**differs**"
+        held = {k: sum(r[k]["success_rate"] for r in runs) / len(runs) for k in ("base", "new")}
+        lines += [
+            f"### {task}, mean of seeds {', '.join(str(r['seed']) for r in runs)}: "
+            f"worst gap {worst:.0%} ({verdict}); held-out {held['base']:.1%} -> "
+            f"{held['new']:.1%}",
+            "",
+            "| steps | " + " | ".join(f"{p:,}" for p in points) + " |",
+            "| --- |" + " ---: |" * len(points),
+            *(
+                f"| {name} | "
+                + " | ".join("-" if v is None else f"{v:.0%}" for v in means[side])
+                + " |"
+                for name, side in (("baseline", "base"), ("this tree", "new"))
+            ),
+            "",
+        ]
+    return lines
 
 
 def _row(name: str, values: list[float | None], result: dict[str, Any]) -> str:

@@ -36,3 +36,14 @@ def colcon_build(package: Path, workspace: Path) -> Path:
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return workspace / "install" / package.name
+
+
+def run_installed(code: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in an isolated interpreter (``python -I``: no repository, no user site),
+    so only what the install tree holds can be imported; ``args`` become ``sys.argv[1:]``."""
+    return subprocess.run(
+        [sys.executable, "-I", "-c", code, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

@@ -5,8 +5,6 @@ from __future__ import annotations
 import ast
 import os
 import re
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import yaml
 from ros_bridge import load_profile
 from ros_bridge.package import PackageError, generate_package
 from ros_bridge.params import EXECUTABLE, declared_parameters, flatten
-from tests.colcon import colcon_build
+from tests.colcon import colcon_build, run_installed
 from tests.test_ros_fixtures import arm_bundle, hover_bundle, hover_run
 
 __all__ = ["arm_bundle", "hover_bundle", "hover_run"]
@@ -180,12 +178,7 @@ def test_colcon_build_installs_the_node_models_and_launch_files(package, tmp_pat
         "assert dev or '/models/tasklib/' in sys.modules['sims'].__file__;"
         "print('vendored ok', rt.policy.backend)"
     )
-    out = subprocess.run(
-        [sys.executable, "-I", "-c", code, str(site), str(share / "models")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_installed(code, site, share / "models")
     assert out.returncode == 0 and "vendored ok" in out.stdout, out.stderr[-3000:]
 
 

@@ -45,10 +45,10 @@ SUCCESS_DEFINITIONS = (
 #: speed) is offered to every task.
 def _needs(spec: TaskSpec) -> dict[str, bool]:
     reasons = {r.name for r in spec.termination_reasons}
-    body = getattr(spec, "body", None)
-    tilt = getattr(body, "tilt", None) is not None
-    rates = getattr(body, "angular_velocity", None) is not None
-    height = getattr(body, "position", None) is not None
+    body = spec.body
+    tilt = body.tilt is not None
+    rates = body.angular_velocity is not None
+    height = body.position is not None
     return {
         "tilt_penalty": tilt,
         "angular_velocity_penalty": rates,

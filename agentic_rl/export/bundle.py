@@ -328,7 +328,7 @@ def _observation_function(task_id: str, spec: Any, out: Path) -> dict[str, Any]:
     """
     import sims
 
-    if spec.robot not in DRONE_ROBOTS:
+    if sims.task_class(task_id).command_model(spec.action.mode)["robot"] != "drone":
         return {}  # arms: the runtime's per-field sources (kinematics from the URDF chain)
     try:
         module, function, path = sims.observation_source(task_id)
@@ -352,10 +352,6 @@ def _observation_function(task_id: str, spec: Any, out: Path) -> dict[str, Any]:
     finally:
         env.close()
     return {"observe": f"{module}:{function}", "layout": layout}
-
-
-#: Robots whose runtime runs the task's own observe function.
-DRONE_ROBOTS = ("crazyflie2x",)
 
 
 def _sims_imports(path: Path) -> list[tuple[str, Path]]:
