@@ -307,8 +307,7 @@ def test_kill_9_then_resume_loses_nothing_and_retrains_nothing(tmp_path):
     kill_points = [
         # mid-rung training of iteration 0
         lambda m: (
-            m["current"]
-            and any(c["status"] == "training_rung" for c in m["current"]["candidates"])
+            m["current"] and any(c["status"] == "training_rung" for c in m["current"]["candidates"])
         ),
         # iteration 0 done, iteration 1 proposed or training
         lambda m: m["iteration"] == 1 and m["current"] is not None,
@@ -452,6 +451,8 @@ def test_warm_start_control_cold_lineage_and_test_seeds(tmp_path):
             # a new reward: checked on the parent's recorded episodes before training
             assert c["precheck"] is not None and c["precheck"]["details"]["episodes"] == cfg.seeds
         if c["status"] in ("trained", "stopped_early"):
+            result = json.loads((d / "result.json").read_text())
+            assert result["lineage"] == c["lineage"]  # lineage in result.json too
             trained = json.loads((d / "config.json").read_text())
             assert trained["init_from"] == str(Path(parent["run_dir"]) / "checkpoint.pt")
             assert c["lineage"]["steps"] == parent["lineage"]["steps"] + c["steps"]

@@ -139,12 +139,16 @@ def job(loop: RefineLoop, c: CandidateRecord, steps: int, stop_at: int | None) -
 def record_result(loop: RefineLoop, result: CandidateResult) -> None:
     """Fold one worker result into its candidate's record (and save the manifest)."""
     c = next(c for c in loop.current.candidates if c.cid == result.candidate)
-    write_json(Path(c.run_dir) / "result.json", result)
     c.steps = result.steps
     c.wall_time += result.wall_time
     c.rung_row = dict(result.rung_row)
     c.error = result.error
     c.lineage.steps = lineage.lineage_steps(c, loop.manifest, result.steps)
+    # the worker's result plus where its policy came from (cold, warm from, control of)
+    write_json(
+        Path(c.run_dir) / "result.json",
+        {**result.model_dump(mode="json"), "lineage": c.lineage.model_dump(mode="json")},
+    )
     if result.status == "done":
         c.status = S.TRAINED
         c.success_rate = result.success_rate
