@@ -80,8 +80,11 @@ def refine(
     ),
     quiet: bool = typer.Option(False, "--quiet", help="Only print the final summary."),
 ) -> None:
-    """Design, train, diagnose and refine reward candidates until a stop condition; export the
-    best policy as a PolicyBundle and write report.html."""
+    """Design, train, diagnose and refine reward candidates; export the best policy.
+
+    Stops on --iterations, --target-success, --max-wall or a budget; writes the best policy
+    as a PolicyBundle (best/) and report.html into the run folder.
+    """
     from agentic_rl.designers import BudgetExceeded, DesignerError
     from agentic_rl.feedback import add_feedback
     from agentic_rl.loop import RefineLoop

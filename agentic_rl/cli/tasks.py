@@ -25,8 +25,10 @@ def tasks(
     json_out: bool = typer.Option(False, "--json", help="Print the full TaskSpecs as JSON."),
     action_mode: str = typer.Option(None, "--action-mode", help="Show specs for this action mode."),
 ) -> None:
-    """List every task with its robot, rates, episode length and action modes
-    (`agentic-rl tasks check TASK` checks one)."""
+    """List every task with its robot, rates, episode length and action modes.
+
+    `agentic-rl tasks check TASK` checks one (a new task before training).
+    """
     if ctx.invoked_subcommand is not None:
         return
     specs, skipped = [], []

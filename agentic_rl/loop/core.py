@@ -141,7 +141,7 @@ class RefineLoop:
     def _stop_reason(self, wall: float) -> str | None:
         cfg, best = self.config, self.manifest.best
         if self.manifest.iteration >= cfg.iterations:
-            return f"completed {cfg.iterations} iterations"
+            return f"completed {cfg.iterations} iteration{'' if cfg.iterations == 1 else 's'}"
         if cfg.target_success is not None and best and best.success_rate >= cfg.target_success:
             return f"best success {best.success_rate:.0%} reached the target"
         if cfg.max_wall is not None and wall >= cfg.max_wall:

@@ -52,7 +52,9 @@ def test_final(loop: RefineLoop) -> None:
         full.append(initial)
     nominal_only = [c for _, *pair in control_pairs(manifest) for c in pair if c not in full]
     loop.console.print(
-        f"testing {len(full) + len(nominal_only)} policies on {cfg.test_episodes} test seeds "
+        f"testing {len(full) + len(nominal_only)} "
+        f"{'policy' if len(full) + len(nominal_only) == 1 else 'policies'} on "
+        f"{cfg.test_episodes} test seeds "
         "(never used for selection)"
     )
     for c in full:

@@ -77,7 +77,8 @@ def train(loop: RefineLoop, i: int) -> None:
             loop.save()
     todo = [(c, None) for c in cands if c.status in (*_TRAINABLE, S.SURVIVOR, S.TRAINING)]
     if todo:
-        loop.console.print(f"iteration {i}: training {len(todo)} candidates to {steps:,} steps")
+        noun = "candidate" if len(todo) == 1 else "candidates"
+        loop.console.print(f"iteration {i}: training {len(todo)} {noun} to {steps:,} steps")
         _run_jobs(loop, i, todo, steps)
     current.stage = "select"
     loop.save()

@@ -85,15 +85,20 @@ class _Clock:
 
 
 def _versions() -> dict[str, str]:
-    import gymnasium
-    import pybullet
+    from importlib import metadata
 
+    import gymnasium
+
+    try:  # from the package metadata: importing pybullet here would print its banner
+        bullet = metadata.version("pybullet")
+    except metadata.PackageNotFoundError:
+        bullet = "unknown"
     return {
         "python": platform.python_version(),
         "numpy": np.__version__,
         "torch": torch.__version__,
         "gymnasium": gymnasium.__version__,
-        "pybullet": str(getattr(pybullet, "__version__", "unknown")),
+        "pybullet": bullet,
     }
 
 
