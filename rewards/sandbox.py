@@ -56,6 +56,16 @@ class SandboxLimits:
     memory_mb: int = 512
     wall_seconds: float = 60.0
 
+    def process_limits(self) -> ProcessLimits:
+        """The guarded child's limits: these, no files, and an empty environment."""
+        return ProcessLimits(
+            memory_mb=self.memory_mb,
+            cpu_seconds=self.cpu_seconds,
+            wall_seconds=self.wall_seconds,
+            no_files=True,
+            clear_env=True,
+        )
+
 
 @dataclass(frozen=True)
 class SmokeReport:
@@ -100,13 +110,7 @@ def smoke_run(
     outcome = run_guarded(
         "rewards.sandbox:smoke_child",
         (payload,),
-        limits=ProcessLimits(
-            memory_mb=limits.memory_mb,
-            cpu_seconds=limits.cpu_seconds,
-            wall_seconds=limits.wall_seconds,
-            no_files=True,
-            clear_env=True,
-        ),
+        limits=limits.process_limits(),
         preload=("numpy", "rewards.compile"),
         name="reward-smoke-run",
     )

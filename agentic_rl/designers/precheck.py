@@ -136,7 +136,6 @@ def score_episodes(
     """
     from rewards import SandboxLimits
     from rewards.child import run_guarded
-    from rewards.guard import ProcessLimits
 
     limits = limits or SandboxLimits(
         cpu_seconds=DEFAULT_CPU_SECONDS, wall_seconds=DEFAULT_WALL_SECONDS
@@ -152,13 +151,7 @@ def score_episodes(
     outcome = run_guarded(
         "agentic_rl.designers.precheck:score_child",
         (payload,),
-        limits=ProcessLimits(
-            memory_mb=limits.memory_mb,
-            cpu_seconds=limits.cpu_seconds,
-            wall_seconds=limits.wall_seconds,
-            no_files=True,
-            clear_env=True,
-        ),
+        limits=limits.process_limits(),
         preload=("numpy", "rewards", "sims", "agentic_rl.designers.precheck"),
         name="precheck",
     )
