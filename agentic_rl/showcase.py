@@ -43,19 +43,18 @@ def tracks_from_states(
     ``states`` are the per-step state snapshots (mappings of field name to value). Returns an
     empty list when the spec declares no position field.
     """
+    from sims.semantics import goal_point
+
     pos_field = spec.body.position
     if pos_field is None:
         return []
-    err = spec.goal.primary if spec.goal is not None else None
     tracks = []
     for states, success, reason in episodes:
         if not states:
             continue
         pos = np.array([np.asarray(s[pos_field], dtype=float) for s in states])
-        goals = None
-        if err is not None and err.subject is None and np.shape(states[0][err.field]) == (3,):
-            offsets = np.array([np.asarray(s[err.field], dtype=float) for s in states])
-            goals = pos + err.sign * offsets
+        points = [goal_point(spec, s) for s in states]
+        goals = None if points[0] is None else np.array(points)
         tracks.append(Track(pos, goals, bool(success), str(reason)))
     return tracks
 
@@ -156,6 +155,7 @@ def write_policy_views(
     """
     import sims
     from agentic_rl.ppo import load_policy
+    from agentic_rl.ppo.evaluate import write_gif
     from sims.rollout import run_episodes
 
     out = Path(out_dir)
@@ -170,17 +170,9 @@ def write_policy_views(
     finally:
         env.close()
     episodes = shown + rest
-    gif = _write_gif(shown[0].frames, out / "follow.gif", fps) if shown else None
+    gif = None
+    if shown and shown[0].frames:  # every other frame at half the rate: half the bytes
+        gif = write_gif(shown[0].frames[::2], out / "follow.gif", fps / 2)
     tracks = tracks_from_states(spec, [(e.states or [], e.success, e.reason) for e in episodes])
     plot = save_trajectory_plot(tracks, title, out / "trajectories.png")
     return PolicyViews(gif, plot, sum(e.success for e in episodes), len(episodes))
-
-
-def _write_gif(frames: Sequence[np.ndarray], path: Path, fps: int) -> Path | None:
-    if not frames:
-        return None
-    from PIL import Image
-
-    images = [Image.fromarray(f) for f in frames[::2]]  # half the frames: half the bytes
-    images[0].save(path, save_all=True, append_images=images[1:], duration=int(2000 / fps), loop=0)
-    return path

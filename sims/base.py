@@ -36,7 +36,7 @@ import pybullet as p
 
 from sims import randomization
 from sims.errors import TaskError
-from sims.semantics import check_metrics, check_observation, did_you_mean
+from sims.semantics import check_metrics, check_observation, did_you_mean, goal_point
 from sims.spec import TaskSpec
 
 #: A reward program as the env calls it: (state, action, prev_state, task) -> named terms.
@@ -362,14 +362,11 @@ class SimTask(gym.Env):
         if state is None or spec.body.position is None:
             return self._camera()
         pos = np.asarray(state[spec.body.position], dtype=float)
-        goal_point = None
-        err = spec.goal.primary if spec.goal is not None else None
-        if err is not None and err.subject is None and np.shape(state[err.field]) == (3,):
-            goal_point = pos + err.sign * np.asarray(state[err.field], dtype=float)
+        goal = goal_point(spec, state)
         overview_yaw = self._camera()[2]
-        if goal_point is None or not np.all(np.isfinite(goal_point)):
+        if goal is None or not np.all(np.isfinite(goal)):
             return tuple(pos.tolist()), 1.0, overview_yaw, -25.0
-        offset = goal_point - pos
+        offset = goal - pos
         gap = float(np.linalg.norm(offset))
         horizontal = float(np.hypot(offset[0], offset[1]))
         # PyBullet's yaw 0 looks along +y; looking along the robot->goal direction puts the

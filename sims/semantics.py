@@ -378,3 +378,21 @@ def hazard_fields(spec: TaskSpec) -> tuple[str, ...]:
 def fields_named(spec: TaskSpec, refs: Sequence[str]) -> tuple[str, ...]:
     """The field names (without component index) of ``refs``, without repeats."""
     return tuple(dict.fromkeys(parse_ref(r)[0] for r in refs))
+
+
+def goal_point(spec: TaskSpec, state: Mapping[str, Any]) -> np.ndarray | None:
+    """World position of the primary goal in one state snapshot, or None.
+
+    The primary goal error is a vector from its subject to the target: the subject is the robot
+    (``body.position``) unless the error declares another subject, whose position field is its
+    ``origin`` (push's cube). None when the task has no 3-vector goal error or no such position.
+    """
+    if spec.goal is None:
+        return None
+    err = spec.goal.primary
+    origin = err.origin if err.subject is not None else spec.body.position
+    if origin is None or np.shape(state[err.field]) != (3,):
+        return None
+    return np.asarray(state[origin], dtype=float) + err.sign * np.asarray(
+        state[err.field], dtype=float
+    )

@@ -182,12 +182,7 @@ def record_video(
     frames = [f for run in runs for f in run.frames]
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".gif":
-        from PIL import Image
-
-        images = [Image.fromarray(f) for f in frames]
-        images[0].save(
-            path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0
-        )
+        write_gif(frames, path, fps)
     else:
         try:
             import imageio.v2 as imageio
@@ -197,4 +192,14 @@ def record_video(
                 "or ask for a .gif"
             ) from exc
         imageio.mimwrite(path, frames, fps=fps)
+    return path
+
+
+def write_gif(frames: Sequence[np.ndarray], path: str | Path, fps: float) -> Path:
+    """Write RGB frames (H, W, 3, uint8) as a looping GIF (Pillow) at ``fps``."""
+    from PIL import Image
+
+    path = Path(path)
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
     return path
