@@ -12,6 +12,7 @@ from agentic_rl.export.bundle import (
     BelowThresholdError,
     ExportError,
     export_bundle,
+    record_evaluation,
     urdf_chain,
 )
 from agentic_rl.export.onnx_export import (
@@ -31,5 +32,6 @@ __all__ = [
     "check_onnx_against_torch",
     "export_bundle",
     "export_onnx",
+    "record_evaluation",
     "urdf_chain",
 ]
