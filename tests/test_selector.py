@@ -20,12 +20,13 @@ from agentic_rl.scenes.offline import TrainSettings, policy_cards, train_offline
 from ros_bridge import State, frames, load_bundle, load_profile
 from ros_bridge.bags import BagWriter, build, resolve_topic
 from ros_bridge.runtime import Runtime
+from ros_bridge.scene_bundle import load_scene_bundle
 from ros_bridge.scene_choice import SceneSelector
 from ros_bridge.scene_images import image_from_msg, resize_area
 from ros_bridge.scene_net import SceneNet
+from ros_bridge.scene_package import SELECTOR_VENDORED
 from ros_bridge.scene_text import tokens
-from ros_bridge.scene_types import PolicyCard
-from ros_bridge.selector_package import SELECTOR_VENDORED
+from ros_bridge.scene_types import PolicyCard, SceneMeta, SelectorFileError
 from ros_bridge.switcher import ENABLE_TOPIC, PolicySwitcher, replay_switching
 from tests.colcon import colcon_build, run_installed
 from tests.openai_server import OpenAIServer, Reply
@@ -70,6 +71,41 @@ def test_numpy_classifier_matches_torch():
     np.testing.assert_allclose(
         SceneNet(net.numpy_weights(), net.layers).logits(odd), want_odd, atol=1e-4, rtol=1e-4
     )
+
+
+def test_scene_classifier_bundle_runs_onnx_with_the_numpy_twin_as_fallback(tmp_path):
+    from agentic_rl.export.scenes import export_scene_classifier, load_selector
+
+    torch.manual_seed(0)
+    classes = ["agentic_rl/DroneHover-v0", "agentic_rl/DroneGates-v0", "none"]
+    cards = [PolicyCard("hover", classes[0], "hover at a point", 0.9)]
+    bundle = export_scene_classifier(SceneCNN(3), classes, 32, cards, tmp_path / "sel")
+    assert sorted(p.name for p in bundle.path.iterdir()) == [
+        "classifier.npz",
+        "model.onnx",
+        "selector.json",
+    ]
+    loaded = load_scene_bundle(tmp_path / "sel")  # what the robot reads: a typed SceneMeta
+    assert loaded.meta == bundle.meta and loaded.meta.policies == tuple(cards)
+    assert SceneMeta.from_dict(loaded.meta.to_dict()) == loaded.meta
+    x = np.random.default_rng(0).normal(0, 1, (2, 3, 32, 32)).astype(np.float32)
+    onnx_net, numpy_net = loaded.make_classifier("onnxruntime"), loaded.make_classifier("numpy")
+    assert type(onnx_net).__name__ == "OnnxSceneNet" and isinstance(numpy_net, SceneNet)
+    np.testing.assert_allclose(onnx_net.logits(x), numpy_net.logits(x), atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(onnx_net.logits(x[0]), numpy_net.logits(x[0]), atol=1e-4)
+    img = np.random.default_rng(1).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    a = load_selector(tmp_path / "sel", backend="onnxruntime").select(img, "hover")
+    b = load_selector(tmp_path / "sel", backend="numpy").select(img, "hover")
+    assert a.task_scores == pytest.approx(b.task_scores, abs=1e-5)
+    # a version-1 folder (numpy only) and a folder without its graph say what to do
+    meta = json.loads((tmp_path / "sel" / "selector.json").read_text())
+    (tmp_path / "sel" / "selector.json").write_text(json.dumps({**meta, "version": 1}))
+    with pytest.raises(SelectorFileError, match="retrain the selector"):
+        load_scene_bundle(tmp_path / "sel")
+    (tmp_path / "sel" / "selector.json").write_text(json.dumps(meta))
+    (tmp_path / "sel" / "model.onnx").unlink()
+    with pytest.raises(SelectorFileError, match=r"missing \['model.onnx'\]"):
+        load_scene_bundle(tmp_path / "sel")
 
 
 def test_area_resize_averages_blocks_and_keeps_the_mean():
@@ -396,7 +432,7 @@ def test_generated_package_carries_the_library_and_selector_node(selector_packag
     for module in SELECTOR_VENDORED:
         assert (pkg / name / module).is_file()
     setup = (pkg / "setup.py").read_text()
-    assert f"selector_node = {name}.selector_node:main" in setup
+    assert f"selector_node = {name}.scene_node:main" in setup
     assert '"/library/windy", glob("library/windy/*")' in setup
     deps = {d.name for d in parse_package(str(pkg / "package.xml")).exec_depends}
     assert {"sensor_msgs", "std_msgs"} <= deps
@@ -422,6 +458,7 @@ def test_colcon_build_installs_the_selector_node_and_library(selector_package, t
     assert os.access(prefix / "lib" / pkg.name / "selector_node", os.X_OK)
     for rel in ("library/calm/policy.onnx", "library/windy/golden.npz",
                 "library/selector/selector.json", "library/selector/classifier.npz",
+                "library/selector/model.onnx",
                 "config/selector.yaml", "launch/selector.launch.xml"):  # fmt: skip
         assert (share / rel).is_file(), rel
     site = next((prefix / "lib").glob("python3*/site-packages"))
@@ -454,7 +491,7 @@ def test_selector_node_uses_only_humble_rclpy_apis_and_imports_without_rclpy():
     import ast
     from pathlib import Path
 
-    import ros_bridge.selector_node as selector_node
+    import ros_bridge.scene_node as selector_node
 
     assert "selector.image_topic" in selector_node.SELECTOR_PARAMETERS  # imported without rclpy
     humble = {
