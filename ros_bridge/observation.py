@@ -74,8 +74,22 @@ class ObservationBuilder:
                           self._names, self._size)  # fmt: skip
         except TaskObservationError as exc:
             raise ObservationError(f"{bundle.task_id} on {adapter.profile.name}: {exc}") from None
-        #: The measurement attributes the profile provides (the rest stay None).
-        self._provided = [f.name for f in fields(sample) if getattr(sample, f.name) is not None]
+        #: The measurements the task reads (those whose absence breaks its observation): the
+        #: runtime waits for them (a profile's optional input, e.g. the object, may be unused).
+        self._needed = [
+            f.name
+            for f in fields(sample)
+            if getattr(sample, f.name) is not None
+            and not self._runs(replace(sample, **{f.name: None}), probe)
+        ]
+
+    def _runs(self, sample: Any, layout: dict[str, Any]) -> bool:
+        try:
+            check_observe(self.functions, self._with_memory(sample), layout, self._names,
+                          self._size)  # fmt: skip
+        except Exception:  # the task's code on a partial measurement: any error means needed
+            return False
+        return True
 
     def start(self) -> None:
         """A new episode: the policy was just enabled (zero last action, step 0, the task's
@@ -112,7 +126,7 @@ class ObservationBuilder:
             if goal is not None:
                 layout = {**layout, GOAL_KEY: [float(v) for v in goal]}
         m = a.measurement()
-        missing = [n for n in self._provided if getattr(m, n) is None]
+        missing = [n for n in self._needed if getattr(m, n) is None]
         if missing:
             raise NotReady(", ".join(missing))
         out, state, events = self.functions.fields(self._with_memory(m), layout, self.events)

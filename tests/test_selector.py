@@ -31,6 +31,7 @@ from ros_bridge.switcher import ENABLE_TOPIC, PolicySwitcher, replay_switching
 from tests.colcon import colcon_build, run_installed
 from tests.openai_server import OpenAIServer, Reply
 from tests.test_ros_fixtures import const_bundle
+from tests.test_ros_runtime import measured
 
 runner = CliRunner()
 #: The six built-in drone tasks (their scenes are what the selector tells apart).
@@ -282,6 +283,12 @@ def test_openai_selector_validates_answers_against_the_library(drone_library):
 DT = 1.0 / 48.0
 
 
+def _measured_at(t: float) -> tuple:
+    """(measurement, t, goal) of a level hover, for ``adapter.encode_inputs``."""
+    m, goal = measured(hover_state())
+    return m, t, goal
+
+
 def hover_state(pos=(0.0, 0.0, 1.0)) -> dict:
     return {
         "pos": np.array(pos, float),
@@ -346,7 +353,7 @@ def write_bag(path, switcher: PolicySwitcher, script: dict[float, tuple[str, obj
                 )
             if 5.5 <= t < 6.5:
                 continue  # the odometry drops out: the active policy falls back
-            for role, data in rt.adapter.encode_inputs(hover_state(), t):
+            for role, data in rt.adapter.encode_inputs(*_measured_at(t)):
                 spec = rt.profile.inputs[role]
                 bag.write(resolve_topic(spec.topic), spec.type, data, t)
 
@@ -389,7 +396,7 @@ def test_ros_selector_switches_only_in_ready_or_fallback(tmp_path, two_hovers):
 def test_switcher_requests_and_refusals_by_hand(two_hovers):
     sw = make_switcher(two_hovers)
     t = 0.0
-    for role, data in sw.rt.adapter.encode_inputs(hover_state(), t):
+    for role, data in sw.rt.adapter.encode_inputs(*_measured_at(t)):
         sw.on_message(role, build(sw.profile.inputs[role].type, data), t)
     sw.tick(t)
     assert sw.state is State.READY and sw.runtimes["windy"].state is State.READY  # warm standby
