@@ -12,10 +12,10 @@ import pytest
 from ros_bridge import AdapterError, ProfileError, Runtime, State, frames, load_bundle, load_profile
 from ros_bridge.bags import build
 from ros_bridge.measurement import Measurement
+from ros_bridge.observation import ObservationError
 from sims.arm import observe as arm_observe
 from sims.drone import observe as drone_observe
-from ros_bridge.observation import ObservationError
-from tests.test_ros_fixtures import arm_bundle, const_bundle, hover_bundle, hover_run, random_policy
+from tests.test_ros_fixtures import arm_bundle, const_bundle, hover_bundle, hover_run
 
 __all__ = ["arm_bundle", "hover_bundle", "hover_run"]
 

@@ -36,7 +36,8 @@ class Adapter:
         self.bundle = bundle
         self.params = dict(profile.params)
         self.command_model = bundle.command
-        mode = bundle.meta.action.mode
+        # the command the task declares (its action mode; a joint group's command interface)
+        mode = self.command_model.get("kind", bundle.meta.action.mode)
         if mode not in profile.action_modes:
             raise AdapterError(
                 f"profile {profile.name!r} supports action modes {list(profile.action_modes)}, "
