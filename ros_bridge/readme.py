@@ -179,6 +179,17 @@ SAFETY = {
   `safety.velocity_scale` of the joint velocity limits per step.
 * **FALLBACK** (stale input, non-finite value): one target at the measured joint positions
   (hold), then nothing (STOPPED). Keep the robot's own protective stop within reach.
+* A policy that drives the gripper sends one position per finger joint (half the width) on
+  the `gripper` output each step; FALLBACK holds the measured width.
+""",
+    "joint_group": """## Safety on a joint group: failsafe chain and taking over
+
+* READY sends nothing; `~/enable true` starts the commands (per commanded joint: the
+  normalized action times the task's scale, an effort or a velocity); `~/enable false` sends
+  zeros once (no effort, or zero velocity).
+* **FALLBACK** (stale input, non-finite value): zeros once, then nothing (STOPPED). A
+  forward_command_controller keeps its last command: keep the robot's own limits (the
+  ros2_control joint limits, an emergency stop) within reach.
 """,
 }
 

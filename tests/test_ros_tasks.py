@@ -234,3 +234,13 @@ def test_pick_place_sends_finger_targets_and_needs_a_gripper_output(tmp_path_fac
     lean.write_text(yaml.safe_dump(raw))
     with pytest.raises(AdapterError, match="needs a 'gripper' output"):
         Runtime(bundle, load_profile(str(lean)), goal=[0.1, 0.0, 0.2])
+
+
+def test_the_generated_readme_says_how_to_measure_the_course(tmp_path_factory, tmp_path):
+    bundle = task_bundle(tmp_path_factory, "DroneGates")
+    pkg = generate_package(bundle, "px4", tmp_path, package_name="gates_px4")
+    text = " ".join((pkg / "README.md").read_text().split())
+    assert "### Measuring a real course into a layout file" in text
+    # the task's own documentation names the layout keys; its events count from enable on
+    assert "observe_gates`: DroneGates. Layout: ``gates``" in text and "track_gates" in text
+    assert "count from `~/enable` on" in text

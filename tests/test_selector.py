@@ -433,25 +433,27 @@ def test_generated_package_carries_the_library_and_selector_node(selector_packag
     from catkin_pkg.package import parse_package
 
     pkg, output = selector_package
-    assert "left out gates" in output  # the ROS runtime has no gate observation source
+    assert "left out" not in output  # gates deploy too: the robot runs the task's tracker
     name = pkg.name
-    assert sorted(d.name for d in (pkg / "library").iterdir()) == ["calm", "selector", "windy"]
+    carried = sorted(d.name for d in (pkg / "library").iterdir())
+    assert carried == ["calm", "gates", "selector", "windy"]
     for module in SELECTOR_VENDORED:
         assert (pkg / name / module).is_file()
     setup = (pkg / "setup.py").read_text()
     assert f"selector_node = {name}.scene_node:main" in setup
-    assert '"/library/windy", glob("library/windy/*")' in setup
+    assert '*tree("library/windy", "share/" + package_name + "/library/windy")' in setup
+    assert (pkg / "library" / "gates" / "tasklib" / "sims" / "drone" / "observe.py").is_file()
     deps = {d.name for d in parse_package(str(pkg / "package.xml")).exec_depends}
     assert {"sensor_msgs", "std_msgs"} <= deps
     params = yaml.safe_load((pkg / "config" / "selector.yaml").read_text())
     assert params["/**"]["ros__parameters"]["selector"]["active"] == "windy"
     assert "selector_node" in (pkg / "launch" / "selector.launch.xml").read_text()
-    assert "Left out" in (pkg / "README.md").read_text()
+    assert "Left out" not in (pkg / "README.md").read_text()
     from ros_bridge.switcher import load_switcher
 
     sw = load_switcher(pkg / "library", load_profile("generic_drone"), active="windy")
-    assert sorted(sw.runtimes) == ["calm", "windy"] and sw.selector is not None
-    assert {c.name for c in sw.selector.cards} == {"calm", "windy"}
+    assert sorted(sw.runtimes) == ["calm", "gates", "windy"] and sw.selector is not None
+    assert {c.name for c in sw.selector.cards} == {"calm", "gates", "windy"}
     assert sw.selector.select(sentence="hover outdoors in gusty wind").choice == "windy"
 
 
@@ -464,6 +466,7 @@ def test_colcon_build_installs_the_selector_node_and_library(selector_package, t
     share = prefix / "share" / pkg.name
     assert os.access(prefix / "lib" / pkg.name / "selector_node", os.X_OK)
     for rel in ("library/calm/policy.onnx", "library/windy/golden.npz",
+                "library/gates/tasklib/sims/drone/observe.py",
                 "library/selector/selector.json", "library/selector/classifier.npz",
                 "library/selector/model.onnx",
                 "config/selector.yaml", "launch/selector.launch.xml"):  # fmt: skip
