@@ -10,7 +10,7 @@ and ``to_measurement(robot_state)`` is the inverse the simulated-bag writer uses
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -22,8 +22,8 @@ Array = np.ndarray
 class Measurement:
     """The latest measured robot state plus the controller's own memory.
 
-    Every attribute is ``None`` until some input provides it. Decoding replaces attributes,
-    never changes an array in place (so an earlier copy stays a valid snapshot).
+    Every attribute is ``None`` until some input provides it (or stays ``None`` when the
+    profile does not measure it).
 
     Attributes:
         position: world position of the robot's base (drone centre), m.
@@ -57,10 +57,6 @@ class Measurement:
     object_angular_velocity: Array | None = None
     last_action: Array = field(default_factory=lambda: np.zeros(0))
     step: int = 0
-
-    def copy(self) -> Measurement:
-        """A shallow copy (arrays are replaced, never changed, so this is a snapshot)."""
-        return replace(self)
 
     @classmethod
     def from_values(cls, values: dict[str, Any]) -> Measurement:
