@@ -40,8 +40,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
-BEGIN, END = "<!-- refine:begin -->", "<!-- refine:end -->"
+from _bench import merge_blocks, read_section, write_section
+
+#: This benchmark's section of RESULTS.md, and the heading above it.
+SECTION, HEADING = "refine", "## Refinement loop (benchmarks/refine.py)"
+#: Marks a block measured at a shortened budget (a rerun at full budget replaces it).
+SHORT = " **(shortened)**"
 
 
 def _cpu() -> float:
@@ -78,7 +82,7 @@ def _train_row(
 
 def _lineage_cpu(manifest: Any, cid: str) -> float:
     """CPU seconds of training along a policy's lineage (from each candidate's train.csv)."""
-    from agentic_rl.loop.summary import lineage_chain
+    from agentic_rl.report.summary import lineage_chain
 
     total = 0.0
     for link in lineage_chain(manifest, cid):
@@ -97,9 +101,9 @@ def bench(task: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
     from agentic_rl.config import RefineConfig
     from agentic_rl.loop import RefineLoop
-    from agentic_rl.loop.summary import improvement, normalized_score
     from agentic_rl.ppo import DEFAULT_BUDGETS
     from agentic_rl.ppo.envs import canonical_task_id
+    from agentic_rl.report.summary import improvement, normalized_score
 
     task_id = canonical_task_id(task)
     cfg = RefineConfig(
@@ -274,7 +278,7 @@ def write_results(results: list[dict[str, Any]], command: str, load: str) -> Non
     blocks_new = []
     for res in results:
         lp = res["loop"]
-        short = " **(shortened)**" if res["budget_scale"] < 1 else ""
+        short = SHORT if res["budget_scale"] < 1 else ""
         title = (
             f"### {res['task'].split('/')[-1]}: {lp['iterations']} iterations x "
             f"{lp['candidates']} candidates x {lp['steps']:,} steps; default budget x "
@@ -334,21 +338,12 @@ def write_results(results: list[dict[str, Any]], command: str, load: str) -> Non
             + ".",
         ]
         blocks_new.append((title, "\n".join(lines)))
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    blocks: list[str] = []
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        old, tail = rest.split(END, 1)
-        blocks = ["### " + b.strip() for b in old.split("### ") if b.strip()]
-    else:
-        head = text.rstrip("\n") + "\n\n## Refinement loop (benchmarks/refine.py)\n\n"
-        tail = "\n"
-    titles = {t for t, _ in blocks_new}
-    blocks = [
-        b for b in blocks if b.split("\n", 1)[0].removesuffix(" **(shortened)**") not in titles
-    ]
-    blocks += [b for _, b in blocks_new]
-    RESULTS.write_text(head + BEGIN + "\n" + "\n\n".join(blocks) + "\n" + END + tail)
+    body = merge_blocks(
+        read_section(SECTION),
+        dict(blocks_new),
+        same=lambda first_line, title: first_line.removesuffix(SHORT) == title,
+    )
+    write_section(SECTION, body, heading=HEADING)
 
 
 def main() -> int:

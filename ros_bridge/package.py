@@ -29,6 +29,7 @@ VENDORED = (
     "bundle.py",
     "frames.py",
     "kinematics.py",
+    "measurement.py",
     "messages.py",
     "meta.py",
     "node.py",

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .node import PolicyNode, _share_dir
+from .node import PolicyNode, _share_dir, spin
 from .switcher import PolicySwitcher, load_switcher
 
 #: Selector parameters: name -> (default, description).
@@ -107,23 +107,7 @@ class SelectorNode:
 
 def main(args: list[str] | None = None) -> None:
     """Console-script entry point: ``ros2 run <package> selector_node``."""
-    try:
-        import rclpy
-    except ImportError:
-        raise SystemExit(
-            "rclpy is not available: source your ROS 2 installation (e.g. "
-            "/opt/ros/humble/setup.bash) before running the node"
-        ) from None
-    rclpy.init(args=args)
-    sel = SelectorNode()
-    try:
-        rclpy.spin(sel.policy.node)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sel.policy.node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    spin(lambda: SelectorNode().policy.node, args)
 
 
 __all__ = ["SELECTOR_PARAMETERS", "SelectorNode", "main"]

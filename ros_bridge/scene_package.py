@@ -50,7 +50,7 @@ def add_selector(
     """Put the library's policies, its selector and the selector node into package ``root``.
 
     Policies the robot runtime cannot run on this profile (a task whose observation needs a
-    source ``ros_bridge.observation`` does not have, another robot) are left out.
+    measurement the profile does not give, another robot) are left out.
 
     Returns:
         One line per policy left out, with the reason.
@@ -111,6 +111,8 @@ def add_selector(
         for f in sorted((d / "bundle").iterdir()):
             if f.is_file():  # reports and plots (subfolders) stay behind, as for models/
                 shutil.copy2(f, dest / f.name)
+            elif f.name == "tasklib":  # the task's own vendored functions, as for models/
+                shutil.copytree(f, dest / f.name, ignore=shutil.ignore_patterns("__pycache__"))
         if _sha(d / "bundle" / "weights.npz") == default_hash:
             active = d.name
     (out / "selector").mkdir()
@@ -155,7 +157,7 @@ def _patch_setup(path: Path, name: str, entries: list[str]) -> None:
         script, f'{script}, "{SELECTOR_EXECUTABLE} = {name}.{SELECTOR_MODULE}:main"'
     )
     rows = "".join(
-        f'        ("share/" + package_name + "/library/{d}", glob("library/{d}/*")),\n'
+        f'        *tree("library/{d}", "share/" + package_name + "/library/{d}"),\n'
         for d in [*entries, "selector"]
     )
     text = text.replace(data_end, rows + data_end)

@@ -12,6 +12,7 @@ into generated ROS packages as is.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -149,7 +150,7 @@ class SceneMeta:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form (tuples as lists)."""
-        return _lists(asdict(self))
+        return json.loads(json.dumps(asdict(self)))
 
     @classmethod
     def from_dict(cls, raw: Any, origin: str = "selector.json") -> SceneMeta:
@@ -204,11 +205,3 @@ def _known(cls: type, raw: Any) -> Any:
     if unknown:
         raise ValueError(f"unknown {cls.__name__} entries {sorted(unknown)}")
     return cls(**raw)
-
-
-def _lists(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _lists(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_lists(x) for x in v]
-    return v

@@ -92,7 +92,7 @@ def test_run_folder_of_the_old_manifest_layout_is_a_one_line_error(tmp_path):
 
 
 def test_improvement_definitions():
-    from agentic_rl.loop.summary import improvement, normalized_score
+    from agentic_rl.report.summary import improvement, normalized_score
 
     assert improvement(0.4, 0.9) == {"success_points": pytest.approx(0.5), "relative": 1.25}
     assert improvement(0.0, 0.5)["relative"] is None  # undefined from zero

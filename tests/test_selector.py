@@ -31,6 +31,7 @@ from ros_bridge.switcher import ENABLE_TOPIC, PolicySwitcher, replay_switching
 from tests.colcon import colcon_build, run_installed
 from tests.openai_server import OpenAIServer, Reply
 from tests.test_ros_fixtures import const_bundle
+from tests.test_ros_runtime import measured
 
 runner = CliRunner()
 #: The six built-in drone tasks (their scenes are what the selector tells apart).
@@ -282,6 +283,12 @@ def test_openai_selector_validates_answers_against_the_library(drone_library):
 DT = 1.0 / 48.0
 
 
+def _measured_at(t: float) -> tuple:
+    """(measurement, t, goal) of a level hover, for ``adapter.encode_inputs``."""
+    m, goal = measured(hover_state())
+    return m, t, goal
+
+
 def hover_state(pos=(0.0, 0.0, 1.0)) -> dict:
     return {
         "pos": np.array(pos, float),
@@ -346,7 +353,7 @@ def write_bag(path, switcher: PolicySwitcher, script: dict[float, tuple[str, obj
                 )
             if 5.5 <= t < 6.5:
                 continue  # the odometry drops out: the active policy falls back
-            for role, data in rt.adapter.encode_inputs(hover_state(), t):
+            for role, data in rt.adapter.encode_inputs(*_measured_at(t)):
                 spec = rt.profile.inputs[role]
                 bag.write(resolve_topic(spec.topic), spec.type, data, t)
 
@@ -389,7 +396,7 @@ def test_ros_selector_switches_only_in_ready_or_fallback(tmp_path, two_hovers):
 def test_switcher_requests_and_refusals_by_hand(two_hovers):
     sw = make_switcher(two_hovers)
     t = 0.0
-    for role, data in sw.rt.adapter.encode_inputs(hover_state(), t):
+    for role, data in sw.rt.adapter.encode_inputs(*_measured_at(t)):
         sw.on_message(role, build(sw.profile.inputs[role].type, data), t)
     sw.tick(t)
     assert sw.state is State.READY and sw.runtimes["windy"].state is State.READY  # warm standby
@@ -426,25 +433,27 @@ def test_generated_package_carries_the_library_and_selector_node(selector_packag
     from catkin_pkg.package import parse_package
 
     pkg, output = selector_package
-    assert "left out gates" in output  # the ROS runtime has no gate observation source
+    assert "left out" not in output  # gates deploy too: the robot runs the task's tracker
     name = pkg.name
-    assert sorted(d.name for d in (pkg / "library").iterdir()) == ["calm", "selector", "windy"]
+    carried = sorted(d.name for d in (pkg / "library").iterdir())
+    assert carried == ["calm", "gates", "selector", "windy"]
     for module in SELECTOR_VENDORED:
         assert (pkg / name / module).is_file()
     setup = (pkg / "setup.py").read_text()
     assert f"selector_node = {name}.scene_node:main" in setup
-    assert '"/library/windy", glob("library/windy/*")' in setup
+    assert '*tree("library/windy", "share/" + package_name + "/library/windy")' in setup
+    assert (pkg / "library" / "gates" / "tasklib" / "sims" / "drone" / "observe.py").is_file()
     deps = {d.name for d in parse_package(str(pkg / "package.xml")).exec_depends}
     assert {"sensor_msgs", "std_msgs"} <= deps
     params = yaml.safe_load((pkg / "config" / "selector.yaml").read_text())
     assert params["/**"]["ros__parameters"]["selector"]["active"] == "windy"
     assert "selector_node" in (pkg / "launch" / "selector.launch.xml").read_text()
-    assert "Left out" in (pkg / "README.md").read_text()
+    assert "Left out" not in (pkg / "README.md").read_text()
     from ros_bridge.switcher import load_switcher
 
     sw = load_switcher(pkg / "library", load_profile("generic_drone"), active="windy")
-    assert sorted(sw.runtimes) == ["calm", "windy"] and sw.selector is not None
-    assert {c.name for c in sw.selector.cards} == {"calm", "windy"}
+    assert sorted(sw.runtimes) == ["calm", "gates", "windy"] and sw.selector is not None
+    assert {c.name for c in sw.selector.cards} == {"calm", "gates", "windy"}
     assert sw.selector.select(sentence="hover outdoors in gusty wind").choice == "windy"
 
 
@@ -457,6 +466,7 @@ def test_colcon_build_installs_the_selector_node_and_library(selector_package, t
     share = prefix / "share" / pkg.name
     assert os.access(prefix / "lib" / pkg.name / "selector_node", os.X_OK)
     for rel in ("library/calm/policy.onnx", "library/windy/golden.npz",
+                "library/gates/tasklib/sims/drone/observe.py",
                 "library/selector/selector.json", "library/selector/classifier.npz",
                 "library/selector/model.onnx",
                 "config/selector.yaml", "launch/selector.launch.xml"):  # fmt: skip

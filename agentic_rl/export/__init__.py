@@ -14,8 +14,7 @@ selector's path) does not load torch.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from agentic_rl.lazy import lazy_names
 
 #: name -> module that defines it.
 _NAMES = {
@@ -37,13 +36,4 @@ _NAMES = {
 __all__ = sorted(_NAMES)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _NAMES:
-        raise AttributeError(f"module 'agentic_rl.export' has no attribute {name!r}")
-    value = getattr(import_module(_NAMES[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_NAMES])
+__getattr__, __dir__ = lazy_names(__name__, _NAMES)

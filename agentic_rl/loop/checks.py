@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import rewards
-from agentic_rl.loop.lineage import find
-from agentic_rl.records import CandidateRecord, CandidateState, PreCheck, Rejection
+from agentic_rl.records import CandidateRecord, CandidateState, PreCheck, Rejection, find
 from agentic_rl.runstore import write_json
 
 if TYPE_CHECKING:

@@ -15,29 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentic_rl import seeds
-from agentic_rl.records import CandidateRecord, CandidateState, Manifest, TestResult
+from agentic_rl.records import CandidateRecord, TestResult, control_pairs, initial_best
 
 if TYPE_CHECKING:
     from agentic_rl.loop.core import RefineLoop
 
-
-def initial_best(manifest: Manifest) -> CandidateRecord | None:
-    """Iteration 0's best candidate (the baseline the improvement is measured against)."""
-    return manifest.iterations[0].best if manifest.iterations else None
-
-
-def control_pairs(manifest: Manifest) -> list[tuple[int, CandidateRecord, CandidateRecord]]:
-    """(iteration, control, best warm-started refined candidate) of each iteration that had
-    both trained."""
-    pairs = []
-    for it in manifest.iterations:
-        trained = [c for c in it.candidates if c.status == CandidateState.TRAINED]
-        controls = [c for c in trained if c.lineage.start == "control"]
-        refined = [c for c in trained if c.lineage.start == "warm"]
-        if controls and refined:
-            best = max(refined, key=lambda c: (c.score or 0.0, -c.index))
-            pairs.append((it.iteration, controls[0], best))
-    return pairs
+__all__ = ["control_pairs", "evaluate", "initial_best", "test_final"]
 
 
 def test_final(loop: RefineLoop) -> None:

@@ -1,5 +1,9 @@
 """``summary.json``: the machine-readable outcome of a run, and what "improvement" means.
 
+Built from the typed manifest alone (:mod:`agentic_rl.records`), never from the loop's state:
+the loop calls :func:`build_summary` when it saves, and :mod:`agentic_rl.report.page` renders
+``report.html`` from what it wrote.
+
 Two sets of figures, never mixed:
 
 * **selection**: success on the selection seeds the loop ranked candidates on (optimistic:
@@ -19,9 +23,15 @@ import json
 from typing import Any
 
 from agentic_rl.config import RefineConfig
-from agentic_rl.loop.lineage import find
-from agentic_rl.loop.testing import control_pairs, initial_best
-from agentic_rl.records import CandidateRecord, CandidateState, Manifest, TestResult
+from agentic_rl.records import (
+    CandidateRecord,
+    CandidateState,
+    Manifest,
+    TestResult,
+    control_pairs,
+    find,
+    initial_best,
+)
 
 #: A candidate "keeps" its parent's level when its success is at most this far below it.
 KEEP_MARGIN = 0.10
