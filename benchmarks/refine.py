@@ -5,7 +5,9 @@ benchmark seeds (the ``BENCHMARK`` seed stream: never used for training, selecti
 loop's own test), every row of:
 
 * ``sparse``: the task's sparse reward, trained for as many steps as the final's lineage;
-* ``naive``: iteration 0 candidate 0 (the designer's first, naive reward), as the loop trained it;
+* ``naive``: iteration 0 candidate 0 (the designer's first, naive reward), as the loop trained
+  it; when successive halving stopped it at the rung, it is trained here (its reward and
+  training seed) to the steps iteration 0's survivors got;
 * ``iteration 0 best`` and ``final``: the loop's policies (the final with warm starts has a
   lineage: its parents' steps count, see ``steps``);
 * ``reference``: the hand-written reference reward trained for the final's lineage steps;
@@ -145,7 +147,24 @@ def bench(task: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         )
 
     rows.append(_train_row("sparse", task_id, "sparse", lineage_steps, 0, work / "sparse", ep))
-    loop_row("naive (i0/c0)", naive, _lineage_cpu(m, naive.cid))
+    if naive.status == "stopped_early" and i0_best is not None:
+        # Halving stopped the naive reward at the rung: train it as the loop would have (its
+        # reward, its training seed) to the steps iteration 0's survivors got, so the row is
+        # a real policy and not a blank.
+        from agentic_rl.seeds import training
+
+        row = _train_row(
+            "naive (i0/c0), trained past the rung",
+            task_id,
+            str(Path(naive.run_dir) / "reward.py"),
+            i0_best.steps,
+            training(args.seed, 0, 0),
+            work / "naive",
+            ep,
+        )
+        rows.append({**row, "cid": naive.cid, "seed": args.seed})
+    else:
+        loop_row("naive (i0/c0)", naive, _lineage_cpu(m, naive.cid))
     loop_row("iteration 0 best", i0_best, _lineage_cpu(m, i0_best.cid) if i0_best else 0.0)
     loop_row("final", final, _lineage_cpu(m, final.cid))
     rows[-1]["loop_cpu_s"] = loop_cpu
@@ -206,7 +225,17 @@ def bench(task: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         if t_i0 is None or t_final is None
         else improvement(t_i0, t_final),
         "refused_trained": refused,
+        "check_accuracy": _accuracy(refused),
     }
+
+
+def _accuracy(refused: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """How often the checks before training were right: the share of refused rewards that,
+    trained anyway, ended below their parent (``None`` when none was trained)."""
+    if not refused:
+        return None
+    right = sum(bool(r["check_right"]) for r in refused)
+    return {"right": right, "trained": len(refused), "share": right / len(refused)}
 
 
 def _train_refused(
@@ -299,6 +328,11 @@ def write_results(results: list[dict[str, Any]], command: str, load: str) -> Non
                     for r in res["refused_trained"]
                 )
                 if res["refused_trained"]
+                else ""
+            )
+            + (
+                f"; check accuracy {acc['right']} of {acc['trained']} ({acc['share']:.0%})"
+                if (acc := res.get("check_accuracy"))
                 else ""
             )
             + ".",

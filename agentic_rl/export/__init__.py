@@ -23,6 +23,7 @@ _NAMES = {
     "BelowThresholdError": "agentic_rl.export.bundle",
     "ExportError": "agentic_rl.export.bundle",
     "export_bundle": "agentic_rl.export.bundle",
+    "record_evaluation": "agentic_rl.export.bundle",
     "urdf_chain": "agentic_rl.export.bundle",
     "ONNX_ATOL": "agentic_rl.export.onnx_export",
     "DeployActor": "agentic_rl.export.onnx_export",

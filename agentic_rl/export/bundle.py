@@ -26,6 +26,7 @@ import json
 import math
 import platform
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,14 @@ from ros_bridge.meta import (
 )
 from sims.rollout import run_episodes
 
-__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "ExportError", "export_bundle", "urdf_chain"]
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BUNDLE_VERSION",
+    "ExportError",
+    "export_bundle",
+    "record_evaluation",
+    "urdf_chain",
+]
 #: At most this many golden pairs are kept (evenly spaced), so start-up self-tests stay fast.
 MAX_GOLDEN_PAIRS = 256
 #: Tolerance the runtime's self-test applies to golden actions.
@@ -160,6 +168,25 @@ def export_bundle(
     )
     (out / "bundle.json").write_text(json.dumps(meta.to_dict(), indent=2, allow_nan=False))
     return out
+
+
+def record_evaluation(bundle_dir: str | Path, evaluation: EvaluationMeta) -> None:
+    """Write a held-out success measured elsewhere into an exported bundle's ``bundle.json``.
+
+    The refinement loop exports its best policy when it is selected and judges it on test
+    seeds only when it stops; this records that verdict in the bundle without exporting (or
+    evaluating) again.
+
+    Raises:
+        ExportError: when ``bundle_dir`` holds no readable ``bundle.json``.
+    """
+    path = Path(bundle_dir) / "bundle.json"
+    try:
+        meta = BundleMeta.from_dict(json.loads(path.read_text()), str(path))
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"cannot record the evaluation in {path}: {exc}") from exc
+    meta = replace(meta, evaluation=evaluation)
+    path.write_text(json.dumps(meta.to_dict(), indent=2, allow_nan=False))
 
 
 def _evaluate(

@@ -278,6 +278,8 @@ class RefineLoop:
         best = self.manifest.best
         if best and self.manifest.status == "finished" and "final" not in self.manifest.test:
             testing.test_final(self)
+        if best and self.manifest.status == "finished":
+            selecting.record_test(self)  # idempotent: also after a resume past the test
         if self.config.video and best and not (self.store.root / "views" / "final").exists():
             self._write_views()
         summary = build_summary(self.manifest, self.config)
