@@ -35,10 +35,11 @@ FINGER_FORCE = 170.0
 #: Widest gap between the fingers, m (two fingers of 0.04 m travel each).
 MAX_GRIPPER_WIDTH = 0.08
 #: Gains of PyBullet's position controller (kp on position error, kd on velocity error). kp is
-#: the share of the position error corrected per physics tick: 0.2 over the 10 ticks of a 25 Hz
-#: step at 250 Hz closes ~90% of a step's error, as PyBullet's default 0.1 does over panda-gym's
-#: 20 ticks at 500 Hz, at half the physics cost.
-POSITION_GAIN = 0.2
+#: the share of the position error corrected per physics tick: 0.36 over the 5 ticks of a 25 Hz
+#: step at 125 Hz leaves (1 - 0.36)^5 = 0.8^10 ~ 11% of a step's error, as 0.2 over 10 ticks at
+#: 250 Hz did and PyBullet's default 0.1 over panda-gym's 20 ticks at 500 Hz does, at a quarter
+#: of panda-gym's physics cost.
+POSITION_GAIN = 0.36
 VELOCITY_GAIN = 1.0
 #: Viscous damping of each arm joint at nominal physics, N m s/rad (the URDF has none; a real
 #: Panda's joints are damped, and randomizing this needs a nonzero nominal to scale).
@@ -164,16 +165,6 @@ class Panda:
             self.body, EE_LINK, computeForwardKinematics=1, physicsClientId=self.client
         )
         return np.array(link[4])
-
-    def gripper_width(self) -> float:
-        """Gap between the fingers, m."""
-        js = p.getJointStates(self.body, list(FINGER_JOINTS), physicsClientId=self.client)
-        return js[0][0] + js[1][0]
-
-    def arm_angles(self) -> np.ndarray:
-        """Arm joint angles, rad."""
-        js = p.getJointStates(self.body, list(ARM_JOINTS), physicsClientId=self.client)
-        return np.fromiter((s[0] for s in js), float, 7)
 
     # ------------------------------------------------------------------ acting
     def inverse_kinematics(self, ee_target: np.ndarray) -> np.ndarray:
