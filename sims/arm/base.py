@@ -45,7 +45,6 @@ from sims.base import SimTask
 from sims.spec import TaskSpec
 from sims.urdf import urdf_chain
 
-
 #: Constraint-solver iterations per physics tick (PyBullet's default is 50). The joint motors
 #: and the contacts are solved together; 20 keeps a grasped 1 kg cube held as firmly as 50 did
 #: (scripted pick-and-place succeeds as often), 10 let it slip more often, and each iteration
