@@ -35,11 +35,12 @@ FINGER_FORCE = 170.0
 #: Widest gap between the fingers, m (two fingers of 0.04 m travel each).
 MAX_GRIPPER_WIDTH = 0.08
 #: Gains of PyBullet's position controller (kp on position error, kd on velocity error). kp is
-#: the share of the position error corrected per physics tick: 0.36 over the 5 ticks of a 25 Hz
-#: step at 125 Hz leaves (1 - 0.36)^5 = 0.8^10 ~ 11% of a step's error, as 0.2 over 10 ticks at
-#: 250 Hz did and PyBullet's default 0.1 over panda-gym's 20 ticks at 500 Hz does, at a quarter
-#: of panda-gym's physics cost.
-POSITION_GAIN = 0.36
+#: the share of the position error corrected per physics tick. 0.2 over the 10 ticks of a 25 Hz
+#: step at 250 Hz closed ~90% of a step's error, as PyBullet's default 0.1 does over panda-gym's
+#: 20 ticks at 500 Hz. At 125 Hz (5 ticks) the first-order match (1 - kp)^5 = 0.8^10 gives
+#: 0.36; 0.34 matches the measured response better: the end effector's progress 1..4 steps
+#: after a full ee_delta action is within 3% (1 step) and 1% (2..4 steps) of 250 Hz with 0.2.
+POSITION_GAIN = 0.34
 VELOCITY_GAIN = 1.0
 #: Viscous damping of each arm joint at nominal physics, N m s/rad (the URDF has none; a real
 #: Panda's joints are damped, and randomizing this needs a nonzero nominal to scale).
