@@ -32,9 +32,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from _bench import merge_blocks, read_section, write_section
+
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).with_name("RESULTS.md")
-BEGIN, END = "<!-- curves:begin -->", "<!-- curves:end -->"
+#: This benchmark's section of RESULTS.md.
+SECTION = "curves"
 #: Largest allowed gap, in success-rate points, between the two curves at the same steps.
 TOLERANCE = 0.05
 
@@ -136,17 +138,12 @@ def section(results: list[dict[str, Any]], baseline: str, n_points: int) -> dict
     return parts
 
 
-def merge(text: str, parts: dict[str, str]) -> str:
-    """The whole curves section: the subsections already in ``text`` (RESULTS.md) that this
-    run did not redo, in their order, then ``parts`` replacing or adding theirs."""
-    kept: dict[str, str] = {}
-    if BEGIN in text and END in text:
-        body = text.split(BEGIN, 1)[1].split(END, 1)[0]
-        for chunk in body.split("\n### ")[1:]:
-            name = chunk.split(":", 1)[0]
-            kept[name] = "### " + chunk.rstrip("\n") + "\n"
-    kept.update(parts)
-    return "\n".join([BEGIN, *INTRO, *kept.values(), END])
+def merge(old: str | None, parts: dict[str, str]) -> str:
+    """The whole curves section body: the intro, then the subsections of ``old`` (the body in
+    RESULTS.md) that this run did not redo, in their order, then ``parts``."""
+    blocks = old[old.index("### ") :] if old and "### " in old else None
+    titled = {f"### {name}:": text.rstrip("\n") for name, text in parts.items()}
+    return "\n".join([*INTRO, merge_blocks(blocks, titled)])
 
 
 def _mean_curves(
@@ -200,18 +197,6 @@ def _row(name: str, values: list[float | None], result: dict[str, Any]) -> str:
         + " | ".join(cells)
         + f" | {result['success_rate']:.0%} | {result['cpu_s']:.0f} |"
     )
-
-
-def write_section(parts: dict[str, str], path: Path = RESULTS) -> None:
-    """Merge this run's subsections into RESULTS.md's curves section (or append one)."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    text_section = merge(text, parts)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + text_section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + text_section + "\n"
-    path.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -269,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
     parts = section(results, args.baseline, args.points)
     print("\n".join(parts.values()))
     if not args.no_write:
-        write_section(parts)
+        write_section(SECTION, merge(read_section(SECTION), parts))
 
 
 if __name__ == "__main__":
