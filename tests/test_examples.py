@@ -167,3 +167,40 @@ def test_example_deploys_through_ros_with_parity(task, profile, tmp_path, monkey
     sim, rep = commands(tmp_path / "sim"), commands(tmp_path / "rep")
     assert res.faults == [] and res.episodes == 2 and set(sim) <= set(rep) and len(sim) > 40
     assert max(float(np.abs(sim[k] - rep[k]).max()) for k in sim) < 1e-5
+
+
+@pytest.mark.slow
+def test_cartpole_package_builds_with_colcon_and_drives_the_slider(tmp_path, monkeypatch):
+    """colcon build, then the installed node's runtime alone: JointState in, one effort on the
+    slider out (the policy's action times the task's 10 N scale)."""
+    import sims
+    from agentic_rl.export import export_bundle
+    from ros_bridge.package import generate_package
+    from sims.registry import PATHS_ENV
+    from tests.colcon import colcon_build, run_installed
+    from tests.test_ros_fixtures import random_policy
+
+    task = "agentic_rl_cartpole.task:CartPole"
+    monkeypatch.syspath_prepend(str(EXAMPLES[task]))
+    monkeypatch.setenv(PATHS_ENV, "{}")
+    spec = sims.get_spec(task)
+    policy = random_policy(spec.obs_size, 1, seed=5, scale=0.3)
+    bundle = export_bundle(policy, task, tmp_path / "bundle", golden_episodes=1)
+    pkg = generate_package(bundle, "joint_group", tmp_path / "src", package_name="cartpole_policy")
+    prefix = colcon_build(pkg, tmp_path / "ws")
+    site = next((prefix / "lib").glob("python3*/site-packages"))
+    code = (
+        "import sys; from types import SimpleNamespace as M; sys.path[:0] = [sys.argv[1]];"
+        "from cartpole_policy import bundle, profiles, runtime;"
+        "rt = runtime.Runtime(bundle.load_bundle(sys.argv[2]), profiles.load_profile('joint_group'));"
+        "js = lambda: M(name=['cart_to_pole', 'slider_to_cart'], position=[0.05, 0.2],"
+        " velocity=[0.0, 0.0]);"
+        "[rt.on_message('joint_states', js(), t) for t in (0.0, 0.02)];"
+        "rt.tick(0.02); ok, why = rt.enable(0.02); assert ok, why;"
+        "(out,) = rt.tick(0.02);"
+        "assert out.role == 'commands' and len(out.data['data']) == 1, out;"
+        "assert '/models/tasklib/' in sys.modules['agentic_rl_cartpole.observe'].__file__;"
+        "print('effort', out.data['data'][0], abs(out.data['data'][0]) <= 10.0)"
+    )
+    out = run_installed(code, site, prefix / "share" / "cartpole_policy" / "models")
+    assert out.returncode == 0 and out.stdout.strip().endswith("True"), out.stderr[-3000:]

@@ -19,7 +19,7 @@ from ..kinematics import SerialChain
 from ..measurement import Measurement
 from ..messages import Output, duration, header, quat, vec3, xyz, xyzw
 from ..profiles import Profile
-from .base import Adapter, AdapterError
+from .base import Adapter, AdapterError, JointIndex
 
 
 class ArmAdapter(Adapter):
@@ -55,7 +55,10 @@ class ArmAdapter(Adapter):
         self.width: float | None = None
         #: The tracked object: (position, orientation, velocity, angular velocity), world frame.
         self.object: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._index_cache: tuple[tuple[str, ...], list[int]] | None = None
+        self._index = JointIndex(
+            self.joints + (self.fingers if self.uses_gripper else []),
+            "params.joints (and params.gripper_joints)",
+        )
         #: Set by the runtime: its joint position/velocity limits, applied to every target.
         self.target_filter: Callable[[np.ndarray], np.ndarray] | None = None
 
@@ -99,18 +102,7 @@ class ArmAdapter(Adapter):
                 np.array(vec3(msg.twist.twist.angular)),
             )
             return
-        names = tuple(msg.name)
-        if self._index_cache is None or self._index_cache[0] != names:
-            lookup = {n: i for i, n in enumerate(names)}
-            wanted = self.joints + (self.fingers if self.uses_gripper else [])
-            missing = [j for j in wanted if j not in lookup]
-            if missing:
-                raise AdapterError(
-                    f"JointState lacks joints {missing} (has {list(names)}); set params.joints "
-                    "(and params.gripper_joints) to your robot's joint names"
-                )
-            self._index_cache = (names, [lookup[j] for j in wanted])
-        idx = self._index_cache[1]
+        idx = self._index(msg.name)
         n = len(self.joints)
         pos = np.asarray(msg.position, np.float64)
         vel = np.asarray(msg.velocity, np.float64)

@@ -26,6 +26,33 @@ class AdapterError(ValueError):
     """A bundle and profile that do not fit together, or a message the adapter cannot use."""
 
 
+class JointIndex:
+    """Where ``wanted`` joints sit in a JointState's name list (cached per name list)."""
+
+    def __init__(self, wanted: list[str], setting: str) -> None:
+        self.wanted = wanted
+        self.setting = setting
+        self._cache: tuple[tuple[str, ...], list[int]] | None = None
+
+    def __call__(self, names: Any) -> list[int]:
+        """Indices of the wanted joints in ``names``.
+
+        Raises:
+            AdapterError: naming the joints the message lacks and the setting to fix.
+        """
+        names = tuple(names)
+        if self._cache is None or self._cache[0] != names:
+            lookup = {n: i for i, n in enumerate(names)}
+            missing = [j for j in self.wanted if j not in lookup]
+            if missing:
+                raise AdapterError(
+                    f"JointState lacks joints {missing} (has {list(names)}); set "
+                    f"{self.setting} to your robot's joint names"
+                )
+            self._cache = (names, [lookup[j] for j in self.wanted])
+        return self._cache[1]
+
+
 class Adapter:
     """Base class: latest goal and input bookkeeping shared by every robot."""
 

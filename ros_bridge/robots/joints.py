@@ -18,7 +18,7 @@ from ..bundle import PolicyBundle
 from ..measurement import Measurement
 from ..messages import Output, header
 from ..profiles import Profile
-from .base import Adapter, AdapterError
+from .base import Adapter, AdapterError, JointIndex
 
 
 class JointGroupAdapter(Adapter):
@@ -45,7 +45,7 @@ class JointGroupAdapter(Adapter):
             )
         self.q: np.ndarray | None = None
         self.qd: np.ndarray | None = None
-        self._index: tuple[tuple[str, ...], list[int]] | None = None
+        self._index = JointIndex(self.joints, "params.joints")
 
     def has_state(self) -> bool:
         return self.q is not None
@@ -58,17 +58,7 @@ class JointGroupAdapter(Adapter):
         return Measurement(joint_positions=zeros, joint_velocities=zeros)
 
     def _decode(self, role: str, msg: Any, t: float) -> None:
-        names = tuple(msg.name)
-        if self._index is None or self._index[0] != names:
-            lookup = {n: i for i, n in enumerate(names)}
-            missing = [j for j in self.joints if j not in lookup]
-            if missing:
-                raise AdapterError(
-                    f"JointState lacks joints {missing} (has {list(names)}); set params.joints "
-                    "to your robot's joint names"
-                )
-            self._index = (names, [lookup[j] for j in self.joints])
-        idx = self._index[1]
+        idx = self._index(msg.name)
         pos = np.asarray(msg.position, np.float64)
         vel = np.asarray(msg.velocity, np.float64)
         if vel.size != pos.size:

@@ -2,9 +2,9 @@
 
 A task subclass declares its spec as class attributes (id, description, success text, extra
 state fields, termination reasons, metrics, constants, goal, success criteria, hazards; the
-spec is assembled in :mod:`sims.drone.spec`), names its observation function (one of
-:mod:`sims.drone.observe`), builds its static bodies once, and implements a handful of small
-hooks (start pose, layout, events, end check, metrics). The physics tick loop, action modes,
+spec is assembled in :mod:`sims.drone.spec`), names its observation function and, for
+counted events, its tracker (in :mod:`sims.drone.observe`), builds its static bodies once,
+and implements a handful of small hooks (start pose, layout, end check, metrics). The physics tick loop, action modes,
 motor model, randomization, sensor noise, latency and the common endings (crash, flipped, out of
 bounds, collision) live here.
 """
