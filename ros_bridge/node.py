@@ -194,7 +194,11 @@ class PolicyNode:
             text = f"{before.value} -> {self.rt.state.value}" + (
                 f": {self.rt.fault}" if self.rt.fault else ""
             )
-            (log.error if self.rt.state.value in ("FALLBACK", "STOPPED") else log.info)(text)
+            # two call sites: rclpy refuses one call site logging at two severities
+            if self.rt.state.value in ("FALLBACK", "STOPPED"):
+                log.error(text)
+            else:
+                log.info(text)
 
     def _send(self, out: Output) -> None:
         if out.kind == "topic":
@@ -248,12 +252,14 @@ def main(args: list[str] | None = None) -> None:
             "rclpy is not available: source your ROS 2 installation (e.g. "
             "/opt/ros/humble/setup.bash) before running the node"
         ) from None
+    from rclpy.executors import ExternalShutdownException
+
     rclpy.init(args=args)
     policy = PolicyNode()
     try:
         rclpy.spin(policy.node)
-    except KeyboardInterrupt:
-        pass
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass  # Ctrl-C, or SIGTERM from ros2 launch / systemd
     finally:
         policy.node.destroy_node()
         if rclpy.ok():
