@@ -280,3 +280,36 @@ class Manifest(BaseModel):
                 "(its best/ bundle and report.html stay usable)"
             )
         return cls.model_validate(data)
+
+
+# ---------------------------------------------------------------------- queries over a manifest
+# Plain functions of the record, shared by the loop (lineage, checks, testing) and the report
+# (summary.json), so the report needs nothing of the loop.
+
+
+def find(manifest: Manifest, cid: str | None) -> CandidateRecord | None:
+    """The finished candidate with id ``cid`` (``i<iter>/c<k>``), if any."""
+    for it in manifest.iterations:
+        for c in it.candidates:
+            if c.cid == cid:
+                return c
+    return None
+
+
+def initial_best(manifest: Manifest) -> CandidateRecord | None:
+    """Iteration 0's best candidate (the baseline the improvement is measured against)."""
+    return manifest.iterations[0].best if manifest.iterations else None
+
+
+def control_pairs(manifest: Manifest) -> list[tuple[int, CandidateRecord, CandidateRecord]]:
+    """(iteration, control, best warm-started refined candidate) of each iteration that had
+    both trained."""
+    pairs = []
+    for it in manifest.iterations:
+        trained = [c for c in it.candidates if c.status == CandidateState.TRAINED]
+        controls = [c for c in trained if c.lineage.start == "control"]
+        refined = [c for c in trained if c.lineage.start == "warm"]
+        if controls and refined:
+            best = max(refined, key=lambda c: (c.score or 0.0, -c.index))
+            pairs.append((it.iteration, controls[0], best))
+    return pairs

@@ -1,8 +1,11 @@
 """How candidates are compared: task metrics on held-out seeds, never their own reward.
 
-A candidate's score is its success rate; the task's first non-success metric (e.g. final
-distance, gates passed) only breaks ties between equal success rates, squashed so that it can
-never outweigh one more successful episode in a hundred.
+A candidate's score is its success rate under nominal physics. Ties between equal success
+rates (common once candidates solve the task) are broken first by the success rate under
+randomized physics, when measured (a policy that keeps working when the physics change is the
+better one to deploy and to refine further), then by the task's first non-success metric (e.g.
+final distance, gates passed); both are weighted so that together they can never outweigh one
+more successful episode in a hundred.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from sims.spec import TaskSpec
 
 #: Weight of the tie-breaking metric: below the value of one success in 1,000 episodes.
 TIE_WEIGHT = 1e-3
+#: Weight of the randomized-physics success rate, the first tie-break: at most half of one
+#: nominal success in a hundred episodes.
+ROBUST_WEIGHT = 5e-3
 
 
 def tie_metric(spec: TaskSpec) -> tuple[str, bool] | None:
@@ -24,13 +30,20 @@ def tie_metric(spec: TaskSpec) -> tuple[str, bool] | None:
     return None
 
 
-def score(spec: TaskSpec, success_rate: float, metrics: Mapping[str, float]) -> float:
-    """Selection score of a candidate (higher is better)."""
+def score(
+    spec: TaskSpec,
+    success_rate: float,
+    metrics: Mapping[str, float],
+    randomized_success_rate: float | None = None,
+) -> float:
+    """Selection score of a candidate (higher is better; see the module docstring)."""
     tie = tie_metric(spec)
     bonus = 0.0
     if tie is not None and tie[0] in metrics and math.isfinite(metrics[tie[0]]):
         x = metrics[tie[0]] if tie[1] else -metrics[tie[0]]
         bonus = TIE_WEIGHT * (0.5 + 0.5 * x / (1.0 + abs(x)))  # in (0, TIE_WEIGHT)
+    if randomized_success_rate is not None:
+        bonus += ROBUST_WEIGHT * float(randomized_success_rate)
     return float(success_rate) + bonus
 
 

@@ -29,8 +29,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
-BEGIN, END = "<!-- designer_learning:begin -->", "<!-- designer_learning:end -->"
+from _bench import merge_blocks, read_section, write_section
+
+#: This benchmark's section of RESULTS.md.
+SECTION = "designer_learning"
 
 
 def _cpu() -> float:
@@ -41,7 +43,7 @@ def _cpu() -> float:
     return time.process_time() + kids.ru_utime + kids.ru_stime
 
 
-def write_results(out: dict, path: Path = RESULTS) -> None:
+def write_results(out: dict) -> None:
     """Put this run's table into this benchmark's section of RESULTS.md, replacing an
     earlier run of the same task, budget and seed and keeping the others."""
     title = (
@@ -71,16 +73,7 @@ def write_results(out: dict, path: Path = RESULTS) -> None:
         f"Naive {out['naive_success']:.2f} -> final {out['final_success']:.2f} "
         f"({'inf' if ratio is None else f'{ratio:.2f}x'}); best {out['best_success']:.2f}.",
     ]
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    blocks: list[str] = []
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        old, tail = rest.split(END, 1)
-        blocks = ["### " + b.strip() for b in old.split("### ") if b.strip()]
-    else:
-        head, tail = text.rstrip("\n") + "\n\n", "\n"
-    blocks = [b for b in blocks if not b.startswith(title)] + ["\n".join(lines)]
-    path.write_text(head + BEGIN + "\n" + "\n\n".join(blocks) + "\n" + END + tail)
+    write_section(SECTION, merge_blocks(read_section(SECTION), {title: "\n".join(lines)}))
 
 
 def _precheck_cell(verdict: Any, success: float, parent: float | None) -> str | None:

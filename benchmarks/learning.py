@@ -30,15 +30,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _bench import train_timed
+from _bench import read_section, train_timed, write_section
 
+from agentic_rl import seeds
 from agentic_rl.ppo import DEFAULT_BUDGETS, evaluate
 from agentic_rl.ppo.config import parse_overrides
 from agentic_rl.ppo.envs import canonical_task_id, env_factory, load_reward
 from agentic_rl.ppo.vecenv import VecEnv
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
-BEGIN, END = "<!-- learning:begin -->", "<!-- learning:end -->"
+#: This benchmark's section of RESULTS.md.
+SECTION = "learning"
+#: Held-out episodes: run 1000 of the evaluation stream (seeds 2,000,000 ..), the seeds every
+#: row of this benchmark's table was measured on.
+EVAL_RUN = 1000
 
 #: Success-rate targets by task (issue #16: every task at its target at its default budget):
 #: 95% for hover, 90% for every other task.
@@ -90,7 +94,7 @@ def bench_task(
         reward=reward,
         overrides=overrides,
     )
-    ev = evaluate(result.policy, task_id, seeds=range(2_000_000, 2_000_000 + episodes))
+    ev = evaluate(result.policy, task_id, seeds=seeds.EVALUATION.seeds(episodes, EVAL_RUN))
     target = TARGETS.get(task_id)
     env_sps = env_steps_per_cpu_s(task_id, reward, cfg.num_envs)
     return {
@@ -154,7 +158,6 @@ def table_row(r: dict[str, Any], date: str) -> str:
 def markdown(rows: list[str], meta: dict[str, Any]) -> str:
     """The results section as markdown, given its table rows."""
     lines = [
-        BEGIN,
         "## PPO learning (reference reward)",
         "",
         "`python benchmarks/learning.py --tasks TASK...` (rows may come from separate "
@@ -167,17 +170,15 @@ def markdown(rows: list[str], meta: dict[str, Any]) -> str:
         "",
         *HEADER,
         *rows,
-        END,
     ]
     return "\n".join(lines)
 
 
-def merge_rows(text: str, new: dict[str, str]) -> list[str]:
+def merge_rows(section: str | None, new: dict[str, str]) -> list[str]:
     """Table rows of the current section with ``new`` ((task, seed) key -> row) replacing or
     added; rows written before the seed and env-only columns existed are kept as seed 0."""
     rows: dict[str, str] = {}
-    if BEGIN in text and END in text:
-        section = text.split(BEGIN, 1)[1].split(END, 1)[0]
+    if section is not None:
         for line in section.splitlines():
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
             if not line.startswith("| ") or line in HEADER or cells[0] in ("task", "---"):
@@ -201,18 +202,10 @@ def row_key(task: str, seed: Any) -> str:
     return f"{task} seed {seed}"
 
 
-def write_results(new_rows: dict[str, str], meta: dict[str, Any], path: Path = RESULTS) -> None:
+def write_results(new_rows: dict[str, str], meta: dict[str, Any]) -> None:
     """Update the learning section of RESULTS.md (or append it), keeping other sections and
     the rows of tasks not run this time."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    section = markdown(merge_rows(text, new_rows), meta)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        text = head + section + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    write_section(SECTION, markdown(merge_rows(read_section(SECTION), new_rows), meta))
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:

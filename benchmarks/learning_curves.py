@@ -30,9 +30,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from _bench import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = Path(__file__).with_name("RESULTS.md")
-BEGIN, END = "<!-- curves:begin -->", "<!-- curves:end -->"
+#: This benchmark's section of RESULTS.md.
+SECTION = "curves"
 #: Largest allowed gap, in success-rate points, between the two curves at the same steps.
 TOLERANCE = 0.05
 
@@ -83,7 +85,6 @@ def curve(csv_path: Path, points: list[int]) -> list[float | None]:
 def section(results: list[dict[str, Any]], baseline: str, n_points: int) -> str:
     """The markdown section with both curves per task and seed."""
     lines = [
-        BEGIN,
         "## Learning stays equal (issue #16)",
         "",
         "`python benchmarks/learning_curves.py --tasks "
@@ -117,7 +118,6 @@ def section(results: list[dict[str, Any]], baseline: str, n_points: int) -> str:
             "",
         ]
     lines += _mean_curves(results, n_points)
-    lines.append(END)
     return "\n".join(lines)
 
 
@@ -169,16 +169,6 @@ def _row(name: str, values: list[float | None], result: dict[str, Any]) -> str:
         + " | ".join(cells)
         + f" | {result['success_rate']:.0%} | {result['cpu_s']:.0f} |"
     )
-
-
-def write_section(text_section: str, path: Path = RESULTS) -> None:
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + text_section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + text_section + "\n"
-    path.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -236,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     text = section(results, args.baseline, args.points)
     print(text)
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
 
 
 if __name__ == "__main__":

@@ -22,15 +22,15 @@ import json
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
-from _bench import train_timed
+from _bench import train_timed, write_section
 from threadpoolctl import threadpool_limits
 
+from agentic_rl import seeds
 from agentic_rl.ppo import evaluate
 from agentic_rl.ppo.config import parse_overrides
 from agentic_rl.ppo.envs import canonical_task_id, env_factory, load_reward
@@ -122,11 +122,11 @@ def run_sb3(task_id: str, reward: str, steps: int, seed: int, eval_seeds: range)
     return Run("sb3", seed, model.num_timesteps, wall, cpu, ev.success_rate, ev.mean_metrics())
 
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
-BEGIN, END = "<!-- sb3:begin -->", "<!-- sb3:end -->"
+#: This benchmark's section of RESULTS.md.
+SECTION = "sb3"
 
 
-def write_results(report: dict[str, Any], path: Path = RESULTS) -> None:
+def write_results(report: dict[str, Any]) -> None:
     """Replace (or append) the SB3 comparison section of RESULTS.md with this run."""
     import os
     import platform
@@ -135,7 +135,6 @@ def write_results(report: dict[str, Any], path: Path = RESULTS) -> None:
     ours, sb3 = report["ours"], report["sb3"]
     seeds = " ".join(str(s) for s in report["seeds"])
     lines = [
-        BEGIN,
         "## Our PPO vs Stable-Baselines3 PPO",
         "",
         f"`python benchmarks/ppo_vs_sb3.py --task {report['task'].split('/')[-1]} "
@@ -155,16 +154,8 @@ def write_results(report: dict[str, Any], path: Path = RESULTS) -> None:
         f"Speed ratio {report['cpu_speed_ratio']:.2f}x in CPU seconds "
         f"({report['speed_ratio']:.2f}x wall); success difference "
         f"{report['success_delta']:+.0%}.",
-        END,
     ]
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    section = "\n".join(lines)
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    write_section(SECTION, "\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -182,7 +173,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args(argv)
     task_id = canonical_task_id(args.task)
-    eval_seeds = range(1_000_000, 1_000_000 + args.eval_episodes)
+    # run 0 of the evaluation stream: the episodes `agentic-rl train --seed 0` evaluates on
+    eval_seeds = seeds.EVALUATION.seeds(args.eval_episodes)
     overrides = parse_overrides(args.overrides)
     runs: list[Run] = []
     for seed in args.seeds:

@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
-BEGIN, END = "<!-- prompt-size:begin -->", "<!-- prompt-size:end -->"
+from _bench import write_section
+
+#: This benchmark's section of RESULTS.md.
+SECTION = "prompt-size"
 
 
 def request_tokens(messages: list[dict[str, Any]]) -> tuple[int, int]:
@@ -120,7 +121,6 @@ def _as_text(messages: list[dict[str, Any]]) -> str:
 
 def write_results(rows: list[dict[str, Any]], command: str, load: str, vision: bool) -> None:
     lines = [
-        BEGIN,
         "## LLM designer request size",
         "",
         f"`{command}`; load average {load}; {time.strftime('%Y-%m-%d')}. Token estimates "
@@ -141,14 +141,7 @@ def write_results(rows: list[dict[str, Any]], command: str, load: str, vision: b
             f"{r['refine'][0] + 800 * img:,} | {r['memory_tokens']:,} | {img} | "
             f"{r['candidates']} | {'; '.join(r['dropped']) or 'nothing'} |"
         )
-    lines.append(END)
-    block = "\n".join(lines)
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if BEGIN in text:
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), block, text, flags=re.S)
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    RESULTS.write_text(text)
+    write_section(SECTION, "\n".join(lines))
 
 
 def main() -> None:

@@ -5,7 +5,9 @@ benchmark seeds (the ``BENCHMARK`` seed stream: never used for training, selecti
 loop's own test), every row of:
 
 * ``sparse``: the task's sparse reward, trained for as many steps as the final's lineage;
-* ``naive``: iteration 0 candidate 0 (the designer's first, naive reward), as the loop trained it;
+* ``naive``: iteration 0 candidate 0 (the designer's first, naive reward), as the loop trained
+  it; when successive halving stopped it at the rung, it is trained here (its reward and
+  training seed) to the steps iteration 0's survivors got;
 * ``iteration 0 best`` and ``final``: the loop's policies (the final with warm starts has a
   lineage: its parents' steps count, see ``steps``);
 * ``reference``: the hand-written reference reward trained for the final's lineage steps;
@@ -38,8 +40,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
-BEGIN, END = "<!-- refine:begin -->", "<!-- refine:end -->"
+from _bench import merge_blocks, read_section, write_section
+
+#: This benchmark's section of RESULTS.md, and the heading above it.
+SECTION, HEADING = "refine", "## Refinement loop (benchmarks/refine.py)"
+#: Marks a block measured at a shortened budget (a rerun at full budget replaces it).
+SHORT = " **(shortened)**"
 
 
 def _cpu() -> float:
@@ -76,7 +82,7 @@ def _train_row(
 
 def _lineage_cpu(manifest: Any, cid: str) -> float:
     """CPU seconds of training along a policy's lineage (from each candidate's train.csv)."""
-    from agentic_rl.loop.summary import lineage_chain
+    from agentic_rl.report.summary import lineage_chain
 
     total = 0.0
     for link in lineage_chain(manifest, cid):
@@ -95,9 +101,9 @@ def bench(task: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
     from agentic_rl.config import RefineConfig
     from agentic_rl.loop import RefineLoop
-    from agentic_rl.loop.summary import improvement, normalized_score
     from agentic_rl.ppo import DEFAULT_BUDGETS
     from agentic_rl.ppo.envs import canonical_task_id
+    from agentic_rl.report.summary import improvement, normalized_score
 
     task_id = canonical_task_id(task)
     cfg = RefineConfig(
@@ -141,7 +147,24 @@ def bench(task: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         )
 
     rows.append(_train_row("sparse", task_id, "sparse", lineage_steps, 0, work / "sparse", ep))
-    loop_row("naive (i0/c0)", naive, _lineage_cpu(m, naive.cid))
+    if naive.status == "stopped_early" and i0_best is not None:
+        # Halving stopped the naive reward at the rung: train it as the loop would have (its
+        # reward, its training seed) to the steps iteration 0's survivors got, so the row is
+        # a real policy and not a blank.
+        from agentic_rl.seeds import training
+
+        row = _train_row(
+            "naive (i0/c0), trained past the rung",
+            task_id,
+            str(Path(naive.run_dir) / "reward.py"),
+            i0_best.steps,
+            training(args.seed, 0, 0),
+            work / "naive",
+            ep,
+        )
+        rows.append({**row, "cid": naive.cid, "seed": args.seed})
+    else:
+        loop_row("naive (i0/c0)", naive, _lineage_cpu(m, naive.cid))
     loop_row("iteration 0 best", i0_best, _lineage_cpu(m, i0_best.cid) if i0_best else 0.0)
     loop_row("final", final, _lineage_cpu(m, final.cid))
     rows[-1]["loop_cpu_s"] = loop_cpu
@@ -202,7 +225,17 @@ def bench(task: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         if t_i0 is None or t_final is None
         else improvement(t_i0, t_final),
         "refused_trained": refused,
+        "check_accuracy": _accuracy(refused),
     }
+
+
+def _accuracy(refused: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """How often the checks before training were right: the share of refused rewards that,
+    trained anyway, ended below their parent (``None`` when none was trained)."""
+    if not refused:
+        return None
+    right = sum(bool(r["check_right"]) for r in refused)
+    return {"right": right, "trained": len(refused), "share": right / len(refused)}
 
 
 def _train_refused(
@@ -245,7 +278,7 @@ def write_results(results: list[dict[str, Any]], command: str, load: str) -> Non
     blocks_new = []
     for res in results:
         lp = res["loop"]
-        short = " **(shortened)**" if res["budget_scale"] < 1 else ""
+        short = SHORT if res["budget_scale"] < 1 else ""
         title = (
             f"### {res['task'].split('/')[-1]}: {lp['iterations']} iterations x "
             f"{lp['candidates']} candidates x {lp['steps']:,} steps; default budget x "
@@ -297,24 +330,20 @@ def write_results(results: list[dict[str, Any]], command: str, load: str) -> Non
                 if res["refused_trained"]
                 else ""
             )
+            + (
+                f"; check accuracy {acc['right']} of {acc['trained']} ({acc['share']:.0%})"
+                if (acc := res.get("check_accuracy"))
+                else ""
+            )
             + ".",
         ]
         blocks_new.append((title, "\n".join(lines)))
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    blocks: list[str] = []
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        old, tail = rest.split(END, 1)
-        blocks = ["### " + b.strip() for b in old.split("### ") if b.strip()]
-    else:
-        head = text.rstrip("\n") + "\n\n## Refinement loop (benchmarks/refine.py)\n\n"
-        tail = "\n"
-    titles = {t for t, _ in blocks_new}
-    blocks = [
-        b for b in blocks if b.split("\n", 1)[0].removesuffix(" **(shortened)**") not in titles
-    ]
-    blocks += [b for _, b in blocks_new]
-    RESULTS.write_text(head + BEGIN + "\n" + "\n\n".join(blocks) + "\n" + END + tail)
+    body = merge_blocks(
+        read_section(SECTION),
+        dict(blocks_new),
+        same=lambda first_line, title: first_line.removesuffix(SHORT) == title,
+    )
+    write_section(SECTION, body, heading=HEADING)
 
 
 def main() -> int:

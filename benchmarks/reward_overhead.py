@@ -41,14 +41,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _bench import write_section
 
 import rewards
 import sims
 from rewards import terms
 
 CORPUS = Path(__file__).resolve().parent.parent / "tests" / "data" / "reward_corpus"
-RESULTS = Path(__file__).with_name("RESULTS.md")
-BEGIN, END = "<!-- reward_overhead:begin -->", "<!-- reward_overhead:end -->"
+#: This benchmark's section of RESULTS.md.
+SECTION = "reward_overhead"
 RATIO_TARGET = 1.5
 DRONE_US_TARGET = 10.0
 
@@ -135,11 +136,10 @@ def bench_corpus() -> dict[str, Any]:
     }
 
 
-def write_results(result: dict[str, Any], path: Path = RESULTS) -> None:
+def write_results(result: dict[str, Any]) -> None:
     """Replace (or append) the reward-overhead section of RESULTS.md."""
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
     lines = [
-        BEGIN,
         "## Reward call overhead (reference rewards)",
         "",
         "`python benchmarks/reward_overhead.py` -- best mean per call over "
@@ -155,15 +155,7 @@ def write_results(result: dict[str, Any], path: Path = RESULTS) -> None:
             f"| {r['task'].split('/')[-1]} | {r['plain_us']:.2f} | {r['restricted_us']:.2f} | "
             f"{r['guarded_us']:.2f} | {r['ratio']:.2f} |"
         )
-    lines.append(END)
-    section = "\n".join(lines)
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + section + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    write_section(SECTION, "\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:

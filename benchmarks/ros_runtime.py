@@ -60,21 +60,22 @@ def make_bundle(out: Path) -> Path:
 CIRCLE_RATE = 0.5  # rad/s
 
 
-def circle_state(t: float) -> dict[str, np.ndarray]:
-    """A drone flying a 1 m circle at 1 m height, yawing along it (ENU, FLU)."""
+#: The goal the hover policy is given (world, m).
+GOAL = np.array([0.0, 0.0, 1.0])
+
+
+def circle_state(t: float) -> Any:
+    """What a drone flying a 1 m circle at 1 m height, yawing along it, measures (ENU, FLU)."""
     from ros_bridge import frames
+    from ros_bridge.measurement import Measurement
 
     w = CIRCLE_RATE
-    pos = np.array([math.cos(w * t), math.sin(w * t), 1.0])
-    vel = np.array([-w * math.sin(w * t), w * math.cos(w * t), 0.0])
-    yaw = w * t + math.pi / 2
-    return {
-        "pos": pos,
-        "quat": frames.yaw_to_quat(yaw),
-        "vel": vel,
-        "ang_vel": np.array([0.0, 0.0, w]),
-        "goal_rel": np.array([0.0, 0.0, 1.0]) - pos,
-    }
+    return Measurement(
+        position=np.array([math.cos(w * t), math.sin(w * t), 1.0]),
+        orientation=frames.yaw_to_quat(w * t + math.pi / 2),
+        velocity=np.array([-w * math.sin(w * t), w * math.cos(w * t), 0.0]),
+        body_rates=np.array([0.0, 0.0, w]),
+    )
 
 
 def bench_ticks(bundle_dir: Path, backend: str, n: int) -> dict[str, Any]:
@@ -92,7 +93,7 @@ def bench_ticks(bundle_dir: Path, backend: str, n: int) -> dict[str, Any]:
     base_us = (time.perf_counter_ns() - t0) / n / 1e3
     out: dict[str, Any] = {"backend": policy.backend, "bare_inference_us": base_us, "profiles": {}}
     for name in DRONE_PROFILES:
-        rt = Runtime(bundle, load_profile(name), goal=[0, 0, 1], backend=backend)
+        rt = Runtime(bundle, load_profile(name), goal=GOAL, backend=backend)
         dt = rt.dt
         msgs = []
         # one full lap of the circle, so that cycling through the samples stays continuous
@@ -102,7 +103,7 @@ def bench_ticks(bundle_dir: Path, backend: str, n: int) -> dict[str, Any]:
             msgs.append(
                 [
                     (role, build(rt.profile.inputs[role].type, data))
-                    for role, data in rt.adapter.encode_inputs(circle_state(t), t)
+                    for role, data in rt.adapter.encode_inputs(circle_state(t), t, GOAL)
                 ]
             )
         # two samples: the Crazyflie's C++ odometry has no rates (they come from differencing)
@@ -152,7 +153,7 @@ def write_long_bag(bundle_dir: Path, path: Path, minutes: float, hz: float) -> i
     with BagWriter(path) as w:
         for k in range(steps):
             t = 1.0 + k / hz
-            for role, data in adapter.encode_inputs(circle_state(t), t):
+            for role, data in adapter.encode_inputs(circle_state(t), t, GOAL):
                 spec = prof.inputs[role]
                 w.write(resolve_topic(spec.topic), spec.type, build(spec.type, data), t, spec.qos)
     return steps

@@ -7,7 +7,11 @@ The runtime core (``meta`` (BundleMeta), ``bundle``, ``frames``, ``kinematics``,
 vendored into every generated package. ``package`` and ``readme`` (package generator),
 ``bags/`` (rosbag2 io, replay, compare; ``rosbags``) and ``interfaces/`` (upstream px4_msgs,
 crazyflie_interfaces and mavros_msgs definitions for the bag tools) run on a development
-machine. Nothing here imports torch or ``agentic_rl``.
+machine. The scene selector's robot side (``scene_types``, the contract shared with the
+training side; ``scene_bundle``, the ONNX scene-classifier bundle; ``scene_net``,
+``scene_images``, ``scene_text``, ``scene_choice``, ``switcher``, ``scene_node``) is vendored
+into packages that carry a policy library. Nothing here imports torch or ``agentic_rl``
+(tests/test_import_boundaries.py).
 
 >>> from ros_bridge import load_bundle, load_profile, Runtime
 >>> rt = Runtime(load_bundle("bundle/"), load_profile("px4"), goal=[0, 0, 1])

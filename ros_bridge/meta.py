@@ -45,7 +45,11 @@ class TaskMeta:
         layout: a default episode layout (JSON) for tasks that observe one; the robot's own
             course replaces it (a layout file or the node's ``layout`` parameter).
         observe: ``module:function`` of the task's pure observation function, vendored into
-            the generated ROS package (``None``: the runtime's built-in sources).
+            the generated ROS package (``None``: a bundle exported before tasks declared it;
+            it does not deploy).
+        from_measurement: ``module:function`` mapping the robot side's measurement to the
+            robot state ``observe`` reads.
+        track: ``module:function`` of the task's event tracker, or ``None``.
     """
 
     id: str
@@ -56,6 +60,8 @@ class TaskMeta:
     constants: dict[str, Any] = field(default_factory=dict)
     layout: dict[str, Any] | None = None
     observe: str | None = None
+    from_measurement: str | None = None
+    track: str | None = None
 
 
 @dataclass(frozen=True)
@@ -149,7 +155,7 @@ class BundleMeta:
         out = _lists(asdict(self))
         if self.evaluation is None:
             out.pop("evaluation")
-        for key in ("layout", "observe"):
+        for key in ("layout", "observe", "from_measurement", "track"):
             if out["task"][key] is None:
                 out["task"].pop(key)
         return out

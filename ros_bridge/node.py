@@ -245,6 +245,16 @@ def _qos(q: Qos) -> Any:
 
 def main(args: list[str] | None = None) -> None:
     """Console-script entry point: ``ros2 run <package> policy_node``."""
+    spin(lambda: PolicyNode().node, args)
+
+
+def spin(make_node: Any, args: list[str] | None = None) -> None:
+    """Run one node until Ctrl-C or SIGTERM: ``rclpy.init``, ``make_node()`` (returns the rclpy node),
+    spin, then destroy it and shut down. The policy node's and the scene node's ``main``.
+
+    Raises:
+        SystemExit: with what to do, when rclpy is not importable (ROS 2 not sourced).
+    """
     try:
         import rclpy
     except ImportError:
@@ -255,13 +265,13 @@ def main(args: list[str] | None = None) -> None:
     from rclpy.executors import ExternalShutdownException
 
     rclpy.init(args=args)
-    policy = PolicyNode()
+    node = make_node()
     try:
-        rclpy.spin(policy.node)
+        rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass  # Ctrl-C, or SIGTERM from ros2 launch / systemd
     finally:
-        policy.node.destroy_node()
+        node.destroy_node()
         if rclpy.ok():
             rclpy.shutdown()
 

@@ -1,101 +1,41 @@
 """Building the policy's observation on the robot exactly as the simulator built it.
 
-The bundle lists the observation's fields in order with shapes, units and frames; each field
-name maps to a source here that computes it from the adapter's decoded robot state (already in
-the task's conventions) and the runtime's memory (the last action sent, the goal). A task field
-with no source is reported when the runtime is built, not at the first tick in the air.
+The adapter decodes messages into a typed :class:`~ros_bridge.measurement.Measurement`; the
+task's own vendored functions (:mod:`ros_bridge.taskobs`) turn it into the robot state, keep
+the task's events and compute the fields, which go into the vector in the bundle's order.
+Nothing here knows a task's fields: a task the profile cannot feed is reported when the
+runtime is built, not at the first tick in the air.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import fields, replace
 from typing import Any
 
 import numpy as np
 
-from . import frames
 from .bundle import PolicyBundle
-from .robots import Adapter, DroneAdapter
-from .taskobs import TaskObservationError, check_observe, flatten, load_observe, robot_state
+from .robots import Adapter
+from .taskobs import TaskObservationError, check_observe, flatten, load_task_functions
+
+#: The layout key of the goal a goal message or the ``goal`` parameter replaces.
+GOAL_KEY = "goal"
 
 
 class ObservationError(ValueError):
-    """The bundle's observation has a field the robot cannot provide."""
+    """The bundle's observation needs something the robot cannot provide."""
 
 
 class NotReady(RuntimeError):
     """A source has no data yet (e.g. no goal received); the runtime waits."""
 
 
-Source = Callable[["ObservationBuilder"], np.ndarray]
-
-
-def _need(value: np.ndarray | None, what: str) -> np.ndarray:
-    if value is None:
-        raise NotReady(what)
-    return value
-
-
-def _goal(b: ObservationBuilder) -> np.ndarray:
-    return _need(b.adapter.goal if b.adapter.goal is not None else b.default_goal, "goal")
-
-
-def _ee(b: ObservationBuilder) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if b._ee_cache is None:
-        a = b.adapter
-        b._ee_cache = a.chain.tip_state(a.q, a.qd)
-    return b._ee_cache
-
-
-def _object(b: ObservationBuilder, key: str) -> np.ndarray:
-    obj = b.adapter.object
-    if obj is None:
-        raise NotReady("object odometry")
-    return obj[key]
-
-
-DRONE_SOURCES: dict[str, Source] = {
-    "pos": lambda b: b.adapter.pos,
-    # signed by the runtime as the simulator signs it (frames.bullet_sign)
-    "quat": lambda b: b.adapter.quat,
-    "vel": lambda b: b.adapter.vel,
-    "ang_vel": lambda b: b.adapter.ang_vel,
-    "tilt": lambda b: np.array([frames.tilt(b.adapter.quat)]),
-    "last_action": lambda b: b.last_action,
-    "goal_rel": lambda b: _goal(b) - b.adapter.pos,
-}
-
-ARM_SOURCES: dict[str, Source] = {
-    "ee_pos": lambda b: _ee(b)[0],
-    "ee_quat": lambda b: frames.bullet_sign(_ee(b)[1]),
-    "ee_vel": lambda b: _ee(b)[2],
-    "joint_pos": lambda b: b.adapter.q,
-    "joint_vel": lambda b: b.adapter.qd,
-    "goal_pos": _goal,
-    "goal_rel": lambda b: _goal(b) - _ee(b)[0],
-    "object_pos": lambda b: _object(b, "pos"),
-    "object_quat": lambda b: frames.bullet_sign(_object(b, "quat")),
-    "object_vel": lambda b: _object(b, "vel"),
-    "object_angvel": lambda b: _object(b, "angvel"),
-    "object_rel_ee": lambda b: _object(b, "pos") - _ee(b)[0],
-    "object_rel_goal": lambda b: _object(b, "pos") - _goal(b),
-}
-
-
-#: Fields computed from the goal.
-GOAL_FIELDS = frozenset({"goal_rel", "goal_pos", "object_rel_goal"})
-
-
 class ObservationBuilder:
-    """Fills the observation vector from an adapter's state.
-
-    Drone bundles that name their task's observation function (``task.observe``) run it on
-    the robot state and the episode layout (:mod:`ros_bridge.taskobs`); older bundles and arms
-    use the per-field sources above.
+    """Fills the observation vector from an adapter's measurement and the episode layout.
 
     Args:
-        bundle: the policy bundle (field layout and normalization statistics).
-        adapter: the robot adapter holding the decoded state.
+        bundle: the policy bundle (field layout, the task's function names, default layout).
+        adapter: the robot adapter holding the decoded measurement.
         default_goal: goal used until a goal message arrives (task world frame), or ``None``
             to wait for one.
         layout: the course (a task layout, as in ``bundle.json``'s ``task.layout``); ``None``
@@ -103,7 +43,8 @@ class ObservationBuilder:
             or ``default_goal``.
 
     Raises:
-        ObservationError: listing every field the robot cannot provide.
+        ObservationError: when the task's functions cannot be loaded or need a measurement,
+            robot-state value or layout key the robot side lacks.
     """
 
     def __init__(
@@ -115,71 +56,93 @@ class ObservationBuilder:
     ) -> None:
         self.adapter = adapter
         self.default_goal = default_goal
-        self.last_action = np.zeros(bundle.action_size)
+        self._action_size = bundle.action_size
+        self._size = bundle.obs_size
+        self._names = [f.name for f in bundle.fields]
+        self.start()
+        task = bundle.meta.task
+        try:
+            self.functions = load_task_functions(
+                task.observe, task.from_measurement, task.track, bundle.path / "tasklib"
+            )
+            self.set_layout(layout if layout is not None else task.layout or {}, layout is not None)
+            probe = dict(self.layout)
+            if GOAL_KEY in probe and not self.layout_given:
+                probe[GOAL_KEY] = [0.0, 0.0, 1.0]
+            sample = adapter.probe()
+            check_observe(self.functions, self._with_memory(sample), probe,
+                          self._names, self._size)  # fmt: skip
+        except TaskObservationError as exc:
+            raise ObservationError(f"{bundle.task_id} on {adapter.profile.name}: {exc}") from None
+        #: The measurements the task reads (those whose absence breaks its observation): the
+        #: runtime waits for them (a profile's optional input, e.g. the object, may be unused).
+        self._needed = [
+            f.name
+            for f in fields(sample)
+            if getattr(sample, f.name) is not None
+            and not self._runs(replace(sample, **{f.name: None}), probe)
+        ]
+
+    def _runs(self, sample: Any, layout: dict[str, Any]) -> bool:
+        try:
+            check_observe(self.functions, self._with_memory(sample), layout, self._names,
+                          self._size)  # fmt: skip
+        except Exception:  # the task's code on a partial measurement: any error means needed
+            return False
+        return True
+
+    def start(self) -> None:
+        """A new episode: the policy was just enabled (zero last action, step 0, the task's
+        event tracker starts on the next state)."""
+        self.last_action = np.zeros(self._action_size)
         #: Control steps since the policy was enabled (the ``step`` a task observes).
         self.step = 0
-        self._size = bundle.obs_size
-        self._ee_cache: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-        self._names = [f.name for f in bundle.fields]
-        task = bundle.meta.task
-        self.observe = None
-        if task.observe and isinstance(adapter, DroneAdapter):
-            try:
-                self.observe = load_observe(task.observe, bundle.path / "tasklib")
-                self.set_layout(
-                    layout if layout is not None else task.layout or {}, layout is not None
-                )
-                probe = dict(self.layout)
-                if "goal" in probe and not self.layout_given:
-                    probe["goal"] = [0.0, 0.0, 1.0]
-                check_observe(self.observe, probe, self._names, self._size, bundle.action_size)
-            except TaskObservationError as exc:
-                raise ObservationError(f"{bundle.task_id}: {exc}") from None
-            return
-        sources = DRONE_SOURCES if isinstance(adapter, DroneAdapter) else ARM_SOURCES
-        missing = [f.name for f in bundle.fields if f.name not in sources]
-        if missing:
-            raise ObservationError(
-                f"{bundle.task_id} observes {missing}, which the {adapter.robot} runtime cannot "
-                f"compute from robot messages (it provides {sorted(sources)}); re-export the "
-                "bundle so that it names the task's own observation function"
-            )
-        # Quaternion signs: q and -q are one rotation but different inputs to the network;
-        # every quaternion field is signed as PyBullet signed it in training (frames.bullet_sign).
-        #: Whether the observation needs a goal (a goal message or the default goal).
-        self.needs_goal = any(f.name in GOAL_FIELDS for f in bundle.fields)
-        self._plan = [(f.offset, f.offset + f.size, sources[f.name], f.name) for f in bundle.fields]
+        self.events: Any = None
+        #: What the last build observed (robot state, events, layout), for :meth:`advance`.
+        self._seen: tuple[Any, Any, Any] | None = None
 
     def set_layout(self, layout: dict[str, Any], given: bool = True) -> None:
         """Use ``layout`` as the course (``given``: from the operator, goal included)."""
         self.layout = dict(layout)
         self.layout_given = given
-        self.needs_goal = "goal" in self.layout and not given
+        #: Whether the observation waits for a goal (a goal message or the default goal).
+        self.needs_goal = GOAL_KEY in self.layout and not given
+
+    def _with_memory(self, m: Any) -> Any:
+        return replace(m, last_action=self.last_action, step=self.step)
 
     def build(self) -> np.ndarray:
-        """The observation vector (float64).
+        """The observation vector (float64); changes nothing (see :meth:`advance`).
 
         Raises:
-            NotReady: when a source has no data yet.
+            NotReady: when a measurement or the goal has no data yet.
         """
-        if self.observe is not None:
-            return self._observe()
-        out = np.empty(self._size)
-        self._ee_cache = None
-        for start, stop, fn, _ in self._plan:
-            out[start:stop] = fn(self)
-        return out
-
-    def _observe(self) -> np.ndarray:
         a = self.adapter
         layout = self.layout
-        if "goal" in layout:
+        if GOAL_KEY in layout:
             goal = a.goal if a.goal is not None else self.default_goal
             if goal is None and not self.layout_given:
                 raise NotReady("goal")
             if goal is not None:
-                layout = {**layout, "goal": [float(v) for v in goal]}
-        if a.pos is None or a.quat is None or a.vel is None or a.ang_vel is None:
-            raise NotReady("robot state")
-        state = robot_state(a.pos, a.quat, a.vel, a.ang_vel, self.last_action, self.step)
-        return flatten(self.observe(state, layout), self._names, self._size)
+                layout = {**layout, GOAL_KEY: [float(v) for v in goal]}
+        m = a.measurement()
+        missing = [n for n in self._needed if getattr(m, n) is None]
+        if missing:
+            raise NotReady(", ".join(missing))
+        out, state, events = self.functions.fields(self._with_memory(m), layout, self.events)
+        self._seen = (state, events, layout)
+        return flatten(out, self._names, self._size)
+
+    def advance(self, action: np.ndarray) -> None:
+        """The policy acted on the last built observation: remember the action, count the
+        step and fold that state into the task's events (as the simulator does after each
+        step's observation; the episode's first state only starts the tracker)."""
+        self.last_action = action
+        self.step += 1
+        if self.functions.track is None or self._seen is None:
+            return
+        state, events, layout = self._seen
+        if self.events is None:
+            self.events = events
+        else:
+            self.events = self.functions.track(events, state, layout)

@@ -29,6 +29,7 @@ VENDORED = (
     "bundle.py",
     "frames.py",
     "kinematics.py",
+    "measurement.py",
     "messages.py",
     "meta.py",
     "node.py",
@@ -117,7 +118,7 @@ def generate_package(
             user.name`` / ``user.email``, else the login name at this host).
         version: package.xml version.
         selector: a policy library folder (``agentic-rl library``): adds its policies and the
-            ``selector_node`` (see :mod:`.selector_package`).
+            ``selector_node`` (see :mod:`.scene_package`).
 
     Returns:
         The package folder.
@@ -195,7 +196,7 @@ def generate_package(
     )
     (root / "README.md").write_text(render_readme(name, bundle, prof, depends))
     if selector is not None:
-        from .selector_package import add_selector
+        from .scene_package import add_selector
 
         add_selector(root, name, selector, bundle_dir, prof, goal)
     return root

@@ -20,6 +20,8 @@ import yaml
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 RELIABILITY = ("reliable", "best_effort")
 DURABILITY = ("volatile", "transient_local")
+#: The kinds of robot a profile drives (a task's command model names one).
+ROBOT_KINDS = ("drone", "arm", "joint_group")
 
 
 class ProfileError(ValueError):
@@ -62,7 +64,7 @@ class Profile:
     Attributes:
         name: profile name (``px4``, ``arm_jtc``...).
         description: one line.
-        robot: ``drone`` or ``arm``.
+        robot: ``drone``, ``arm`` or ``joint_group`` (any robot driven joint by joint).
         adapter: key of the adapter class in :mod:`ros_bridge.robots`.
         action_modes: task action modes this profile can fly or drive.
         inputs, outputs: topics by role name.
@@ -197,8 +199,8 @@ def parse_profile(raw: Any, origin: str = "profile") -> Profile:
     for key in ("name", "robot", "adapter", "action_modes", "inputs", "outputs"):
         if key not in raw:
             raise ProfileError(f"{origin}: missing required key {key!r}")
-    if raw["robot"] not in ("drone", "arm"):
-        raise ProfileError(f"{origin}: robot must be 'drone' or 'arm', got {raw['robot']!r}")
+    if raw["robot"] not in ROBOT_KINDS:
+        raise ProfileError(f"{origin}: robot must be one of {ROBOT_KINDS}, got {raw['robot']!r}")
 
     def topics(section: str) -> dict[str, TopicSpec]:
         out = {}

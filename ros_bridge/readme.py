@@ -81,14 +81,29 @@ vendored in `models/tasklib`). The bundle holds the course of a simulated episod
 {default}
 ```
 
-To fly your own course, measure it into the same keys: positions in metres in the world frame
-of your odometry (ENU: x east, y north, z up, same origin as the vehicle's position), directions
-as unit vectors in that frame, distances in metres, angles in radians. Save it as JSON and
-give it to the node as the `layout` parameter (a file path, or the JSON text itself) in
-`config/params.yaml`, or `--ros-args -p layout:=/path/course.json`. Check it first by
-replaying a bag (`agentic-rl ros replay ... --layout course.json`). A layout's `goal` (when the
-task has one) is replaced by a `~/goal` message or the `goal` parameter; with the bundle's
-default layout one of them is required.
+What the task reads from it (its own documentation):
+
+{doc}
+{events}
+### Measuring a real course into a layout file
+
+1. **One frame.** Every position is in the frame of the robot's odometry (ENU: x east or
+   forward, y north or left, z up, metres), with the same origin as the position the robot
+   reports. Put the robot on the floor at that origin and check the odometry reads ~(0, 0, z).
+2. **Points.** Carry the robot (or a tracked marker) to each point the layout names (a gate's
+   centre, the middle of a pad, a wall's near face) and read the position from the odometry
+   topic (`ros2 topic echo --once <odometry topic>`); a motion-capture system in the same
+   frame does the same job. Heights are above the floor the robot stands on.
+3. **Directions.** A direction (e.g. the way through a gate) is a unit vector in that frame:
+   take two points along it, subtract, divide by the length (z = 0 for horizontal ones).
+4. **Everything else** (sizes, radii, rates, the robot's own dimensions) keeps the value
+   above unless your course differs; lists keep their order (the order they are flown in).
+
+Save it as JSON and give it to the node as the `layout` parameter (a file path, or the JSON
+text itself) in `config/params.yaml`, or `--ros-args -p layout:=/path/course.json`. Check it
+first by replaying a bag (`agentic-rl ros replay ... --layout course.json`). A layout's `goal`
+(when the task has one) is replaced by a `~/goal` message or the `goal` parameter; with the
+bundle's default layout one of them is required.
 """
 
 SAFETY = {
@@ -164,6 +179,17 @@ SAFETY = {
   `safety.velocity_scale` of the joint velocity limits per step.
 * **FALLBACK** (stale input, non-finite value): one target at the measured joint positions
   (hold), then nothing (STOPPED). Keep the robot's own protective stop within reach.
+* A policy that drives the gripper sends one position per finger joint (half the width) on
+  the `gripper` output each step; FALLBACK holds the measured width.
+""",
+    "joint_group": """## Safety on a joint group: failsafe chain and taking over
+
+* READY sends nothing; `~/enable true` starts the commands (per commanded joint: the
+  normalized action times the task's scale, an effort or a velocity); `~/enable false` sends
+  zeros once (no effort, or zero velocity).
+* **FALLBACK** (stale input, non-finite value): zeros once, then nothing (STOPPED). A
+  forward_command_controller keeps its last command: keep the robot's own limits (the
+  ros2_control joint limits, an emergency stop) within reach.
 """,
 }
 
@@ -213,4 +239,31 @@ def _layout_section(bundle: Any) -> str:
     # one key per line, values compact: the measured course is written the same way
     rows = ",\n".join(f"  {json.dumps(k)}: {json.dumps(v)}" for k, v in task.layout.items())
     default = "{\n" + rows + "\n}"
-    return "\n" + LAYOUT.format(observe=task.observe, default=default)
+    events = (
+        "\nThe task's events (its tracker, above) count from `~/enable` on, as from an "
+        "episode's start in simulation: enable the policy before the course begins.\n"
+        if task.track
+        else ""
+    )
+    return "\n" + LAYOUT.format(
+        observe=task.observe, default=default, doc=_layout_doc(bundle), events=events
+    )
+
+
+def _layout_doc(bundle: Any) -> str:
+    """The docstrings of the task's observe function and tracker (they name the layout keys),
+    as a quote; empty when they cannot be loaded here."""
+    import inspect
+
+    from .taskobs import TaskObservationError, load_observe
+
+    task = bundle.meta.task
+    docs = []
+    for spec in (task.observe, task.track):
+        try:
+            doc = inspect.getdoc(load_observe(spec, bundle.path / "tasklib")) if spec else None
+        except TaskObservationError:
+            doc = None
+        if doc:
+            docs.append(f"`{spec}`: " + " ".join(doc.split()))
+    return "\n".join(f"> {d}\n>" for d in docs).rstrip(">\n") or "> (no documentation)"

@@ -143,6 +143,8 @@ class Runtime:
         a = self.adapter
         checked = self.plausibility is not None and role in a.state_roles()
         before = a.snapshot() if checked else None
+        # decoding replaces arrays: identity tells which ones this message set
+        pos, vel, att = (a.pos, a.vel, a.quat) if checked else (None, None, None)
         try:
             a.decode(role, msg, t)
         except AdapterError as exc:
@@ -154,7 +156,7 @@ class Runtime:
             return
         if before is not None and a.has_state():
             why = self.plausibility.check_attitude(a.quat)
-            if not why and (a.pos is not before["pos"] or a.vel is not before["vel"]):
+            if not why and (a.pos is not pos or a.vel is not vel):
                 why = self.plausibility.check(a.pos, a.vel, t)
             if why:
                 # Never reaches the network: the state stays as it was, the topic goes stale.
@@ -162,7 +164,7 @@ class Runtime:
                 self.counters.implausible += 1
                 self._note(f"implausible {role} sample dropped: {why}")
                 return
-        if before is not None and a.quat is not before["quat"]:
+        if before is not None and a.quat is not att:
             a.quat = frames.bullet_sign(a.quat)  # the sign the simulator would report
         self.watchdog.seen(role, t)
 
@@ -188,8 +190,7 @@ class Runtime:
         except NotReady as exc:
             return False, f"no {exc} yet"
         self.adapter.on_activate(t)
-        self.observation.last_action = np.zeros(self.bundle.action_size)
-        self.observation.step = 0
+        self.observation.start()  # zero last action, step 0, the task's events start afresh
         # The slew limit starts from a zero action (the vehicle's hold), or, with
         # safety.slew_from_zero = 0, from the policy's first action (as in simulation).
         zero = np.zeros(self.bundle.action_size)
@@ -311,8 +312,7 @@ class Runtime:
         self.counters.slew_limited += res.slew_limited
         self.counters.active_ticks += 1
         out = a.command(act, t)
-        self.observation.last_action = act
-        self.observation.step += 1
+        self.observation.advance(act)
         self.last_obs, self.last_action = obs, act
         return out
 

@@ -6,20 +6,30 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 import numpy as np
 
 from .scene_images import to_input
-from .scene_net import SceneNet, softmax
+from .scene_net import softmax
 from .scene_text import TextMatcher
 from .scene_types import NONE_CLASS, PolicyCard, Ranked, Selection, SelectorFileError, Thresholds
+
+
+class SceneClassifier(Protocol):
+    """What selection needs of the classifier: the ONNX graph run by onnxruntime
+    (:class:`~.scene_bundle.OnnxSceneNet`) or its numpy twin (:class:`~.scene_net.SceneNet`)."""
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Class logits for a batch (N, 3, S, S) or one image (3, S, S)."""
+        ...
 
 
 class SceneSelector:
     """Offline selection: the CNN over the image and the text matcher over the sentence.
 
     Args:
-        net: the scene classifier.
+        net: the scene classifier (``None``: text only).
         classes: its class labels (task ids, plus :data:`NONE_CLASS`).
         input_size: side of the square classifier input.
         cards: the selectable policies.
@@ -28,7 +38,7 @@ class SceneSelector:
 
     def __init__(
         self,
-        net: SceneNet | None,
+        net: SceneClassifier | None,
         classes: Sequence[str],
         input_size: int,
         cards: Sequence[PolicyCard],

@@ -1,4 +1,4 @@
-"""Switching between library policies on the robot: the selector node's core, no ROS imports.
+"""Switching between library policies on the robot: the scene node's core, no ROS imports.
 
 A :class:`PolicySwitcher` holds one :class:`~ros_bridge.runtime.Runtime` per library policy,
 all fed the same input messages and ticked on the same clock, so every standby policy has
@@ -13,7 +13,8 @@ Which policy is active changes only while the vehicle is in a safe state:
 A choice made in any other state (ACTIVE above all: never mid-manoeuvre) waits, pending, and
 is applied on the first tick the active runtime is READY or FALLBACK. A switch never enables
 anything: the new policy starts READY and needs the operator's explicit enable, like any
-policy. The choice comes from the scene selector (:mod:`ros_bridge.scene_choice`): on each
+policy. The choice comes from the scene selector (:mod:`ros_bridge.scene_choice`, over the
+scene-classifier bundle :mod:`ros_bridge.scene_bundle` reads): on each
 instruction, with the freshest camera image; an "unsure" selection changes nothing.
 
 The switcher quacks like a Runtime (``on_message``, ``tick``, ``enable``, ``disable``,
@@ -284,16 +285,13 @@ def load_switcher(
         profile: the robot profile (overrides applied).
         active: the policy active at start (default: the first, by name).
         goal: default goal for every runtime.
-        backend: policy backend.
+        backend: policy and scene-classifier backend (auto, onnxruntime or numpy).
 
     Raises:
         ValueError: when the folder holds no policy or ``active`` is not one of them.
     """
-    import json
-
     from .bundle import load_bundle
-    from .scene_files import load_selector
-    from .scene_types import PolicyCard
+    from .scene_bundle import load_scene_bundle, load_selector
 
     root = Path(library_dir)
     names = sorted(d.name for d in root.iterdir() if (d / "bundle.json").is_file())
@@ -303,14 +301,10 @@ def load_switcher(
         n: Runtime(load_bundle(root / n), profile, goal=goal, backend=backend) for n in names
     }
     selector = None
-    meta_path = root / "selector" / "selector.json"
-    if meta_path.is_file():
-        cards = [
-            PolicyCard(**c)
-            for c in json.loads(meta_path.read_text())["policies"]
-            if c["name"] in runtimes
-        ]
-        selector = load_selector(root / "selector", cards=cards)
+    if (root / "selector" / "selector.json").is_file():
+        policies = load_scene_bundle(root / "selector").meta.policies
+        cards = [c for c in policies if c.name in runtimes]
+        selector = load_selector(root / "selector", cards=cards, backend=backend)
     return PolicySwitcher(runtimes, active or names[0], selector)
 
 

@@ -1,16 +1,19 @@
-"""The task's own observation function, run on the robot: ``observe(robot_state, layout)``.
+"""The task's own observation, run on the robot: ``observe(robot_state, layout)``.
 
-A bundle exported since tasks declare their observation names it in ``task.observe``
-(``module:function``, e.g. ``sims.drone.observe:observe_gates``) and carries a default episode
-``layout`` (goal, gates, pillars, wall, pad, reference path, orbit centre). Export vendors
-that module (and the shared ``sims`` observe module it imports) into the bundle's ``tasklib``
-folder, so the robot computes exactly what training saw, with no PyBullet or torch: the same
-function the simulator calls every step.
+A bundle names the task's pure functions in ``task`` (``module:function`` each), and export
+vendors their modules (and the ``sims`` modules they import) into the bundle's ``tasklib``
+folder, so the robot computes exactly what training saw, with no PyBullet or torch:
 
-The robot state handed to it holds what the robot measures (``pos``, ``quat``, ``vel``,
-``ang_vel`` as body rates, ``last_action``) and counts (``step``: control steps since the
-policy was enabled). A task that also reads values its simulation tracks (gates passed, wall
-crossed) cannot run on the robot yet: :func:`check_observe` names them when the runtime is built.
+* ``observe(robot_state, layout) -> fields``, the function the simulator calls every step;
+* ``from_measurement(measurement) -> robot_state``: the robot state ``observe`` reads, from
+  the profile's typed :class:`~ros_bridge.measurement.Measurement` (this module names no field);
+* ``track(events | None, robot_state, layout) -> events`` (optional): the task's event
+  tracker (gates passed, wall crossed, rest time), started when the policy is enabled.
+
+The episode ``layout`` (goal, gates, pillars, wall, pad, reference path, orbit centre) comes
+with the bundle (a default course), from a layout file or the node's ``layout`` parameter.
+:func:`check_observe` runs the functions once when the runtime is built, on what the profile
+measures, so a value the robot cannot provide is named then, not at the first tick in the air.
 """
 
 from __future__ import annotations
@@ -19,19 +22,21 @@ import importlib
 import json
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 ObserveFn = Callable[[Mapping[str, Any], Mapping[str, Any]], Mapping[str, Any]]
+TrackFn = Callable[[Mapping[str, Any] | None, Mapping[str, Any], Mapping[str, Any]], dict]
 
 
 class TaskObservationError(ValueError):
     """A task observation function that cannot be loaded or run on the robot."""
 
 
-def load_observe(spec: str, tasklib: Path | None = None) -> ObserveFn:
+def load_observe(spec: str, tasklib: Path | None = None) -> Callable[..., Any]:
     """The function ``module:function`` names.
 
     Args:
@@ -46,7 +51,7 @@ def load_observe(spec: str, tasklib: Path | None = None) -> ObserveFn:
     """
     module_name, _, fn_name = spec.partition(":")
     if not module_name or not fn_name:
-        raise TaskObservationError(f"task.observe must be 'module:function', got {spec!r}")
+        raise TaskObservationError(f"a task function must be 'module:function', got {spec!r}")
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:
@@ -92,19 +97,47 @@ def read_layout(text_or_path: str) -> dict[str, Any]:
     return layout
 
 
-def robot_state(
-    pos: np.ndarray, quat: np.ndarray, vel: np.ndarray, ang_vel: np.ndarray,
-    last_action: np.ndarray, step: int,
-) -> dict[str, Any]:  # fmt: skip
-    """The robot-state mapping a drone task's ``observe`` reads (plain floats, as in sims)."""
-    return {
-        "pos": tuple(float(v) for v in pos),
-        "quat": tuple(float(v) for v in quat),
-        "vel": tuple(float(v) for v in vel),
-        "ang_vel": tuple(float(v) for v in ang_vel),
-        "last_action": tuple(float(v) for v in last_action),
-        "step": int(step),
-    }
+@dataclass(frozen=True)
+class TaskFunctions:
+    """The task's vendored functions (see the module docstring)."""
+
+    observe: ObserveFn
+    from_measurement: Callable[[Any], Mapping[str, Any]]
+    track: TrackFn | None = None
+
+    def fields(
+        self, m: Any, layout: Mapping[str, Any], events: Mapping[str, Any] | None
+    ) -> tuple[Mapping[str, Any], Mapping[str, Any], Mapping[str, Any] | None]:
+        """(fields, robot state, events observed with) of a measurement: as the simulator
+        does it, a fresh episode (``events`` None) starts the tracker on this state."""
+        state = self.from_measurement(m)
+        if self.track is None:
+            return self.observe(state, layout), state, None
+        if events is None:
+            events = self.track(None, state, layout)
+        return self.observe({**state, **events}, layout), state, events
+
+
+def load_task_functions(
+    observe: str | None, from_measurement: str | None, track: str | None, tasklib: Path
+) -> TaskFunctions:
+    """Load the functions a bundle's ``task`` names.
+
+    Raises:
+        TaskObservationError: when the bundle names none (exported before tasks declared
+            them) or one cannot be loaded.
+    """
+    if not observe or not from_measurement:
+        raise TaskObservationError(
+            "the bundle names no task observation functions (task.observe, "
+            "task.from_measurement): re-export it; a task deploys when its class declares "
+            "observe and from_measurement (see README, Custom tasks)"
+        )
+    return TaskFunctions(
+        load_observe(observe, tasklib),
+        load_observe(from_measurement, tasklib),
+        load_observe(track, tasklib) if track else None,
+    )
 
 
 def flatten(fields: Mapping[str, Any], names: list[str], size: int) -> np.ndarray:
@@ -151,31 +184,37 @@ class _LayoutProbe(_Probe):
 
 
 def check_observe(
-    fn: ObserveFn, layout: Mapping[str, Any], names: list[str], size: int, action_size: int
+    fns: TaskFunctions, probe: Any, layout: Mapping[str, Any], names: list[str], size: int
 ) -> None:
-    """Run ``fn`` once on a level drone at rest: every value it reads must be one the robot has.
+    """Run the task's functions once on a neutral sample of what the profile measures
+    (``probe``, a Measurement whose unmeasured attributes are ``None``).
 
     Raises:
-        TaskObservationError: naming the robot value or layout key it lacks.
+        TaskObservationError: naming the measurement, robot-state value or layout key the
+            task needs and the robot side lacks.
     """
-    state = _StateProbe(
-        robot_state(
-            np.array([0.0, 0.0, 1.0]), np.array([0.0, 0.0, 0.0, 1.0]), np.zeros(3), np.zeros(3),
-            np.zeros(action_size), 0,
-        )
-    )  # fmt: skip
+    measured = sorted(f.name for f in fields(probe) if getattr(probe, f.name) is not None)
     try:
-        fields = fn(state, _LayoutProbe(layout))
+        state = fns.from_measurement(probe)
+    except (TypeError, AttributeError, KeyError, IndexError) as exc:
+        raise TaskObservationError(
+            f"the task's from_measurement needs a measurement this profile does not provide "
+            f"({type(exc).__name__}: {exc}); the profile measures {measured}"
+        ) from None
+    state = _StateProbe(state)
+    try:
+        events = fns.track(None, state, _LayoutProbe(layout)) if fns.track else {}
+        out = fns.observe(_StateProbe({**state, **events}), _LayoutProbe(layout))
     except _Missing as exc:
         key = exc.args[0]
         if exc.where == "robot state":
             raise TaskObservationError(
-                f"the task's observation reads {key!r}, a value its simulation tracks; the "
-                f"robot runtime measures only {sorted(state)} (a task that needs {key!r} on "
-                "the robot has to provide a pure tracker for it)"
+                f"the task's observation reads {key!r}, which its from_measurement does not "
+                f"give on this profile (it measures {measured}); a value the simulation "
+                "tracks needs a pure tracker (the task class's track)"
             ) from None
         raise TaskObservationError(
             f"the layout lacks {key!r}: give the course as a layout file or the node's "
             "layout parameter (keys as in bundle.json's task.layout)"
         ) from None
-    flatten(fields, names, size)
+    flatten(out, names, size)

@@ -85,6 +85,19 @@ class SimTask(gym.Env):
     #: {field name: float or sequence}`` covering every spec field. Pure (numpy/math only, no
     #: PyBullet) so the ROS side can run it. ``None``: the task overrides ``_write_state``.
     observe: ClassVar[Any] = None
+    #: The task's event tracker (gates passed, wall crossed, rest time), ``staticmethod(fn)``
+    #: with ``fn(events | None, robot_state, layout) -> events``: pure, JSON-serializable
+    #: values updated from the robot state once per step after ``observe`` (``None`` starts an
+    #: episode), merged into the robot state ``observe`` reads. The robot side runs the same
+    #: function from the moment the policy is enabled. ``None``: the task has no events.
+    track: ClassVar[Any] = None
+    #: How a deployed robot feeds ``observe``: ``staticmethod(fn)``, ``fn(measurement) ->
+    #: robot_state`` from the robot side's typed measurement (``ros_bridge.measurement``:
+    #: position, orientation, velocity, body_rates, joint_positions, ... attributes), pure
+    #: like ``observe`` and vendored with it. ``None``: the task does not deploy.
+    from_measurement: ClassVar[Any] = None
+    #: The inverse, for simulated bags: ``fn(robot_state) -> {measurement attribute: value}``.
+    to_measurement: ClassVar[Any] = None
 
     def __init__(
         self,
@@ -150,6 +163,8 @@ class SimTask(gym.Env):
         #: The episode's layout (goal, obstacles, ...), JSON-serializable; set by the task at
         #: reset and read by ``observe``.
         self.layout: dict[str, Any] = {}
+        #: The episode's events as ``track`` keeps them (``None`` until its first state).
+        self.events: dict[str, Any] | None = None
         #: The fields ``observe`` returned for the current state.
         self._fields: Mapping[str, Any] = {}
         self._layout_checked = False
@@ -200,11 +215,12 @@ class SimTask(gym.Env):
         raise NotImplementedError
 
     def robot_state(self) -> dict[str, Any]:
-        """The current ``robot_state`` as ``observe`` receives it, with plain-list values
-        (JSON-serializable), e.g. to record what a robot would have to measure."""
+        """The current ``robot_state`` as ``observe`` receives it (the task's events
+        included), with plain-list values (JSON-serializable), e.g. to record what a robot
+        would have to measure."""
         return {
             k: np.asarray(v, dtype=np.float64).tolist() if not isinstance(v, bool) else v
-            for k, v in self._robot_state().items()
+            for k, v in {**self._robot_state(), **(self.events or {})}.items()
         }
 
     def _write_state(self, out: np.ndarray) -> None:
@@ -221,7 +237,15 @@ class SimTask(gym.Env):
                 "the task has no observe function: set `observe = staticmethod(fn)` with "
                 "fn(robot_state, layout) -> {field: value} (or override _write_state)",
             )
-        fields = self.observe(self._robot_state(), self.layout)
+        robot = self._robot_state()
+        if self.track is None:
+            fields = self.observe(robot, self.layout)
+        elif self.events is None:  # the episode's first state: the tracker starts
+            self.events = self.track(None, robot, self.layout)
+            fields = self.observe({**robot, **self.events}, self.layout)
+        else:  # a step: observe with the events so far, then fold this state in
+            fields = self.observe({**robot, **self.events}, self.layout)
+            self.events = self.track(self.events, robot, self.layout)
         self._fields = fields
         self._fill(out, fields)
 
@@ -277,6 +301,7 @@ class SimTask(gym.Env):
         )
         self._apply_params(self.params)
         self._steps = 0
+        self.events = None
         self._reset_task()
         if not self._layout_checked:
             self._check_layout()

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from sims.errors import TaskError
+from sims.registry import DEPLOYED_FUNCTIONS
 from sims.semantics import evaluate_criteria
 
 #: Modules an observe module may import and still run on a robot (vendored as files).
@@ -187,39 +188,48 @@ def _rollout(env: Any, episodes: int, seed: int, report: CheckReport) -> None:
 
 
 def _check_observe_module(cls: Any, report: CheckReport) -> None:
-    """The observe function's module must import only what a robot has (numpy, math, the
-    shared observe modules), or the ROS side cannot vendor it."""
-    fn = cls.observe
-    if fn is None:
+    """The functions a robot runs (observe, from_measurement, track) must live in modules that
+    import only what a robot has (numpy, math, the shared observe modules), or the ROS side
+    cannot vendor them."""
+    if cls.observe is None:
         report.notes.append("observe: none (the task overrides _write_state; not deployable)")
         return
-    try:
-        path = inspect.getsourcefile(fn)
-        tree = ast.parse(Path(path).read_text())  # type: ignore[arg-type]
-    except (TypeError, OSError, SyntaxError):
-        return
-    bad = []
-    for node in tree.body:
-        names = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names = [node.module]
-        for n in names:
-            if n.split(".")[0] not in VENDORABLE and n not in VENDORABLE_SIMS:
-                bad.append(n)
-    if bad:
-        report.problems.append(
-            Problem(
-                "observe",
-                None,
-                f"{fn.__module__}.{fn.__name__} lives in a module that imports {bad}; put it "
-                "in a module importing only numpy, math and sims.drone.observe / "
-                "sims.arm.observe so the robot can run the same function",
-            )
+    if cls.from_measurement is None:
+        report.notes.append(
+            "from_measurement: none (the task does not deploy to ROS; set from_measurement "
+            "and to_measurement, see README, Custom tasks)"
         )
-    else:
-        report.notes.append(f"observe: {fn.__module__}.{fn.__name__} (vendorable)")
+    for attr in DEPLOYED_FUNCTIONS:
+        fn = getattr(cls, attr, None)
+        if fn is None:
+            continue
+        try:
+            path = inspect.getsourcefile(fn)
+            tree = ast.parse(Path(path).read_text())  # type: ignore[arg-type]
+        except (TypeError, OSError, SyntaxError):
+            continue
+        bad = []
+        for node in tree.body:
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for n in names:
+                if n.split(".")[0] not in VENDORABLE and n not in VENDORABLE_SIMS:
+                    bad.append(n)
+        if bad:
+            report.problems.append(
+                Problem(
+                    attr,
+                    None,
+                    f"{fn.__module__}.{fn.__name__} lives in a module that imports {bad}; put "
+                    "it in a module importing only numpy, math and sims.drone.observe / "
+                    "sims.arm.observe so the robot can run the same function",
+                )
+            )
+        else:
+            report.notes.append(f"{attr}: {fn.__module__}.{fn.__name__} (vendorable)")
 
 
 def _count(n: int, one: str, many: str) -> str:

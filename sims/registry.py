@@ -224,3 +224,19 @@ def observation_source(name: str) -> tuple[str, str, str]:
         )
     path = inspect.getsourcefile(fn)
     return fn.__module__, fn.__name__, str(path)
+
+
+#: The task class attributes naming the pure functions a deployed robot runs.
+DEPLOYED_FUNCTIONS = ("observe", "from_measurement", "track")
+
+
+def deployed_functions(name: str) -> dict[str, tuple[str, str, str]]:
+    """The pure functions a robot runs for a task (those its class declares, among
+    :data:`DEPLOYED_FUNCTIONS`): attribute -> (module name, function name, file path)."""
+    cls = task_class(name)
+    out = {}
+    for attr in DEPLOYED_FUNCTIONS:
+        fn = getattr(cls, attr, None)
+        if fn is not None:
+            out[attr] = (fn.__module__, fn.__name__, str(inspect.getsourcefile(fn)))
+    return out

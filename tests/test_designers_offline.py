@@ -230,18 +230,15 @@ def diagnosed_criteria(eps: list[RecordedEpisode]) -> dict[str, int]:
     from agentic_rl.diagnostics.rollouts import EpisodeRecord
 
     records = [
-        EpisodeRecord(
-            seed=i,
-            randomized=False,
-            success=e.success,
-            reason=e.reason,
-            metrics={},
-            ret=0.0,
-            dt=1.0 / HOVER.control_hz,
-            states=np.concatenate(
+        EpisodeRecord.from_arrays(
+            np.concatenate(
                 [e.states[f.name].reshape(e.length + 1, -1) for f in HOVER.state_fields], axis=1
             ),
-            actions=e.actions,
+            e.actions,
+            dt=1.0 / HOVER.control_hz,
+            seed=i,
+            success=e.success,
+            reason=e.reason,
         )
         for i, e in enumerate(eps)
     ]

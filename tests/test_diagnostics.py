@@ -36,6 +36,7 @@ from agentic_rl.diagnostics import findings as F
 from agentic_rl.diagnostics.exemplars import exemplars
 from agentic_rl.diagnostics.keys import KeyFields, StateLayout
 from agentic_rl.ppo import evaluate, load_policy, make_config, train
+from sims.rollout import Episode
 
 HOVER = sims.get_spec("DroneHover")
 DT = 1.0 / HOVER.control_hz
@@ -67,16 +68,15 @@ def episode(
     states[:, offsets["goal_rel"]] = goal - pos
     if tilt is not None:
         states[:, offsets["tilt"]] = tilt[:, None] if tilt.ndim == 1 else tilt
-    return EpisodeRecord(
+    return EpisodeRecord.from_arrays(
+        states,
+        np.zeros((n - 1, 4)),
+        dt=DT,
         seed=seed,
         randomized=randomized,
         success=success,
         reason=reason,
         metrics={"final_distance": float(np.linalg.norm(goal - pos[-1]))},
-        ret=0.0,
-        dt=DT,
-        states=states,
-        actions=np.zeros((n - 1, 4)),
         terms={"near": np.ones(n - 1)},
     )
 
@@ -458,6 +458,9 @@ def test_rollouts_record_every_step(tiny_run):
         assert ep.actions.shape == (ep.length, 4) and np.abs(ep.actions).max() <= 1.0
         assert all(len(v) == ep.length for v in ep.terms.values())
         assert ep.ret == pytest.approx(sum(float(v.sum()) for v in ep.terms.values()))
+        # a view over the one episode type: no second copy of the outcome
+        assert isinstance(ep.episode, Episode) and ep.terms is ep.episode.terms
+        assert ep.states[0] == pytest.approx(ep.episode.state_matrix()[0])
     # explicit ranges: a heavier drone on the same seeds flies a different path
     heavy = run_rollouts(
         policy, HOVER, episodes=1, seed=5, randomized_episodes=1, randomize={"mass": (1.2, 1.2)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 
@@ -10,8 +11,11 @@ import pytest
 
 from ros_bridge import AdapterError, ProfileError, Runtime, State, frames, load_bundle, load_profile
 from ros_bridge.bags import build
+from ros_bridge.measurement import Measurement
 from ros_bridge.observation import ObservationError
-from tests.test_ros_fixtures import arm_bundle, const_bundle, hover_bundle, hover_run, random_policy
+from sims.arm import observe as arm_observe
+from sims.drone import observe as drone_observe
+from tests.test_ros_fixtures import arm_bundle, const_bundle, hover_bundle, hover_run
 
 __all__ = ["arm_bundle", "hover_bundle", "hover_run"]
 
@@ -31,9 +35,19 @@ def drone_state(pos=(0.0, 0.0, 1.0), yaw=0.0, tilt=0.0, vel=(0.0, 0.0, 0.0), goa
     }
 
 
+def measured(state: dict) -> tuple[Measurement, np.ndarray | None]:
+    """A test state named by task fields as the measurement (the task's own to_measurement)
+    and the goal the robot stack would publish."""
+    if "joint_pos" in state:
+        return Measurement.from_values(arm_observe.to_measurement(state)), state.get("goal_pos")
+    goal = state["pos"] + state["goal_rel"] if "goal_rel" in state else None
+    return Measurement.from_values(drone_observe.to_measurement(state)), goal
+
+
 def feed(rt: Runtime, state: dict, t: float, skip: tuple[str, ...] = ()) -> None:
     """Publish the messages the robot stack would send for ``state`` at time ``t``."""
-    for role, data in rt.adapter.encode_inputs(state, t):
+    m, goal = measured(state)
+    for role, data in rt.adapter.encode_inputs(m, t, goal):
         if role not in skip:
             rt.on_message(role, build(rt.profile.inputs[role].type, data), t)
 
@@ -260,15 +274,13 @@ def test_profiles_and_pairings_fail_with_reasons(hover_bundle, arm_bundle, tmp_p
         Runtime(load_bundle(arm_bundle), load_profile("px4"))
     with pytest.raises(ProfileError, match="Did you mean 'staleness_s'"):
         load_profile("px4").with_overrides({"safety.stalenes_s": 0.1})
-    import sims
-    from agentic_rl.export import export_bundle
-
-    spec = sims.get_spec("DroneGates")
-    gates = export_bundle(
-        random_policy(spec.obs_size, 4, 0), "DroneGates", tmp_path / "g", golden_episodes=1
-    )
-    with pytest.raises(ObservationError, match="reads 'gates_passed'"):
-        Runtime(load_bundle(gates), load_profile("px4"))
+    # a bundle exported before tasks declared how a robot feeds their observation
+    old = shutil.copytree(hover_bundle, tmp_path / "old")
+    meta = json.loads((old / "bundle.json").read_text())
+    del meta["task"]["from_measurement"]
+    (old / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(ObservationError, match="re-export it"):
+        Runtime(load_bundle(old), load_profile("px4"))
 
 
 def test_goal_message_overrides_the_default_goal(hover_bundle):

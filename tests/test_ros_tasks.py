@@ -1,10 +1,10 @@
-"""Every drone task deploys: the robot runs the task's own observe() on the episode layout.
+"""Every built-in task deploys: the robot runs the task's own functions on the episode layout.
 
-Export vendors the observation module into the bundle (``tasklib``) and records a default
-layout; record-sim writes each episode's layout into its start marker; replay observes that
-course, so commands agree with the simulator's to 1e-5 on every profile. Tasks whose
-observation reads values only the simulation tracks (gates passed, wall crossed) are refused
-with the reason.
+Export vendors the task's pure functions (observe, from_measurement, the event tracker) into
+the bundle (``tasklib``) and records a default layout; record-sim writes each episode's layout
+into its start marker; replay observes that course, so commands agree with the simulator's to
+1e-5 on every profile that fits the task. The event trackers (gates passed, wall crossed, rest
+time) run on the robot as in simulation, from the moment the policy is enabled.
 """
 
 from __future__ import annotations
@@ -16,21 +16,35 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from agentic_rl.export import export_bundle
 from agentic_rl.export.simbag import record_sim
-from ros_bridge import Runtime, load_bundle, load_profile
-from ros_bridge.bags import ACTION_TOPIC, replay
+from ros_bridge import AdapterError, Runtime, load_bundle, load_profile
+from ros_bridge.bags import ACTION_TOPIC, build, replay
+from ros_bridge.measurement import Measurement
 from ros_bridge.observation import ObservationError
 from ros_bridge.package import generate_package
+from ros_bridge.profiles import PROFILE_DIR
 from ros_bridge.taskobs import TaskObservationError, read_layout
+from tests import scripted
 from tests.test_ros_bags import commands
 from tests.test_ros_fixtures import _cached, random_policy
 from tests.test_ros_runtime import DT, drone_state, feed
 
 ROOT = Path(__file__).resolve().parent.parent
 ALTITUDE = "agentic_rl_altitude.task:DroneAltitude"
-DEPLOYABLE = ["DroneHover", "DroneObstacles", "DroneTrajectory", "DroneOrbit", ALTITUDE]
+DEPLOYABLE = [
+    "DroneHover",
+    "DroneGates",
+    "DroneObstacles",
+    "DroneWallLanding",
+    "DroneTrajectory",
+    "DroneOrbit",
+    ALTITUDE,
+]
+#: Arm tasks and the action mode their bundles use.
+ARM_TASKS = {"ArmReach": "joint_delta", "ArmPush": "ee_delta", "ArmPickPlace": "ee_delta"}
 #: Exact parity needs the gyro in the odometry: Crazyswarm2's Python server carries it.
 PROFILES = {
     "px4": {},
@@ -88,12 +102,37 @@ def test_every_drone_task_replays_with_parity_on_every_profile(
     assert _parity(task_bundle(tmp_path_factory, task), profile, tmp_path) < 1e-5
 
 
-@pytest.mark.parametrize(("task", "tracked"), [("DroneGates", "gates_passed"),
-                                                ("DroneWallLanding", "crossed")])  # fmt: skip
-def test_tasks_needing_simulation_tracked_values_are_refused(tmp_path_factory, task, tracked):
-    bundle = task_bundle(tmp_path_factory, task)
-    with pytest.raises(ObservationError, match=f"reads '{tracked}'"):
-        Runtime(load_bundle(bundle), load_profile("px4"), goal=[0, 0, 1])
+@pytest.mark.parametrize(("task", "pilot"), [("DroneGates", scripted.gates),
+                                             ("DroneWallLanding", scripted.wall_landing)])  # fmt: skip
+def test_event_trackers_on_the_robot_see_what_the_simulator_saw(tmp_path_factory, task, pilot):
+    """A scripted flight through the gates / over the wall onto the pad: the runtime's
+    observation (events kept by the vendored tracker from the decoded messages) equals the
+    simulator's state at every step, while the events change."""
+    import sims
+
+    bundle = load_bundle(task_bundle(tmp_path_factory, task))
+    env = sims.make(task)
+    task_env = env.unwrapped
+    _, info = env.reset(seed=1)
+    rt = Runtime(bundle, load_profile("generic_drone"), layout=task_env.layout)
+    events = set()
+    for k in range(task_env.task_spec.max_episode_steps):
+        m = Measurement.from_values(task_env.to_measurement(task_env.robot_state()))
+        for role, data in rt.adapter.encode_inputs(m, 1.0 + k * DT):
+            rt.on_message(role, build(rt.profile.inputs[role].type, data), 1.0 + k * DT)
+        if k == 0:
+            rt.observation.start()  # the policy is enabled at the episode's start
+        state = np.concatenate([np.ravel(v) for v in info["state"].values()])
+        np.testing.assert_allclose(rt.observation.build(), state, atol=1e-9, err_msg=f"step {k}")
+        events.add(json.dumps(rt.observation.events, sort_keys=True, default=str))
+        action = pilot(task_env, info["state"])
+        rt.observation.advance(action)
+        _, _, term, trunc, info = env.step(action)
+        if term or trunc:
+            break
+    env.close()
+    assert info["is_success"], info["termination_reason"]
+    assert len(events) > 10  # gates passed one by one / crossed, then resting step by step
 
 
 def test_the_layout_comes_from_a_file_or_text_and_changes_what_the_policy_sees(
@@ -146,22 +185,62 @@ def test_the_vendored_observe_runs_on_a_robot_without_the_task(tmp_path_factory,
     assert out.returncode == 0 and "observed" in out.stdout, out.stderr[-3000:]
 
 
-@pytest.mark.parametrize("profile", ["arm_jtc", "arm_forward"])
-def test_arm_push_replays_with_parity(tmp_path_factory, tmp_path, profile):
-    """The arm tasks observe through forward kinematics and the object's odometry."""
+def arm_task_bundle(factory, task: str) -> Path:
     import sims
 
-    def build(path: Path) -> None:
-        spec = sims.get_spec("ArmPush", "ee_delta")
-        policy = random_policy(spec.obs_size, spec.action.shape[0], seed=3)
-        export_bundle(policy, "ArmPush", path, golden_episodes=1, action_mode="ee_delta")
+    mode = ARM_TASKS[task]
 
-    bundle = _cached(tmp_path_factory, "task_ArmPush_ee", build)
+    def build_bundle(path: Path) -> None:
+        spec = sims.get_spec(task, mode)
+        policy = random_policy(spec.obs_size, spec.action.shape[0], seed=3)
+        export_bundle(policy, task, path, golden_episodes=1, action_mode=mode)
+
+    return _cached(factory, f"task_{task}_{mode}", build_bundle)
+
+
+def _arm_parity(tmp_path_factory, tmp: Path, task: str, profile: str) -> float:
+    bundle = arm_task_bundle(tmp_path_factory, task)
     # a random policy moves fast: give the velocity limit room so parity is checked alone
     sets = {"safety.velocity_scale": 1.0, "safety.slew_rate": 1e3}
-    record_sim(bundle, tmp_path / "sim", profile=profile, episodes=1, seed=5, overrides=sets)
+    record_sim(bundle, tmp / "sim", profile=profile, episodes=1, seed=5, overrides=sets)
     res = replay(load_bundle(bundle), load_profile(profile).with_overrides(sets),
-                 tmp_path / "sim", tmp_path / "rep")  # fmt: skip
-    sim, rep = commands(tmp_path / "sim"), commands(tmp_path / "rep")
+                 tmp / "sim", tmp / "rep")  # fmt: skip
+    sim, rep = commands(tmp / "sim"), commands(tmp / "rep")
     assert res.faults == [] and set(sim) <= set(rep) and len(sim) > 20
-    assert max(float(np.abs(sim[k] - rep[k]).max()) for k in sim) < 1e-5
+    return max(float(np.abs(sim[k] - rep[k]).max()) for k in sim)
+
+
+@pytest.mark.parametrize("task", list(ARM_TASKS))
+def test_arm_tasks_replay_with_parity(tmp_path_factory, tmp_path, task):
+    """The arm tasks observe through forward kinematics, the object's odometry and the
+    finger joints; ArmPickPlace drives the gripper's forward command controller."""
+    assert _arm_parity(tmp_path_factory, tmp_path, task, "arm_jtc") < 1e-5
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", list(ARM_TASKS))
+def test_arm_tasks_replay_with_parity_on_the_forward_controller(tmp_path_factory, tmp_path, task):
+    assert _arm_parity(tmp_path_factory, tmp_path, task, "arm_forward") < 1e-5
+
+
+def test_pick_place_sends_finger_targets_and_needs_a_gripper_output(tmp_path_factory, tmp_path):
+    bundle = load_bundle(arm_task_bundle(tmp_path_factory, "ArmPickPlace"))
+    profile = load_profile("arm_jtc")
+    rt = Runtime(bundle, profile, goal=[0.1, 0.0, 0.2])
+    assert rt.adapter.fingers == ["panda_finger_joint1", "panda_finger_joint2"]
+    lean = tmp_path / "nogripper.yaml"
+    raw = yaml.safe_load((PROFILE_DIR / "arm_jtc.yaml").read_text())
+    del raw["outputs"]["gripper"]
+    lean.write_text(yaml.safe_dump(raw))
+    with pytest.raises(AdapterError, match="needs a 'gripper' output"):
+        Runtime(bundle, load_profile(str(lean)), goal=[0.1, 0.0, 0.2])
+
+
+def test_the_generated_readme_says_how_to_measure_the_course(tmp_path_factory, tmp_path):
+    bundle = task_bundle(tmp_path_factory, "DroneGates")
+    pkg = generate_package(bundle, "px4", tmp_path, package_name="gates_px4")
+    text = " ".join((pkg / "README.md").read_text().split())
+    assert "### Measuring a real course into a layout file" in text
+    # the task's own documentation names the layout keys; its events count from enable on
+    assert "observe_gates`: DroneGates. Layout: ``gates``" in text and "track_gates" in text
+    assert "count from `~/enable` on" in text

@@ -271,3 +271,38 @@ def test_cli_train_runs_a_reward_file_in_a_guarded_child(tmp_path):
     assert out.returncode == 2, text[-2000:]
     assert "memory limit" in text and "line 6" in text
     assert "Traceback" not in text
+
+
+@pytest.mark.slow
+def test_python_api_trains_a_reward_file_in_a_guarded_child(tmp_path):
+    # agentic_rl.ppo.train(reward=FILE) from a script or notebook: the same limits as the CLI,
+    # so the 1.6 GB broadcast near the goal fails the run, never this process.
+    from agentic_rl.ppo import train
+    from agentic_rl.ppo.guarded import GuardedRunError
+
+    reward = tmp_path / "hostile.py"
+    reward.write_text(MEMORY_NEAR_GOAL)
+    config = make_config(
+        task_id="DroneHover",
+        total_steps=200_000,
+        num_envs=4,
+        num_steps=64,
+        tensorboard=False,
+        progress=False,
+    )
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(GuardedRunError, match="memory limit"):
+        train(config, "DroneHover", reward=str(reward), out_dir=tmp_path / "run")
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 500, f"this process grew by {grown_mb:.0f} MiB: the program ran here"
+
+
+def test_python_api_refuses_a_callback_with_a_reward_file(tmp_path):
+    from agentic_rl.ppo import train
+
+    reward = tmp_path / "reward.py"
+    reward.write_text(_program("pass"))
+    config = make_config(task_id="DroneHover", total_steps=1024, progress=False)
+    with pytest.raises(ValueError, match="guarded child, where a callback cannot run"):
+        train(config, "DroneHover", reward=str(reward), out_dir=tmp_path, callback=print)
+    assert not (tmp_path / "config.json").exists()

@@ -20,16 +20,18 @@ from agentic_rl.scenes.offline import TrainSettings, policy_cards, train_offline
 from ros_bridge import State, frames, load_bundle, load_profile
 from ros_bridge.bags import BagWriter, build, resolve_topic
 from ros_bridge.runtime import Runtime
+from ros_bridge.scene_bundle import load_scene_bundle
 from ros_bridge.scene_choice import SceneSelector
 from ros_bridge.scene_images import image_from_msg, resize_area
 from ros_bridge.scene_net import SceneNet
+from ros_bridge.scene_package import SELECTOR_VENDORED
 from ros_bridge.scene_text import tokens
-from ros_bridge.scene_types import PolicyCard
-from ros_bridge.selector_package import SELECTOR_VENDORED
+from ros_bridge.scene_types import PolicyCard, SceneMeta, SelectorFileError
 from ros_bridge.switcher import ENABLE_TOPIC, PolicySwitcher, replay_switching
 from tests.colcon import colcon_build, run_installed
 from tests.openai_server import OpenAIServer, Reply
 from tests.test_ros_fixtures import const_bundle
+from tests.test_ros_runtime import measured
 
 runner = CliRunner()
 #: The six built-in drone tasks (their scenes are what the selector tells apart).
@@ -70,6 +72,41 @@ def test_numpy_classifier_matches_torch():
     np.testing.assert_allclose(
         SceneNet(net.numpy_weights(), net.layers).logits(odd), want_odd, atol=1e-4, rtol=1e-4
     )
+
+
+def test_scene_classifier_bundle_runs_onnx_with_the_numpy_twin_as_fallback(tmp_path):
+    from agentic_rl.export.scenes import export_scene_classifier, load_selector
+
+    torch.manual_seed(0)
+    classes = ["agentic_rl/DroneHover-v0", "agentic_rl/DroneGates-v0", "none"]
+    cards = [PolicyCard("hover", classes[0], "hover at a point", 0.9)]
+    bundle = export_scene_classifier(SceneCNN(3), classes, 32, cards, tmp_path / "sel")
+    assert sorted(p.name for p in bundle.path.iterdir()) == [
+        "classifier.npz",
+        "model.onnx",
+        "selector.json",
+    ]
+    loaded = load_scene_bundle(tmp_path / "sel")  # what the robot reads: a typed SceneMeta
+    assert loaded.meta == bundle.meta and loaded.meta.policies == tuple(cards)
+    assert SceneMeta.from_dict(loaded.meta.to_dict()) == loaded.meta
+    x = np.random.default_rng(0).normal(0, 1, (2, 3, 32, 32)).astype(np.float32)
+    onnx_net, numpy_net = loaded.make_classifier("onnxruntime"), loaded.make_classifier("numpy")
+    assert type(onnx_net).__name__ == "OnnxSceneNet" and isinstance(numpy_net, SceneNet)
+    np.testing.assert_allclose(onnx_net.logits(x), numpy_net.logits(x), atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(onnx_net.logits(x[0]), numpy_net.logits(x[0]), atol=1e-4)
+    img = np.random.default_rng(1).integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    a = load_selector(tmp_path / "sel", backend="onnxruntime").select(img, "hover")
+    b = load_selector(tmp_path / "sel", backend="numpy").select(img, "hover")
+    assert a.task_scores == pytest.approx(b.task_scores, abs=1e-5)
+    # a version-1 folder (numpy only) and a folder without its graph say what to do
+    meta = json.loads((tmp_path / "sel" / "selector.json").read_text())
+    (tmp_path / "sel" / "selector.json").write_text(json.dumps({**meta, "version": 1}))
+    with pytest.raises(SelectorFileError, match="retrain the selector"):
+        load_scene_bundle(tmp_path / "sel")
+    (tmp_path / "sel" / "selector.json").write_text(json.dumps(meta))
+    (tmp_path / "sel" / "model.onnx").unlink()
+    with pytest.raises(SelectorFileError, match=r"missing \['model.onnx'\]"):
+        load_scene_bundle(tmp_path / "sel")
 
 
 def test_area_resize_averages_blocks_and_keeps_the_mean():
@@ -246,6 +283,12 @@ def test_openai_selector_validates_answers_against_the_library(drone_library):
 DT = 1.0 / 48.0
 
 
+def _measured_at(t: float) -> tuple:
+    """(measurement, t, goal) of a level hover, for ``adapter.encode_inputs``."""
+    m, goal = measured(hover_state())
+    return m, t, goal
+
+
 def hover_state(pos=(0.0, 0.0, 1.0)) -> dict:
     return {
         "pos": np.array(pos, float),
@@ -310,7 +353,7 @@ def write_bag(path, switcher: PolicySwitcher, script: dict[float, tuple[str, obj
                 )
             if 5.5 <= t < 6.5:
                 continue  # the odometry drops out: the active policy falls back
-            for role, data in rt.adapter.encode_inputs(hover_state(), t):
+            for role, data in rt.adapter.encode_inputs(*_measured_at(t)):
                 spec = rt.profile.inputs[role]
                 bag.write(resolve_topic(spec.topic), spec.type, data, t)
 
@@ -353,7 +396,7 @@ def test_ros_selector_switches_only_in_ready_or_fallback(tmp_path, two_hovers):
 def test_switcher_requests_and_refusals_by_hand(two_hovers):
     sw = make_switcher(two_hovers)
     t = 0.0
-    for role, data in sw.rt.adapter.encode_inputs(hover_state(), t):
+    for role, data in sw.rt.adapter.encode_inputs(*_measured_at(t)):
         sw.on_message(role, build(sw.profile.inputs[role].type, data), t)
     sw.tick(t)
     assert sw.state is State.READY and sw.runtimes["windy"].state is State.READY  # warm standby
@@ -390,25 +433,27 @@ def test_generated_package_carries_the_library_and_selector_node(selector_packag
     from catkin_pkg.package import parse_package
 
     pkg, output = selector_package
-    assert "left out gates" in output  # the ROS runtime has no gate observation source
+    assert "left out" not in output  # gates deploy too: the robot runs the task's tracker
     name = pkg.name
-    assert sorted(d.name for d in (pkg / "library").iterdir()) == ["calm", "selector", "windy"]
+    carried = sorted(d.name for d in (pkg / "library").iterdir())
+    assert carried == ["calm", "gates", "selector", "windy"]
     for module in SELECTOR_VENDORED:
         assert (pkg / name / module).is_file()
     setup = (pkg / "setup.py").read_text()
-    assert f"selector_node = {name}.selector_node:main" in setup
-    assert '"/library/windy", glob("library/windy/*")' in setup
+    assert f"selector_node = {name}.scene_node:main" in setup
+    assert '*tree("library/windy", "share/" + package_name + "/library/windy")' in setup
+    assert (pkg / "library" / "gates" / "tasklib" / "sims" / "drone" / "observe.py").is_file()
     deps = {d.name for d in parse_package(str(pkg / "package.xml")).exec_depends}
     assert {"sensor_msgs", "std_msgs"} <= deps
     params = yaml.safe_load((pkg / "config" / "selector.yaml").read_text())
     assert params["/**"]["ros__parameters"]["selector"]["active"] == "windy"
     assert "selector_node" in (pkg / "launch" / "selector.launch.xml").read_text()
-    assert "Left out" in (pkg / "README.md").read_text()
+    assert "Left out" not in (pkg / "README.md").read_text()
     from ros_bridge.switcher import load_switcher
 
     sw = load_switcher(pkg / "library", load_profile("generic_drone"), active="windy")
-    assert sorted(sw.runtimes) == ["calm", "windy"] and sw.selector is not None
-    assert {c.name for c in sw.selector.cards} == {"calm", "windy"}
+    assert sorted(sw.runtimes) == ["calm", "gates", "windy"] and sw.selector is not None
+    assert {c.name for c in sw.selector.cards} == {"calm", "gates", "windy"}
     assert sw.selector.select(sentence="hover outdoors in gusty wind").choice == "windy"
 
 
@@ -421,7 +466,9 @@ def test_colcon_build_installs_the_selector_node_and_library(selector_package, t
     share = prefix / "share" / pkg.name
     assert os.access(prefix / "lib" / pkg.name / "selector_node", os.X_OK)
     for rel in ("library/calm/policy.onnx", "library/windy/golden.npz",
+                "library/gates/tasklib/sims/drone/observe.py",
                 "library/selector/selector.json", "library/selector/classifier.npz",
+                "library/selector/model.onnx",
                 "config/selector.yaml", "launch/selector.launch.xml"):  # fmt: skip
         assert (share / rel).is_file(), rel
     site = next((prefix / "lib").glob("python3*/site-packages"))
@@ -454,7 +501,7 @@ def test_selector_node_uses_only_humble_rclpy_apis_and_imports_without_rclpy():
     import ast
     from pathlib import Path
 
-    import ros_bridge.selector_node as selector_node
+    import ros_bridge.scene_node as selector_node
 
     assert "selector.image_topic" in selector_node.SELECTOR_PARAMETERS  # imported without rclpy
     humble = {

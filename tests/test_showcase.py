@@ -54,7 +54,7 @@ def test_trajectory_plot_from_recorded_states(tmp_path):
 def test_policy_views_land_in_the_report(tmp_path):
     """write_policy_views runs real episodes; the report shows final next to iteration 0."""
     from agentic_rl.ppo.networks import Policy
-    from agentic_rl.report import _views_html
+    from agentic_rl.report.page import _views_html
     from agentic_rl.showcase import write_policy_views
 
     spec = sims.get_spec("DroneHover")

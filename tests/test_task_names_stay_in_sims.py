@@ -15,8 +15,6 @@ import re
 import tokenize
 from pathlib import Path
 
-import pytest
-
 import sims
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,12 +73,6 @@ def test_the_scanner_finds_planted_names(tmp_path):
     assert offenders(tmp_path, ("pkg",)) == {"pkg/x.py": ["crazyflie2x", "gate_rel", "goal_rel"]}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="ros_bridge and benchmarks/ros_runtime.py (developer ros) still name built-in "
-    "fields; they switch to the spec's declarations and sims' observe() in their own issue "
-    "(run pytest --runxfail on this file to list what is left)",
-)
 def test_no_builtin_field_or_robot_names_outside_sims():
     left = offenders()
     report = "\n".join(f"  {path}: {', '.join(names)}" for path, names in left.items())

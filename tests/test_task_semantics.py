@@ -240,16 +240,14 @@ def test_a_failed_exemplar_names_the_missed_criterion():
         if term or trunc:
             break
     env.close()
-    ep = EpisodeRecord(
+    ep = EpisodeRecord.from_arrays(
+        np.array(states),
+        np.array(actions),
+        dt=1 / 48,
         seed=4,
-        randomized=False,
         success=bool(info["is_success"]),
         reason=info["termination_reason"],
         metrics=info["task_metrics"],
-        ret=0.0,
-        dt=1 / 48,
-        states=np.array(states),
-        actions=np.array(actions),
     )
     (ex,) = exemplars(env.task_spec, [ep])
     assert "Missed: near_goal: goal_rel norm" in ex.summary

@@ -227,11 +227,14 @@ def print_summary(console: Console, root: Path, summary: dict) -> None:
             + ")"
         )
     for c in summary.get("controls") or []:
-        if c.get("test"):
+        if t := c.get("test"):
+            rr, rc = t.get("refined_randomized"), t.get("control_randomized")
+            rand = "" if rr is None or rc is None else f" ({rr:.0%} vs {rc:.0%} randomized)"
+            verdict = "beats" if c.get("reward_beats_control") else "does not beat"
             console.print(
-                f"iteration {c['iteration']}: refined reward {c['refined']} "
-                f"{c['test']['refined']:.0%} vs control {c['control']} "
-                f"{c['test']['control']:.0%} on test seeds"
+                f"iteration {c['iteration']}: refined reward {c['refined']} {verdict} control "
+                f"{c['control']} on test seeds: {t['refined']:.0%} vs {t['control']:.0%} "
+                f"nominal{rand}"
             )
     if summary.get("refused_by_checks"):
         console.print(

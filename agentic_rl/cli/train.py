@@ -44,10 +44,10 @@ def train(
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Train a PPO policy on a task with a reward program, then evaluate it on held-out seeds."""
-    from agentic_rl.executors.guarded import GuardedRunError, train_guarded
     from agentic_rl.ppo import config as ppo_config
     from agentic_rl.ppo import train as run_training
     from agentic_rl.ppo.envs import canonical_task_id
+    from agentic_rl.ppo.guarded import GuardedRunError
     from rewards.errors import RewardRejected
 
     try:
@@ -75,11 +75,10 @@ def train(
             f"[bold]train[/] {task_id}  reward={reward}  seed={cfg.seed}  steps={cfg.total_steps:,}  "
             f"envs={cfg.num_envs}x{cfg.num_steps}"
         )
-    # A reward file may be model-written: it trains in a guarded child, under the limits of a
-    # refine candidate (the shipped sparse and reference rewards train in this process).
-    trainer = run_training if reward in ("sparse", "reference") else train_guarded
+    # A reward file may be model-written: train() runs it in a guarded child, under the limits
+    # of a refine candidate (the shipped sparse and reference rewards train in this process).
     try:
-        result = trainer(
+        result = run_training(
             cfg,
             task_id,
             reward=reward,

@@ -58,6 +58,10 @@ class Designer(ABC):
 
     #: Registry name, as passed to :func:`agentic_rl.designers.make_designer`.
     name: ClassVar[str] = ""
+    #: Whether :meth:`repair` can act on a refusal by the checks before training (a message
+    #: with the reward's returns on the parent's episodes). A designer that cannot (its
+    #: repair only knows pipeline rejections) has its refused rewards discarded instead.
+    repairs_refusals: ClassVar[bool] = True
 
     def __init__(self, *, transcript: str | Path | None = None, seed: int = 0) -> None:
         self.seed = int(seed)

@@ -34,8 +34,8 @@ SUCCESS_DEFINITIONS = (
     "- **training success**: share of episodes that ended in success *while training*, with "
     "the stochastic (exploring) policy; the `success` column of a packet's training curves. It "
     "lags the deterministic policy and is only a trend.\n"
-    "- **score**: the selection score, nominal success first, then the task metrics as a "
-    "tie-break; use it only to rank candidates."
+    "- **score**: the selection score, nominal success first, then randomized success and "
+    "the task metrics as tie-breaks; use it only to rank candidates."
 )
 
 

@@ -4,6 +4,10 @@ Every rule is a function documented with the condition it checks; its thresholds
 named constants just above it. A rule returns a :class:`Finding` (code, message, the term it
 concerns, severity and the evidence numbers that triggered it) or ``None``. The offline
 designer acts on the codes and evidence; an LLM designer reads the messages.
+
+This module is a little over 500 lines on purpose: it is one job, the rule book, and each rule
+sits next to the thresholds it is judged by so that all of them can be read and tuned side by
+side (:func:`compute_findings` at the end lists them).
 """
 
 from __future__ import annotations

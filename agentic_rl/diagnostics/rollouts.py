@@ -2,7 +2,9 @@
 
 Episodes run through :func:`sims.rollout.run_episodes`, the one episode loop, with the
 candidate's reward as the env's reward function: the env reports each step's state snapshot,
-reward terms and, at the end, the termination reason, success and task metrics. A reward that
+reward terms and, at the end, the termination reason, success and task metrics. What comes
+back is :class:`sims.rollout.Episode`, the one episode type; :class:`EpisodeRecord` is a view
+over it with the few things diagnostics adds (physics condition, step length, reward errors). A reward that
 raises pays nothing on that step and evaluation goes on (ground truth never depends on it);
 :class:`_TolerantReward` counts those steps.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ import sims
 from agentic_rl.ppo import Policy, load_policy
 from agentic_rl.ppo.evaluate import PolicyLike
 from sims.randomization import RandomizeArg
-from sims.rollout import run_episodes
+from sims.rollout import Episode, run_episodes
 from sims.spec import TaskSpec
 
 #: (width, height) of the scene image an episode keeps for the packet's scene plot.
@@ -30,40 +33,99 @@ SCENE_SIZE = (480, 360)
 
 @dataclass
 class EpisodeRecord:
-    """One evaluation episode, step by step.
+    """One evaluation episode as diagnostics reads it: a view over :class:`sims.rollout.Episode`
+    (the one episode type, recorded step by step) with what diagnostics adds to it.
+
+    The outcome (``seed``, ``success``, ``reason``, ``metrics``, ``ret``, ``terms``, ``scene``)
+    is read from the episode; ``states`` and ``actions`` are its recorded steps as arrays.
 
     Attributes:
-        seed: the reset seed.
+        episode: the recorded episode (``run_episodes(..., record=True)``).
         randomized: whether physics was randomized.
-        success: ground-truth success.
-        reason: the termination reason (``success``, ``crash``, ``timeout``, ...).
-        metrics: the task metrics of the episode.
-        ret: return under the candidate's reward (0 when no reward was given).
         dt: seconds per control step.
-        states: ``(length + 1, obs_size)`` true states, row 0 right after reset.
-        actions: ``(length, act_dim)`` applied actions (clipped to [-1, 1]).
-        terms: reward term name -> ``(length,)`` values (empty without a reward).
         reward_errors: steps on which the reward raised and paid nothing.
-        scene: the overview camera image (H, W, 3) at the episode's end, when kept.
     """
 
-    seed: int
+    episode: Episode
     randomized: bool
-    success: bool
-    reason: str
-    metrics: dict[str, float]
-    ret: float
     dt: float
-    states: np.ndarray
-    actions: np.ndarray
-    terms: dict[str, np.ndarray] = field(default_factory=dict)
     reward_errors: int = 0
-    scene: np.ndarray | None = None
+
+    @classmethod
+    def from_arrays(
+        cls,
+        states: np.ndarray,
+        actions: np.ndarray,
+        *,
+        dt: float,
+        seed: int = 0,
+        randomized: bool = False,
+        success: bool = False,
+        reason: str = "timeout",
+        metrics: dict[str, float] | None = None,
+        terms: dict[str, np.ndarray] | None = None,
+    ) -> EpisodeRecord:
+        """An episode given as flat arrays (crafted or replayed elsewhere): ``states`` is
+        ``(length + 1, obs_size)`` in the spec's field order, ``actions`` ``(length, act)``."""
+        actions = np.asarray(actions, np.float64)
+        episode = Episode(
+            seed=seed,
+            success=success,
+            reason=reason,
+            metrics=dict(metrics or {}),
+            length=len(actions),
+            actions=actions,
+            states=[{"flat": row} for row in np.asarray(states, np.float64)],
+            terms=dict(terms or {}),
+        )
+        return cls(episode, randomized, dt)
+
+    @property
+    def seed(self) -> int:
+        return self.episode.seed
+
+    @property
+    def success(self) -> bool:
+        return self.episode.success
+
+    @property
+    def reason(self) -> str:
+        """The termination reason (``success``, ``crash``, ``timeout``, ...)."""
+        return str(self.episode.reason)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.episode.metrics
+
+    @property
+    def ret(self) -> float:
+        """Return under the candidate's reward (0 when no reward was given)."""
+        return self.episode.ret
+
+    @property
+    def terms(self) -> dict[str, np.ndarray]:
+        """Reward term name -> ``(length,)`` values (empty without a reward)."""
+        return self.episode.terms
+
+    @property
+    def scene(self) -> np.ndarray | None:
+        """The overview camera image (H, W, 3) at the episode's end, when kept."""
+        return self.episode.scene
+
+    @cached_property
+    def states(self) -> np.ndarray:
+        """``(length + 1, obs_size)`` true states, row 0 right after reset."""
+        return self.episode.state_matrix()
+
+    @cached_property
+    def actions(self) -> np.ndarray:
+        """``(length, act_dim)`` applied actions: the env clips them to [-1, 1]."""
+        return np.clip(np.asarray(self.episode.actions, np.float64), -1.0, 1.0)
 
     @property
     def length(self) -> int:
         """Control steps taken."""
-        return len(self.actions)
+        return self.episode.length
 
     @property
     def duration(self) -> float:
@@ -182,23 +244,7 @@ def record_episodes(
     for run in runs:
         errors = sum(tolerant.errors[first : first + run.length])
         first += run.length
-        out.append(
-            EpisodeRecord(
-                seed=run.seed,
-                randomized=bool(randomize),
-                success=run.success,
-                reason=str(run.reason),
-                metrics=run.metrics,
-                ret=run.ret,
-                dt=dt,
-                states=run.state_matrix(),
-                # what the env applied: it clips actions to [-1, 1]
-                actions=np.clip(np.asarray(run.actions, np.float64), -1.0, 1.0),
-                terms=run.terms,
-                reward_errors=errors,
-                scene=run.scene,
-            )
-        )
+        out.append(EpisodeRecord(run, bool(randomize), dt, errors))
     return out
 
 

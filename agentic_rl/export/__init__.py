@@ -3,33 +3,37 @@
 >>> from agentic_rl.export import export_bundle
 >>> export_bundle("runs/train/DroneHover/20250101-000000", "DroneHover", "bundle/")
 
-See :mod:`agentic_rl.export.bundle` for the folder's contents.
+See :mod:`agentic_rl.export.bundle` for the folder's contents and
+:mod:`agentic_rl.export.scenes` for the scene-classifier bundle. Export is one of the three
+doors from ``agentic_rl`` to ``ros_bridge`` (with the CLI and robustness): the bundle reader
+(:func:`load_bundle`, :class:`BundleError`) is re-exported here for the training side.
+
+Names are imported on first use, so importing ``agentic_rl.export.scenes`` (the scene
+selector's path) does not load torch.
 """
 
-from agentic_rl.export.bundle import (
-    BUNDLE_FORMAT,
-    BUNDLE_VERSION,
-    BelowThresholdError,
-    ExportError,
-    export_bundle,
-    urdf_chain,
-)
-from agentic_rl.export.onnx_export import (
-    ONNX_ATOL,
-    DeployActor,
-    check_onnx_against_torch,
-    export_onnx,
-)
+from __future__ import annotations
 
-__all__ = [
-    "BUNDLE_FORMAT",
-    "BUNDLE_VERSION",
-    "ONNX_ATOL",
-    "BelowThresholdError",
-    "DeployActor",
-    "ExportError",
-    "check_onnx_against_torch",
-    "export_bundle",
-    "export_onnx",
-    "urdf_chain",
-]
+from agentic_rl.lazy import lazy_names
+
+#: name -> module that defines it.
+_NAMES = {
+    "BUNDLE_FORMAT": "agentic_rl.export.bundle",
+    "BUNDLE_VERSION": "agentic_rl.export.bundle",
+    "BelowThresholdError": "agentic_rl.export.bundle",
+    "ExportError": "agentic_rl.export.bundle",
+    "export_bundle": "agentic_rl.export.bundle",
+    "record_evaluation": "agentic_rl.export.bundle",
+    "urdf_chain": "agentic_rl.export.bundle",
+    "ONNX_ATOL": "agentic_rl.export.onnx_export",
+    "DeployActor": "agentic_rl.export.onnx_export",
+    "check_onnx_against_torch": "agentic_rl.export.onnx_export",
+    "export_onnx": "agentic_rl.export.onnx_export",
+    "BundleError": "ros_bridge.bundle",
+    "load_bundle": "ros_bridge.bundle",
+}
+
+__all__ = sorted(_NAMES)
+
+
+__getattr__, __dir__ = lazy_names(__name__, _NAMES)

@@ -26,6 +26,7 @@ import json
 import math
 import platform
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,14 @@ from ros_bridge.meta import (
 )
 from sims.rollout import run_episodes
 
-__all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "ExportError", "export_bundle", "urdf_chain"]
+__all__ = [
+    "BUNDLE_FORMAT",
+    "BUNDLE_VERSION",
+    "ExportError",
+    "export_bundle",
+    "record_evaluation",
+    "urdf_chain",
+]
 #: At most this many golden pairs are kept (evenly spaced), so start-up self-tests stay fast.
 MAX_GOLDEN_PAIRS = 256
 #: Tolerance the runtime's self-test applies to golden actions.
@@ -160,6 +168,25 @@ def export_bundle(
     )
     (out / "bundle.json").write_text(json.dumps(meta.to_dict(), indent=2, allow_nan=False))
     return out
+
+
+def record_evaluation(bundle_dir: str | Path, evaluation: EvaluationMeta) -> None:
+    """Write a held-out success measured elsewhere into an exported bundle's ``bundle.json``.
+
+    The refinement loop exports its best policy when it is selected and judges it on test
+    seeds only when it stops; this records that verdict in the bundle without exporting (or
+    evaluating) again.
+
+    Raises:
+        ExportError: when ``bundle_dir`` holds no readable ``bundle.json``.
+    """
+    path = Path(bundle_dir) / "bundle.json"
+    try:
+        meta = BundleMeta.from_dict(json.loads(path.read_text()), str(path))
+    except (OSError, ValueError) as exc:
+        raise ExportError(f"cannot record the evaluation in {path}: {exc}") from exc
+    meta = replace(meta, evaluation=evaluation)
+    path.write_text(json.dumps(meta.to_dict(), indent=2, allow_nan=False))
 
 
 def _evaluate(
@@ -319,25 +346,28 @@ def _bundle_meta(
 
 
 def _observation_function(task_id: str, spec: Any, out: Path) -> dict[str, Any]:
-    """Vendor the task's pure ``observe`` into ``out/tasklib``; its name and a default layout.
+    """Vendor the task's pure functions into ``out/tasklib``: their names and a default layout.
 
-    The module (and the shared ``sims`` observe module it imports) is copied as files, with
-    empty package ``__init__`` files, so the robot imports exactly the simulator's function
-    without the rest of the task (PyBullet). The layout is that of the first golden episode: a
-    course the policy flew in simulation; a robot flies the course measured into its own layout.
+    The functions a robot runs (``observe``, ``from_measurement``, ``track``: see
+    ``sims.deployed_functions``) are copied with their modules (and the ``sims`` modules
+    those import) as files, with empty package ``__init__`` files, so the robot imports exactly
+    the simulator's functions without the rest of the task (PyBullet). The layout is that of
+    the first golden episode: a course the policy flew in simulation; a robot flies the course
+    measured into its own layout. A task that declares no ``from_measurement`` does not deploy
+    (the runtime says so).
     """
     import sims
 
-    if sims.task_class(task_id).command_model(spec.action.mode)["robot"] != "drone":
-        return {}  # arms: the runtime's per-field sources (kinematics from the URDF chain)
-    try:
-        module, function, path = sims.observation_source(task_id)
-    except sims.TaskError:
+    functions = sims.deployed_functions(task_id)
+    if "observe" not in functions or "from_measurement" not in functions:
         return {}
     tasklib = out / "tasklib"
     if tasklib.exists():
         shutil.rmtree(tasklib)
-    for name, file in [(module, Path(path)), *_sims_imports(Path(path))]:
+    modules = {m: Path(path) for m, _, path in functions.values()}
+    for path in list(modules.values()):
+        modules.update(dict(_sims_imports(path)))
+    for name, file in modules.items():
         dest = tasklib.joinpath(*name.split("."))
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(file, dest.with_suffix(".py"))
@@ -351,7 +381,8 @@ def _observation_function(task_id: str, spec: Any, out: Path) -> dict[str, Any]:
         layout = json.loads(json.dumps(getattr(env.unwrapped, "layout", {}) or {}))
     finally:
         env.close()
-    return {"observe": f"{module}:{function}", "layout": layout}
+    names = {attr: f"{m}:{fn}" for attr, (m, fn, _) in functions.items()}
+    return {**names, "layout": layout}
 
 
 def _sims_imports(path: Path) -> list[tuple[str, Path]]:

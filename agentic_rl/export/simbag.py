@@ -11,10 +11,12 @@ the bag against a real flight with ``ros_bridge.bags.compare`` measures the sim-
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from agentic_rl import seeds
@@ -30,6 +32,28 @@ class RecordResult:
     steps: int
     successes: list[bool] = field(default_factory=list)
     termination_reasons: list[str] = field(default_factory=list)
+
+
+class _Measured(gym.Wrapper):
+    """Keeps each episode's layout and what the robot measures after the reset and each step
+    (the task's ``to_measurement`` of its robot state)."""
+
+    def __init__(self, env: Any, measure: Callable[[dict[str, Any]], Any]) -> None:
+        super().__init__(env)
+        self.measure = measure
+        self.episodes: list[tuple[dict[str, Any], list[Any]]] = []
+
+    def reset(self, **kwargs: Any) -> Any:
+        out = self.env.reset(**kwargs)
+        task = self.env.unwrapped
+        layout = json.loads(json.dumps(getattr(task, "layout", {}) or {}))
+        self.episodes.append((layout, [self.measure(task.robot_state())]))
+        return out
+
+    def step(self, action: Any) -> Any:
+        out = self.env.step(action)
+        self.episodes[-1][1].append(self.measure(self.env.unwrapped.robot_state()))
+        return out
 
 
 def record_sim(
@@ -62,6 +86,8 @@ def record_sim(
     """
     import sims
     from ros_bridge import bags, load_bundle, load_profile
+    from ros_bridge.measurement import Measurement
+    from ros_bridge.observation import GOAL_KEY
     from ros_bridge.robots import make_adapter
 
     bundle = load_bundle(bundle_dir)
@@ -80,20 +106,23 @@ def record_sim(
             f"task {task_id} has {env.task_spec.obs_size} observation values; the bundle's "
             f"policy takes {bundle.obs_size}"
         )
+    to_measurement = env.unwrapped.to_measurement
+    if to_measurement is None:
+        env.close()
+        raise ValueError(
+            f"task {task_id} declares no to_measurement (robot state -> measurement), so its "
+            "simulated states cannot be written as robot messages"
+        )
     dt = 1.0 / bundle.control_hz
     inputs = {role: (bags.resolve_topic(s.topic), s.type, s.qos) for role, s in prof.inputs.items()}
+    measured = _Measured(env, lambda rs: Measurement.from_values(to_measurement(rs)))
     try:
         runs = run_episodes(
-            env,
+            measured,
             lambda obs: np.asarray(policy(obs), np.float64),
             range(seed, seed + episodes),
             record=True,
         )
-        # each episode's course (goal, gates, ...), for the replay to observe the same one
-        layouts = []
-        for run in runs:
-            env.reset(seed=run.seed)
-            layouts.append(json.loads(json.dumps(getattr(env.unwrapped, "layout", {}) or {})))
     finally:
         env.close()
     result = RecordResult(bag=str(out), episodes=episodes, steps=sum(r.length for r in runs))
@@ -101,27 +130,30 @@ def record_sim(
     t = 1.0
     with bags.BagWriter(out, storage, bags.px4_version_of(prof)) as writer:
 
-        def write_state(state: Any, now: float) -> None:
-            for role, data in adapter.encode_inputs(state, now):
+        def write_state(m: Any, goal: Any, now: float) -> None:
+            for role, data in adapter.encode_inputs(m, now, goal):
                 topic, typename, qos = inputs[role]
                 msg = bags.build(typename, data, writer.px4_version)
                 writer.write(topic, typename, msg, now, qos)
                 adapter.decode(role, msg, now)
 
         for ep, run in enumerate(runs):
+            # each episode's course (goal, gates, ...), for the replay to observe the same one
+            layout, states = measured.episodes[ep]
+            goal = layout.get(GOAL_KEY)
             marker = {
                 "event": "start",
                 "episode": ep,
                 "seed": run.seed,
                 "task": task_id,
-                "layout": layouts[ep],
+                "layout": layout,
             }
             writer.write(
                 bags.EPISODE_TOPIC, "std_msgs/msg/String", {"data": json.dumps(marker)}, t - dt / 2
             )
-            write_state(run.states[0], t)
+            write_state(states[0], goal, t)
             adapter.on_activate(t)
-            for action, state in zip(run.actions, run.states[1:], strict=True):
+            for action, state in zip(run.actions, states[1:], strict=True):
                 writer.write(
                     bags.ACTION_TOPIC,
                     "std_msgs/msg/Float64MultiArray",
@@ -131,7 +163,7 @@ def record_sim(
                 for o in adapter.command(action, t):
                     writer.write_output(prof, o, t)
                 t += dt
-                write_state(state, t)
+                write_state(state, goal, t)
             end = {
                 "event": "end",
                 "episode": ep,

@@ -209,7 +209,7 @@ class Library:
             LibraryError: for a source that holds no policy, an invalid or taken name, or a
                 policy that is already in the library.
         """
-        from ros_bridge.bundle import BundleError, load_bundle
+        from agentic_rl.export import BundleError, load_bundle
 
         if name is not None:
             _check_name(name)

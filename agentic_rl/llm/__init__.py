@@ -6,7 +6,7 @@
 * :mod:`.transcript`: the append-only ``llm_transcript.jsonl`` with secrets masked.
 
 The reward designer (:mod:`agentic_rl.designers.openai_designer`) and the scene selector
-(:mod:`agentic_rl.scenes.openai_selector`) own their prompts and the parsing of answers;
+(:mod:`agentic_rl.scenes.openai_backend`) own their prompts and the parsing of answers;
 this package owns the conversation. Nothing here imports ``openai`` at package import.
 """
 

@@ -5,12 +5,13 @@
 * :mod:`~agentic_rl.loop.lineage`: warm starts, the control candidate and the cold one;
 * :mod:`~agentic_rl.loop.training`: training with successive halving, through the executor;
 * :mod:`~agentic_rl.loop.selecting`: selection on selection seeds, the all-time best, export;
-* :mod:`~agentic_rl.loop.testing`: the final and iteration 0's best on test seeds;
-* :mod:`~agentic_rl.loop.summary`: ``summary.json`` and the improvement's definitions.
+* :mod:`~agentic_rl.loop.testing`: the final and iteration 0's best on test seeds.
+
+``summary.json`` is built by the report (:mod:`agentic_rl.report.summary`) from the manifest.
 """
 
 from agentic_rl.loop.core import RefineLoop
-from agentic_rl.loop.summary import build_summary
 from agentic_rl.records import MANIFEST_VERSION
+from agentic_rl.report.summary import build_summary
 
 __all__ = ["MANIFEST_VERSION", "RefineLoop", "build_summary"]

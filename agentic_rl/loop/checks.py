@@ -4,9 +4,10 @@
 Before a new reward gets training steps it is scored on its parent's recorded evaluation
 episodes: successful episodes must out-earn failed ones, and ending early by a failure must
 not pay more than surviving to the time limit. A reward that fails is ``refused``, with the
-numbers kept in its record (shown in the report, counted in ``summary.json``). A model
-designer gets them as a repair message and one chance to fix the reward (checked again); the
-offline designer's rewards are discarded, as its rules cannot act on such a message.
+numbers kept in its record (shown in the report, counted in ``summary.json``). A designer
+that can act on them (:attr:`~agentic_rl.designers.base.Designer.repairs_refusals`, a model)
+gets them as a repair message and one chance to fix the reward (checked again); the others'
+refused rewards (the offline designer's rules cannot act on such a message) are discarded.
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import rewards
-from agentic_rl.loop.lineage import find
-from agentic_rl.records import CandidateRecord, CandidateState, PreCheck, Rejection
+from agentic_rl.records import CandidateRecord, CandidateState, PreCheck, Rejection, find
 from agentic_rl.runstore import write_json
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def check(loop: RefineLoop) -> None:
         if cand.status != CandidateState.ACCEPTED:
             continue
         verdict = _verdict(loop, cand)
-        if verdict is not None and not verdict.passed and loop.designer.name != "offline":
+        if verdict is not None and not verdict.passed and loop.designer.repairs_refusals:
             loop.console.print(
                 f"{cand.cid}: refused by the checks before training; asking for one repair"
             )

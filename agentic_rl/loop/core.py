@@ -39,7 +39,6 @@ import sims
 from agentic_rl.config import RefineConfig
 from agentic_rl.designers import designer_for_run
 from agentic_rl.loop import checks, lineage, selecting, testing, training
-from agentic_rl.loop.summary import build_summary
 from agentic_rl.records import (
     CandidateRecord,
     CandidateState,
@@ -49,6 +48,7 @@ from agentic_rl.records import (
     Rejection,
     Usage,
 )
+from agentic_rl.report.summary import build_summary
 from agentic_rl.runstore import RunStore, read_json, write_json
 
 
@@ -278,6 +278,8 @@ class RefineLoop:
         best = self.manifest.best
         if best and self.manifest.status == "finished" and "final" not in self.manifest.test:
             testing.test_final(self)
+        if best and self.manifest.status == "finished":
+            selecting.record_test(self)  # idempotent: also after a resume past the test
         if self.config.video and best and not (self.store.root / "views" / "final").exists():
             self._write_views()
         summary = build_summary(self.manifest, self.config)

@@ -23,19 +23,11 @@ from agentic_rl.records import (
     Manifest,
     Proposal,
     StartKind,
+    find,
 )
 
 #: Candidates per iteration from which one of the designer's proposals starts cold.
 COLD_FROM = 4
-
-
-def find(manifest: Manifest, cid: str | None) -> CandidateRecord | None:
-    """The finished candidate with id ``cid`` (``i<iter>/c<k>``), if any."""
-    for it in manifest.iterations:
-        for c in it.candidates:
-            if c.cid == cid:
-                return c
-    return None
 
 
 def warm_parent(manifest: Manifest, config: RefineConfig) -> CandidateRecord | None:

@@ -2,7 +2,7 @@
 best (replaced only by a candidate that beats it) and export it as a PolicyBundle.
 
 Selection never sees the test seeds; :mod:`~agentic_rl.loop.testing` judges the final policy
-on those.
+on those, and :func:`record_test` writes that verdict into the exported bundle.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def select(loop: RefineLoop, i: int) -> None:
         if extra and not extra.get("merged") and c.success_rate is not None:
             n0, n1 = cfg.seeds, extra["episodes"]
             c.success_rate = (c.success_rate * n0 + extra["success_rate"] * n1) / (n0 + n1)
-            c.score = selection.score(loop.spec, c.success_rate, c.task_metrics)
+            c.score = selection.score(
+                loop.spec, c.success_rate, c.task_metrics, c.randomized_success_rate
+            )
             extra["merged"] = True
     best = max(done, key=lambda c: (c.score or 0.0, -c.index), default=None)
     iteration = IterationRecord(
@@ -107,4 +109,34 @@ def _export(loop: RefineLoop, cand: CandidateRecord) -> None:
     write_json(
         store.best_dir / "candidate.json",
         {"cid": cand.cid, "onnx_vs_torch_max_abs_error": onnx_error},
+    )
+
+
+def record_test(loop: RefineLoop) -> None:
+    """Record the final best's held-out success (test seeds, nominal and randomized) in the
+    exported ``best/bundle.json`` (``evaluation``), so the robot side knows how good the
+    policy it runs was on episodes selection never saw.
+
+    The nominal episodes are the first ``test_episodes`` test seeds of the run; the
+    randomized ones the first ``test_randomized_episodes`` of the same seeds.
+    """
+    from agentic_rl.export import record_evaluation
+    from ros_bridge.meta import EvaluationMeta
+
+    best = loop.manifest.best
+    bundle = loop.store.best_dir
+    if best is None or not loop.config.export or not (bundle / "bundle.json").exists():
+        return
+    test = loop.manifest.test.get(best.cid)
+    if test is None or test.randomized_success_rate is None:
+        return  # bundle.json's evaluation needs both conditions (test_randomized_episodes 0)
+    record_evaluation(
+        bundle,
+        EvaluationMeta(
+            episodes=test.episodes,
+            seeds=tuple(seeds.TEST.seeds(test.episodes, loop.config.seed)),
+            success_nominal=test.success_rate,
+            success_randomized=test.randomized_success_rate,
+            min_success=0.0,
+        ),
     )

@@ -3,8 +3,10 @@
 Selection picks the best of many candidates on selection seeds, so its figure is optimistic
 (the maximum of noisy estimates). When the loop stops, the final best and iteration 0's best
 are evaluated again on the ``TEST`` seed stream, nominal and randomized physics, and so are
-each later iteration's control and its best refined candidate (nominal), so the report can say
-whether a new reward beat more training on episodes neither was chosen on.
+each later iteration's control and its best refined candidate, so the report can say whether a
+new reward beat more training on episodes neither was chosen on (a reward's worth often shows
+under randomized physics first: at a budget where more training already solves the nominal
+task, a smoother reward is what keeps the policy flying when the physics change).
 """
 
 from __future__ import annotations
@@ -13,29 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentic_rl import seeds
-from agentic_rl.records import CandidateRecord, CandidateState, Manifest, TestResult
+from agentic_rl.records import CandidateRecord, TestResult, control_pairs, initial_best
 
 if TYPE_CHECKING:
     from agentic_rl.loop.core import RefineLoop
 
-
-def initial_best(manifest: Manifest) -> CandidateRecord | None:
-    """Iteration 0's best candidate (the baseline the improvement is measured against)."""
-    return manifest.iterations[0].best if manifest.iterations else None
-
-
-def control_pairs(manifest: Manifest) -> list[tuple[int, CandidateRecord, CandidateRecord]]:
-    """(iteration, control, best warm-started refined candidate) of each iteration that had
-    both trained."""
-    pairs = []
-    for it in manifest.iterations:
-        trained = [c for c in it.candidates if c.status == CandidateState.TRAINED]
-        controls = [c for c in trained if c.lineage.start == "control"]
-        refined = [c for c in trained if c.lineage.start == "warm"]
-        if controls and refined:
-            best = max(refined, key=lambda c: (c.score or 0.0, -c.index))
-            pairs.append((it.iteration, controls[0], best))
-    return pairs
+__all__ = ["control_pairs", "evaluate", "initial_best", "test_final"]
 
 
 def test_final(loop: RefineLoop) -> None:
@@ -50,19 +35,19 @@ def test_final(loop: RefineLoop) -> None:
     initial = initial_best(manifest)
     if initial is not None and initial.cid != final.cid:
         full.append(initial)
-    nominal_only = [c for _, *pair in control_pairs(manifest) for c in pair if c not in full]
+    pairs = [c for _, *pair in control_pairs(manifest) for c in pair if c not in full]
     loop.console.print(
-        f"testing {len(full) + len(nominal_only)} "
-        f"{'policy' if len(full) + len(nominal_only) == 1 else 'policies'} on "
+        f"testing {len(full) + len(pairs)} "
+        f"{'policy' if len(full) + len(pairs) == 1 else 'policies'} on "
         f"{cfg.test_episodes} test seeds "
         "(never used for selection)"
     )
     for c in full:
         manifest.test[c.cid] = evaluate(loop, c, randomized=True)
         loop.save()
-    for c in nominal_only:
+    for c in pairs:
         if c.cid not in manifest.test:
-            manifest.test[c.cid] = evaluate(loop, c, randomized=False)
+            manifest.test[c.cid] = evaluate(loop, c, randomized=True)
             loop.save()
 
 

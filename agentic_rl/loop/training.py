@@ -155,7 +155,12 @@ def record_result(loop: RefineLoop, result: CandidateResult) -> None:
         c.success_rate = result.success_rate
         c.randomized_success_rate = result.randomized_success_rate
         c.task_metrics = dict(result.task_metrics)
-        c.score = selection.score(loop.spec, result.success_rate or 0.0, result.task_metrics)
+        c.score = selection.score(
+            loop.spec,
+            result.success_rate or 0.0,
+            result.task_metrics,
+            result.randomized_success_rate,
+        )
         c.packet_path = result.packet_path
         c.packet_text = result.packet_text
         rand = result.randomized_success_rate

@@ -27,6 +27,7 @@ from agentic_rl.ppo.checkpoint import CheckpointError, load_checkpoint, save_che
 from agentic_rl.ppo.config import PPOConfig
 from agentic_rl.ppo.envs import RewardArg, canonical_task_id, describe_reward, load_reward
 from agentic_rl.ppo.evaluate import EvalResult, evaluate
+from agentic_rl.ppo.guarded import needs_guard, train_guarded
 from agentic_rl.ppo.logger import Logger, progress_bar
 from agentic_rl.ppo.trainer import PPO, nonfinite_counts
 
@@ -389,13 +390,17 @@ def train(
         config: hyperparameters (see :func:`agentic_rl.ppo.config.make_config` for presets).
         task_id: task name, e.g. ``"DroneHover"``.
         reward: ``None``/``"sparse"``, ``"reference"``, a reward-program path or a callable.
+            A reward program may be model-written, so the whole run then happens in a guarded
+            child under a refine candidate's limits (:mod:`agentic_rl.ppo.guarded`), which
+            raises :class:`~agentic_rl.ppo.guarded.GuardedRunError` naming a limit it hit.
         out_dir: run folder; default ``runs/train/<task>/<timestamp>``.
         randomize: domain randomization for training envs (evaluation uses nominal physics).
         resume: ``True`` to continue from ``out_dir/checkpoint.pt``, or a checkpoint path.
             The run continues to exactly the result an uninterrupted run would reach.
         overwrite: start afresh in an ``out_dir`` that already holds a run (its outputs are
             replaced); without it such a folder is refused, so no run is clobbered by mistake.
-        callback: called after every update with the trainer and the logged row; returning
+        callback: called after every update with the trainer and the logged row (not with a
+            reward program, which trains in a child; see ``reward``); returning
             ``False`` stops training early (the result is then marked ``interrupted``).
         init_from: warm start: a checkpoint (file or run folder) whose actor, critic and
             observation normalizer this run starts from (see :meth:`PPO.warm_start`).
@@ -404,6 +409,18 @@ def train(
     Returns:
         A :class:`TrainResult`.
     """
+    if needs_guard(reward):  # a reward program never runs outside limits
+        return train_guarded(
+            config,
+            task_id,
+            reward=reward,
+            out_dir=out_dir,
+            randomize=randomize,
+            resume=resume,
+            overwrite=overwrite,
+            callback=callback,
+            init_from=init_from,
+        )
     task_id = canonical_task_id(task_id)
     out = prepare_run_folder(out_dir, task_id, resume, overwrite)
     state = load_resume_state(out, resume, config, task_id, reward, randomize)

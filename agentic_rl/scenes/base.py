@@ -1,12 +1,12 @@
 """The selector interface: which library policy fits a scene image and an instruction.
 
-Two backends answer the same question with the same :class:`~ros_bridge.scene_types.Selection`
+Two backends answer the same question with the same ``Selection`` (``ros_bridge.scene_types``)
 (ranked policies with scores, the reasons, and an explicit "unsure" verdict):
 
 * ``offline`` (:class:`~agentic_rl.scenes.offline.OfflineSelector`, the default): a small CNN
   trained on randomized renders of the library's tasks, combined with a text matcher over the
   task descriptions; no network;
-* ``openai`` (:class:`~agentic_rl.scenes.openai_selector.OpenAISelector`): a multimodal model
+* ``openai`` (:class:`~agentic_rl.scenes.openai_backend.OpenAISelector`): a multimodal model
   behind any OpenAI-compatible endpoint, whose answer is validated against the library.
 """
 
@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from agentic_rl.export.scenes import Selection
 from agentic_rl.library import Library
-from ros_bridge.scene_types import Selection
 
 SELECTORS = ("offline", "openai")
 
@@ -87,7 +87,7 @@ def make_selector(name: str, library: Library, **options: Any) -> Selector:
 
         return OfflineSelector(library, **options)
     if name == "openai":
-        from agentic_rl.scenes.openai_selector import OpenAISelector
+        from agentic_rl.scenes.openai_backend import OpenAISelector
 
         return OpenAISelector(library, **options)
     raise SelectorError(f"unknown selector {name!r}; choose one of {list(SELECTORS)}")

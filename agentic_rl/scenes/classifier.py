@@ -1,8 +1,9 @@
 """The scene classifier: a small CNN trained with PyTorch on CPU, evaluated with numpy.
 
-:class:`SceneCNN` mirrors :class:`ros_bridge.scene_net.SceneNet` layer for layer (3x3
-convolutions with padding 1, ReLU, global max and mean pooling, one linear layer), so the
-trained weights are saved as plain arrays and the robot needs no torch. Datasets come from
+:class:`SceneCNN` is exported as an ONNX graph (:mod:`agentic_rl.export.scenes`) and mirrors
+the robot's numpy fallback ``ros_bridge.scene_net.SceneNet`` layer for layer (3x3 convolutions
+with padding 1, ReLU, global max and mean pooling, one linear layer), so the robot needs no
+torch. Datasets come from
 :mod:`agentic_rl.scenes.render`, rendered per class with their own seed range, so training
 and held-out images never share a scene.
 """
@@ -17,9 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from agentic_rl.export.scenes import NONE_CLASS, to_input
 from agentic_rl.scenes.render import SceneRandomizer, non_scene
-from ros_bridge.scene_images import to_input
-from ros_bridge.scene_types import NONE_CLASS
 
 #: (out_channels, stride, max_pool) of each convolution (128 px input: 128 -> 64 -> 32 -> 16). Full
 #: resolution first, then max pooling: a goal marker a few pixels wide survives the pooling

@@ -1,9 +1,11 @@
 """The offline selector: train it from the library's tasks, then select without a network.
 
 :func:`train_offline_selector` renders randomized scenes of every task in the library (and
-synthetic non-scenes), trains the CNN on CPU, measures top-1 accuracy on held-out scenes from a
-disjoint seed range with the numpy classifier that will be deployed, and writes the library's
-``selector/`` folder. :class:`OfflineSelector` loads it with the library's current policies.
+synthetic non-scenes), trains the CNN on CPU, exports it as the library's ``selector/``
+scene-classifier bundle (:func:`agentic_rl.export.scenes.export_scene_classifier`: ONNX graph,
+numpy fallback, typed ``selector.json``), and measures top-1 accuracy on held-out scenes from a
+disjoint seed range with the exported classifier that selection runs. :class:`OfflineSelector`
+loads that bundle with the library's current policies.
 """
 
 from __future__ import annotations
@@ -12,26 +14,22 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from agentic_rl.library import Library
-from agentic_rl.scenes.base import Selector, SelectorError
-from agentic_rl.seeds import SCENE_HELD_OUT
-from ros_bridge.scene_files import load_selector
-from ros_bridge.scene_net import SceneNet
-from ros_bridge.scene_types import (
-    NONE_CLASS,
-    SELECTOR_FORMAT,
-    SELECTOR_VERSION,
+from agentic_rl.export.scenes import (
     PolicyCard,
     Selection,
     SelectorFileError,
     Thresholds,
+    load_scene_bundle,
+    load_selector,
 )
+from agentic_rl.library import Library
+from agentic_rl.scenes.base import Selector, SelectorError
+from agentic_rl.seeds import SCENE_HELD_OUT
 
 
 def policy_cards(library: Library) -> list[PolicyCard]:
@@ -48,7 +46,8 @@ def policy_cards(library: Library) -> list[PolicyCard]:
 
 
 class OfflineSelector(Selector):
-    """CNN over the image and TF-IDF over the sentence (see :mod:`ros_bridge.scene_choice`).
+    """CNN over the image and TF-IDF over the sentence: the exported scene-classifier bundle
+    run by the robot's selection core (``ros_bridge.scene_choice``).
 
     Args:
         library: the policies to choose from.
@@ -123,10 +122,8 @@ def train_offline_selector(
     Raises:
         SelectorError: when the library is empty.
     """
-    from agentic_rl.scenes.classifier import (
-        render_dataset,
-        train_classifier,
-    )
+    from agentic_rl.export.scenes import export_scene_classifier, record_held_out_accuracy
+    from agentic_rl.scenes.classifier import render_dataset, train_classifier
 
     s = settings or TrainSettings()
     say = log or (lambda _msg: None)
@@ -148,9 +145,12 @@ def train_offline_selector(
         threads=s.threads,
         progress=lambda e, loss: say(f"epoch {e}/{s.epochs}: loss {loss:.3f}"),
     )
-    weights = net.numpy_weights()
-    deployed = SceneNet(weights, net.layers)
-    # the held-out figure is measured with the numpy classifier that selection runs
+    out = library.selector_dir
+    bundle = export_scene_classifier(
+        net, train.classes, s.input_size, policy_cards(library), out, thresholds=Thresholds()
+    )
+    deployed = bundle.make_classifier()
+    # the held-out figure is measured with the exported classifier that selection runs
     pred = np.concatenate(
         [deployed.logits(test.x[b : b + 64]).argmax(1) for b in range(0, len(test), 64)]
     )
@@ -170,37 +170,24 @@ def train_offline_selector(
         train_s=report.seconds,
         settings=asdict(s),
     )
-    out = library.selector_dir
-    out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / "classifier.npz", **weights)
-    meta = {
-        "format": SELECTOR_FORMAT,
-        "version": SELECTOR_VERSION,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "classes": train.classes,
-        "none_class": NONE_CLASS,
-        "input_size": s.input_size,
-        "classifier": {"weights": "classifier.npz", "layers": [list(x) for x in net.layers]},
-        "thresholds": asdict(Thresholds()),
-        "policies": [asdict(c) for c in policy_cards(library)],
-        "held_out_accuracy": summary.held_out_accuracy,
-    }
-    (out / "selector.json").write_text(json.dumps(meta, indent=2))
+    record_held_out_accuracy(bundle, summary.held_out_accuracy)
     (out / "report.json").write_text(json.dumps(summary.to_dict(), indent=2))
     return summary
 
 
 def selector_status(library: Library) -> str:
     """One line: whether the library's selector is trained and covers its tasks."""
-    path = Path(library.selector_dir) / "selector.json"
-    if not path.is_file():
+    if not (Path(library.selector_dir) / "selector.json").is_file():
         return "no offline selector yet: run `agentic-rl library train-selector`"
-    meta = json.loads(path.read_text())
-    missing = sorted(set(library.task_ids()) - set(meta.get("classes", [])))
-    acc = meta.get("held_out_accuracy")
+    try:
+        meta = load_scene_bundle(library.selector_dir).meta
+    except SelectorFileError as exc:
+        return f"offline selector unusable: {exc}"
+    missing = sorted(set(library.task_ids()) - set(meta.classes))
+    acc = meta.held_out_accuracy
     acc_text = f", held-out accuracy {acc:.1%}" if isinstance(acc, float) else ""
     if missing:
         return (
             f"offline selector is stale (lacks {missing}): run `agentic-rl library train-selector`"
         )
-    return f"offline selector trained {meta.get('created', '?')}{acc_text}"
+    return f"offline selector trained {meta.created or '?'}{acc_text}"

@@ -90,7 +90,7 @@ class SceneRandomizer:
 
     def render(self, rng: np.random.Generator, size: int) -> np.ndarray:
         """One randomized scene: (H, W, 3) uint8 at ``render_scale`` x ``size`` rows and a
-        random aspect ratio (the selector's :func:`~ros_bridge.scene_images.to_input` squares it)."""
+        random aspect ratio (the selector's ``to_input``, :mod:`agentic_rl.export.scenes`, squares it)."""
         env = self.env
         env.reset(seed=int(rng.integers(2**31 - 1)))
         self._recolour(rng)

@@ -149,7 +149,7 @@ def replay(
                 if info.get("event") == "start":
                     result.episodes += 1
                     rt.new_episode()  # the simulator reset the world
-                    if info.get("layout") and rt.observation.observe is not None:
+                    if info.get("layout"):
                         rt.observation.set_layout(info["layout"])  # this episode's course
                     if enable:
                         rt.disable(m.t)

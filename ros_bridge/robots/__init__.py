@@ -1,7 +1,8 @@
 """Robot adapters: how each profile's messages become robot state and commands become messages.
 
 One module per robot stack: :mod:`.drone` (the shared drone state, a generic driver, MAVROS),
-:mod:`.px4`, :mod:`.crazyflie`, :mod:`.arm` (ros2_control); :mod:`.base` holds the interface.
+:mod:`.px4`, :mod:`.crazyflie`, :mod:`.arm` (ros2_control), :mod:`.joints` (any robot driven
+joint by joint through ros2_control); :mod:`.base` holds the interface.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from .arm import ArmAdapter, ArmForwardAdapter, ArmJtcAdapter
 from .base import Adapter, AdapterError
 from .crazyflie import CrazyflieAdapter
 from .drone import DroneAdapter, GenericDroneAdapter, MavrosAdapter
+from .joints import JointGroupAdapter
 from .px4 import Px4Adapter
 
 ADAPTERS: dict[str, type[Adapter]] = {
@@ -21,6 +23,7 @@ ADAPTERS: dict[str, type[Adapter]] = {
     "generic_drone": GenericDroneAdapter,
     "arm_jtc": ArmJtcAdapter,
     "arm_forward": ArmForwardAdapter,
+    "joint_group": JointGroupAdapter,
 }
 
 
@@ -50,6 +53,7 @@ __all__ = [
     "CrazyflieAdapter",
     "DroneAdapter",
     "GenericDroneAdapter",
+    "JointGroupAdapter",
     "MavrosAdapter",
     "Px4Adapter",
     "make_adapter",

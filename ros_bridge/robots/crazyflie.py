@@ -18,13 +18,13 @@ What Crazyswarm2's developers expect, and what this adapter does:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from .. import frames
 from ..bundle import PolicyBundle
+from ..measurement import Measurement
 from ..messages import Output, duration, header, quat, vec3, xyz, xyzw
 from ..profiles import Profile
 from .base import AdapterError
@@ -95,8 +95,6 @@ class CrazyflieAdapter(DroneAdapter):
         self._prev_pose = (t, pos)
         self.rates_from_attitude(q, t)
         self.pos, self.quat = pos, q
-
-    state_attrs = (*DroneAdapter.state_attrs, "_prev_pose")
 
     def on_activate(self, t: float) -> None:
         self._z_ref = float(self.pos[2])
@@ -169,27 +167,29 @@ class CrazyflieAdapter(DroneAdapter):
     def fallback(self, t: float, entering: bool) -> list[Output]:
         return self._land() if entering else []
 
-    def encode_inputs(self, state: Mapping[str, Any], t: float) -> list[tuple[str, dict[str, Any]]]:
-        q = np.asarray(state["quat"], np.float64)
+    def encode_inputs(
+        self, m: Measurement, t: float, goal: Any = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        q = np.asarray(m.orientation, np.float64)
         if self.state_input == "pose":
             pose = {
                 "header": header(t, self.frame_id),
-                "pose": {"position": xyz(state["pos"]), "orientation": xyzw(q)},
+                "pose": {"position": xyz(m.position), "orientation": xyzw(q)},
             }
-            return [("pose", pose), *self._goal_input(state, t)]
+            return [("pose", pose), *self.goal_input(goal, t, self.frame_id)]
         if self.backend == "python":
-            lin = frames.rotate_inverse(q, state["vel"])
-            ang = np.degrees(np.asarray(state["ang_vel"], np.float64))
+            lin = frames.rotate_inverse(q, m.velocity)
+            ang = np.degrees(np.asarray(m.body_rates, np.float64))
             q = _legacy_pitch(q)
         else:
-            lin, ang = np.asarray(state["vel"], np.float64), np.zeros(3)
+            lin, ang = np.asarray(m.velocity, np.float64), np.zeros(3)
         odom = {
             "header": header(t, self.frame_id),
             "child_frame_id": "cf231",
-            "pose": {"pose": {"position": xyz(state["pos"]), "orientation": xyzw(q)}},
+            "pose": {"pose": {"position": xyz(m.position), "orientation": xyzw(q)}},
             "twist": {"twist": {"linear": xyz(lin), "angular": xyz(ang)}},
         }
-        return [("odometry", odom), *self._goal_input(state, t)]
+        return [("odometry", odom), *self.goal_input(goal, t, self.frame_id)]
 
 
 __all__ = ["CrazyflieAdapter"]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from .. import frames
 from ..bundle import PolicyBundle
+from ..measurement import Measurement
 from ..messages import Output, header, quat, vec3, xyz, xyzw
 from ..profiles import Profile
 from .base import Adapter, AdapterError
@@ -21,7 +21,6 @@ class DroneAdapter(Adapter):
     """State: position (ENU), attitude (FLU->ENU, xyzw), world velocity, body rates (FLU)."""
 
     robot = "drone"
-    state_attrs = ("pos", "quat", "vel", "ang_vel", "_prev_att")
 
     def __init__(self, profile: Profile, bundle: PolicyBundle) -> None:
         super().__init__(profile, bundle)
@@ -48,6 +47,19 @@ class DroneAdapter(Adapter):
             and self.quat is not None
             and self.vel is not None
             and (self.ang_vel is not None)
+        )
+
+    def measurement(self) -> Measurement:
+        return Measurement(
+            position=self.pos, orientation=self.quat, velocity=self.vel, body_rates=self.ang_vel
+        )
+
+    def probe(self) -> Measurement:
+        return Measurement(
+            position=np.array([0.0, 0.0, 1.0]),
+            orientation=np.array([0.0, 0.0, 0.0, 1.0]),
+            velocity=np.zeros(3),
+            body_rates=np.zeros(3),
         )
 
     def control_granted(self, t: float) -> tuple[bool | None, str]:
@@ -96,10 +108,10 @@ class DroneAdapter(Adapter):
             self.vel = lin
             self.ang_vel = frames.rotate_inverse(self.quat, ang)
 
-    def _odometry_fields(self, state: Mapping[str, Any], t: float, child: str) -> dict[str, Any]:
-        q = np.asarray(state["quat"], np.float64)
-        vel = np.asarray(state["vel"], np.float64)
-        ang = np.asarray(state["ang_vel"], np.float64)
+    def _odometry_fields(self, m: Measurement, t: float, child: str) -> dict[str, Any]:
+        q = np.asarray(m.orientation, np.float64)
+        vel = np.asarray(m.velocity, np.float64)
+        ang = np.asarray(m.body_rates, np.float64)
         if self.params.get("twist_frame", "body") == "body":
             lin = frames.rotate_inverse(q, vel)
         else:
@@ -107,15 +119,9 @@ class DroneAdapter(Adapter):
         return {
             "header": header(t, self.frame_id),
             "child_frame_id": child,
-            "pose": {"pose": {"position": xyz(state["pos"]), "orientation": xyzw(q)}},
+            "pose": {"pose": {"position": xyz(m.position), "orientation": xyzw(q)}},
             "twist": {"twist": {"linear": xyz(lin), "angular": xyz(ang)}},
         }
-
-    def _goal_input(self, state: Mapping[str, Any], t: float) -> list[tuple[str, dict[str, Any]]]:
-        if "goal_rel" not in state or "goal" not in self.profile.inputs:
-            return []
-        goal = np.asarray(state["pos"]) + np.asarray(state["goal_rel"])
-        return [("goal", {"header": header(t, self.frame_id), "point": xyz(goal)})]
 
 
 class MavrosAdapter(DroneAdapter):
@@ -157,13 +163,15 @@ class MavrosAdapter(DroneAdapter):
     def fallback(self, t: float, entering: bool) -> list[Output]:
         return self._twist(t, np.zeros(3), 0.0)
 
-    def encode_inputs(self, state: Mapping[str, Any], t: float) -> list[tuple[str, dict[str, Any]]]:
-        out = [("odometry", self._odometry_fields(state, t, "base_link"))]
+    def encode_inputs(
+        self, m: Measurement, t: float, goal: Any = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        out = [("odometry", self._odometry_fields(m, t, "base_link"))]
         if self.status_role():
             mode = str(self.params.get("offboard_modes", ["OFFBOARD"])[0])
             status = {"header": header(t, ""), "connected": True, "armed": True, "mode": mode}
             out.append(("state", status))
-        return [*out, *self._goal_input(state, t)]
+        return [*out, *self.goal_input(goal, t, self.frame_id)]
 
 
 class GenericDroneAdapter(DroneAdapter):
@@ -191,15 +199,17 @@ class GenericDroneAdapter(DroneAdapter):
     def fallback(self, t: float, entering: bool) -> list[Output]:
         return self._twist(np.zeros(3), 0.0)
 
-    def encode_inputs(self, state: Mapping[str, Any], t: float) -> list[tuple[str, dict[str, Any]]]:
+    def encode_inputs(
+        self, m: Measurement, t: float, goal: Any = None
+    ) -> list[tuple[str, dict[str, Any]]]:
         imu = {
             "header": header(t, "base_link"),
-            "orientation": xyzw(state["quat"]),
-            "angular_velocity": xyz(state["ang_vel"]),
+            "orientation": xyzw(m.orientation),
+            "angular_velocity": xyz(m.body_rates),
             "linear_acceleration": xyz((0.0, 0.0, 9.81)),
         }
         return [
-            ("odometry", self._odometry_fields(state, t, "base_link")),
+            ("odometry", self._odometry_fields(m, t, "base_link")),
             ("imu", imu),
-            *self._goal_input(state, t),
+            *self.goal_input(goal, t, self.frame_id),
         ]

@@ -20,13 +20,13 @@ What PX4's developers expect of an offboard node, and what this adapter does:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from .. import frames
 from ..bundle import PolicyBundle
+from ..measurement import Measurement
 from ..messages import Output
 from ..profiles import Profile
 from .base import AdapterError
@@ -210,9 +210,11 @@ class Px4Adapter(DroneAdapter):
             },
         )
 
-    def encode_inputs(self, state: Mapping[str, Any], t: float) -> list[tuple[str, dict[str, Any]]]:
+    def encode_inputs(
+        self, m: Measurement, t: float, goal: Any = None
+    ) -> list[tuple[str, dict[str, Any]]]:
         us = int(t * 1e6)
-        q_ned = frames.quat_enu_flu_to_ned_frd(state["quat"]).tolist()
+        q_ned = frames.quat_enu_flu_to_ned_frd(m.orientation).tolist()
         status = {
             "timestamp": us,
             "arming_state": ARMING_STATE_ARMED,
@@ -220,7 +222,7 @@ class Px4Adapter(DroneAdapter):
         }
         out: list[tuple[str, dict[str, Any]]] = [("vehicle_status", status)]
         if self.state_input == "local_position":
-            p, v = frames.enu_to_ned(state["pos"]), frames.enu_to_ned(state["vel"])
+            p, v = frames.enu_to_ned(m.position), frames.enu_to_ned(m.velocity)
             local = {
                 "timestamp": us,
                 "timestamp_sample": us,
@@ -232,7 +234,7 @@ class Px4Adapter(DroneAdapter):
                 **dict(zip(("vx", "vy", "vz"), v.tolist(), strict=True)),
             }
             rates = {"timestamp": us, "timestamp_sample": us}
-            rates["xyz"] = frames.flu_to_frd(state["ang_vel"]).tolist()
+            rates["xyz"] = frames.flu_to_frd(m.body_rates).tolist()
             out += [
                 ("local_position", local),
                 ("attitude", {"timestamp": us, "timestamp_sample": us, "q": q_ned}),
@@ -243,14 +245,14 @@ class Px4Adapter(DroneAdapter):
                 "timestamp": us,
                 "timestamp_sample": us,
                 "pose_frame": self.POSE_FRAME_NED,
-                "position": frames.enu_to_ned(state["pos"]).tolist(),
+                "position": frames.enu_to_ned(m.position).tolist(),
                 "q": q_ned,
                 "velocity_frame": self.VELOCITY_FRAME_NED,
-                "velocity": frames.enu_to_ned(state["vel"]).tolist(),
-                "angular_velocity": frames.flu_to_frd(state["ang_vel"]).tolist(),
+                "velocity": frames.enu_to_ned(m.velocity).tolist(),
+                "angular_velocity": frames.flu_to_frd(m.body_rates).tolist(),
                 "position_variance": [0.0, 0.0, 0.0],
                 "orientation_variance": [0.0, 0.0, 0.0],
                 "velocity_variance": [0.0, 0.0, 0.0],
             }
             out.append(("odometry", odom))
-        return [*out, *self._goal_input(state, t)]
+        return [*out, *self.goal_input(goal, t, self.frame_id)]

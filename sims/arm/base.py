@@ -21,7 +21,7 @@ import numpy as np
 import pybullet as p
 
 from sims.arm import panda
-from sims.arm.observe import OBJECT_KEYS, ROBOT_KEYS
+from sims.arm.observe import OBJECT_KEYS, ROBOT_KEYS, from_measurement, to_measurement
 from sims.arm.spec import (
     ACTION_MODES,
     CONTROL_HZ,
@@ -65,6 +65,9 @@ class ArmTask(SimTask):
     HAS_OBJECT: ClassVar[bool] = False
     #: Whether the policy commands the gripper; otherwise the fingers are held closed.
     USES_GRIPPER: ClassVar[bool] = False
+    #: The arm's robot state from the robot side's measurement, and back (sims.arm.observe).
+    from_measurement = staticmethod(from_measurement)
+    to_measurement = staticmethod(to_measurement)
 
     # ------------------------------------------------------------------ task hooks
     def _sample_goal(self) -> np.ndarray:

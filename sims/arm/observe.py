@@ -11,6 +11,11 @@ table top, z up):
 
 ``layout`` is ``{"goal": [x, y, z]}``. The relative fields are computed from the absolute ones,
 true or noisy alike, so a noisy observation stays self-consistent.
+
+On the robot the state comes from the profile's typed measurement
+(``ros_bridge.measurement.Measurement``: joints, the tool point by forward kinematics, the
+gripper, the tracked object) through :func:`from_measurement`; :func:`to_measurement` is the
+inverse the simulated-bag writer uses.
 """
 
 from __future__ import annotations
@@ -22,6 +27,43 @@ import numpy as np
 
 ROBOT_KEYS = ("ee_pos", "ee_vel", "ee_quat", "joint_pos", "joint_vel")
 OBJECT_KEYS = ("object_pos", "object_quat", "object_vel", "object_angvel")
+
+
+def from_measurement(m: Any) -> dict[str, Any]:
+    """The arm's robot state of a robot-side measurement (what is measured; the object's and
+    the gripper's values only when the robot side has them)."""
+    robot = {
+        "ee_pos": m.tool_position,
+        "ee_vel": m.tool_velocity,
+        "ee_quat": m.tool_orientation,
+        "joint_pos": m.joint_positions,
+        "joint_vel": m.joint_velocities,
+    }
+    if m.gripper_width is not None:
+        robot["gripper_width"] = m.gripper_width
+    if m.object_position is not None:
+        robot["object_pos"] = m.object_position
+        robot["object_quat"] = m.object_orientation
+        robot["object_vel"] = m.object_velocity
+        robot["object_angvel"] = m.object_angular_velocity
+    return robot
+
+
+def to_measurement(robot: Mapping[str, Any]) -> dict[str, Any]:
+    """What the arm's sensors and the object tracker measure in a simulated robot state
+    (``Measurement`` keyword values; the tool point follows from the joints on the robot)."""
+    out: dict[str, Any] = {
+        "joint_positions": robot["joint_pos"],
+        "joint_velocities": robot["joint_vel"],
+    }
+    if "gripper_width" in robot:
+        out["gripper_width"] = float(robot["gripper_width"])
+    if "object_pos" in robot:
+        out["object_position"] = robot["object_pos"]
+        out["object_orientation"] = robot["object_quat"]
+        out["object_velocity"] = robot["object_vel"]
+        out["object_angular_velocity"] = robot["object_angvel"]
+    return out
 
 
 def _robot(robot: Mapping[str, Any], goal: np.ndarray) -> dict[str, Any]:

@@ -2,9 +2,9 @@
 
 A task subclass declares its spec as class attributes (id, description, success text, extra
 state fields, termination reasons, metrics, constants, goal, success criteria, hazards; the
-spec is assembled in :mod:`sims.drone.spec`), names its observation function (one of
-:mod:`sims.drone.observe`), builds its static bodies once, and implements a handful of small
-hooks (start pose, layout, events, end check, metrics). The physics tick loop, action modes,
+spec is assembled in :mod:`sims.drone.spec`), names its observation function and, for
+counted events, its tracker (in :mod:`sims.drone.observe`), builds its static bodies once,
+and implements a handful of small hooks (start pose, layout, end check, metrics). The physics tick loop, action modes,
 motor model, randomization, sensor noise, latency and the common endings (crash, flipped, out of
 bounds, collision) live here.
 """
@@ -22,7 +22,7 @@ import pybullet as p
 from sims.base import SimTask
 from sims.drone import control, model
 from sims.drone.control import ACTION_MODES, FlightController
-from sims.drone.observe import observe_common_fields
+from sims.drone.observe import from_measurement, observe_common_fields, to_measurement
 from sims.drone.spec import CRASH_SPEED, CRASH_TILT, drone_spec
 from sims.drone.spec import SUCCESS_AT_TIMEOUT as SUCCESS_AT_TIMEOUT  # re-export for tasks
 from sims.spec import (
@@ -59,6 +59,9 @@ class DroneTask(SimTask):
     CONSTANTS: ClassVar[dict[str, float]] = {}
     #: The observation function (see sims.drone.observe); the default has the common fields.
     observe = staticmethod(observe_common_fields)
+    #: A drone's robot state from the robot side's measurement, and back (sims.drone.observe).
+    from_measurement = staticmethod(from_measurement)
+    to_measurement = staticmethod(to_measurement)
     #: What the task means (see sims.spec): the goal's error fields, success sub-criteria,
     #: hazards of the task's own failure reasons (the common ones are declared here),
     #: landmarks and progress fields.
@@ -149,10 +152,6 @@ class DroneTask(SimTask):
 
     def _reset_layout(self) -> None:
         """Sample goals and move task bodies for a new episode (draw with ``self._uniform``)."""
-
-    def _events(self) -> dict[str, Any]:
-        """The task's event values ``observe`` reads from the robot state (e.g. gates passed)."""
-        return {}
 
     def _after_observe(self, fields: Mapping[str, Any]) -> None:
         """Read what the task keeps from this step's fields (e.g. the clearance)."""
@@ -369,7 +368,6 @@ class DroneTask(SimTask):
             ),
             "last_action": self._last_action,
             "step": self.elapsed_steps,
-            **self._events(),
         }
 
     def _write_state(self, out: np.ndarray) -> None:

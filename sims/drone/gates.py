@@ -9,7 +9,7 @@ import numpy as np
 import pybullet as p
 
 from sims.drone.base import DroneTask
-from sims.drone.observe import observe_gates
+from sims.drone.observe import observe_gates, track_gates
 from sims.spec import (
     Criterion,
     Goal,
@@ -128,6 +128,7 @@ class DroneGates(DroneTask):
     PROGRESS = ("gates_passed",)
 
     observe = staticmethod(observe_gates)
+    track = staticmethod(track_gates)
 
     def _build_task_world(self) -> None:
         cid = self.client
@@ -176,14 +177,12 @@ class DroneGates(DroneTask):
             "gates": [
                 {"centre": list(c), "normal": list(n)}
                 for c, n in zip(self.centres, self.normals, strict=True)
-            ]
+            ],
+            "opening": OPENING,
         }
 
     def _start_pose(self) -> tuple[tuple[float, float, float], float]:
         return (0.0, self._uniform(-0.2, 0.2), self._uniform(0.8, 1.2)), 0.0
-
-    def _events(self) -> dict[str, int]:
-        return {"gates_passed": self.passed}
 
     def _near_obstacle(self) -> bool:
         x, y, z = self._pos
@@ -194,26 +193,15 @@ class DroneGates(DroneTask):
         )
 
     def _task_end(self, state: Mapping[str, np.ndarray], contacts: set[int]) -> str | None:
-        i = self.passed
-        (cx, cy, cz), (nx, ny, _) = self.centres[i], self.normals[i]
-        x, y, z = self._pos
-        px, py, _ = self._prev_pos
-        self._prev_pos = self._pos
-        along = (x - cx) * nx + (y - cy) * ny  # signed distance past the gate plane
-        prev_along = (px - cx) * nx + (py - cy) * ny
-        if prev_along < 0.0 <= along:
-            sideways = -(x - cx) * ny + (y - cy) * nx  # gate normals are horizontal
-            if abs(sideways) > OPENING / 2 or abs(z - cz) > OPENING / 2:
-                return "missed_gate"
-            self.passed += 1
+        # the tracker (sims.drone.observe.track_gates) folded this step's position in
+        if self.events["missed"]:
+            return "missed_gate"
+        if self.events["gates_passed"] > self.passed:
+            self.passed = self.events["gates_passed"]
             if self.passed == N_GATES:
                 self._finish_step = self.elapsed_steps
                 return "success"
         return None
-
-    def _reset_task(self) -> None:
-        super()._reset_task()
-        self._prev_pos = self._pos
 
     def _episode_metrics(self) -> dict[str, float]:
         steps = self._finish_step if self._finish_step is not None else self.elapsed_steps

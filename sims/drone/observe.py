@@ -10,8 +10,15 @@ vendored there: it imports only ``math``, so it runs without PyBullet, torch or 
   ``ang_vel`` (3, rad/s, **body** rates, as an IMU gives them), ``last_action`` (4, the
   normalized action applied this step, zeros after reset);
 * ``step``: control steps since the episode started;
-* the task's event values as the task's own logic tracks them (``gates_passed``, ``crossed``
-  from the previous step, ``rest_time``); each ``observe_*`` docstring lists what it reads.
+* the task's events (``gates_passed``, ``crossed`` as of the previous step, ``rest_time``),
+  kept by the task's pure tracker, ``track_<task>(events, robot_state, layout) -> events``:
+  JSON-serializable values updated from the robot state once per step, after ``observe``,
+  by the simulator and by the robot alike (``events=None`` starts an episode: on the robot,
+  when the policy is enabled). Each ``observe_*`` docstring lists what it reads.
+
+On the robot the state comes from the profile's typed measurement
+(``ros_bridge.measurement.Measurement``) through :func:`from_measurement`; the simulated-bag
+writer goes the other way with :func:`to_measurement`.
 
 ``layout`` is the episode's JSON-serializable layout (goal, gates, pillars, wall, pad,
 reference path, orbit centre) as the task drew it at reset; ``bundle.json`` can carry it.
@@ -66,6 +73,29 @@ def tilt_of(r22: float) -> float:
     return math.acos(max(-1.0, min(1.0, r22)))
 
 
+def from_measurement(m: Any) -> dict[str, Any]:
+    """The drone robot state of a robot-side measurement (position, orientation, velocity,
+    body rates, the last action and the step count)."""
+    return {
+        "pos": tuple(float(v) for v in m.position),
+        "quat": tuple(float(v) for v in m.orientation),
+        "vel": tuple(float(v) for v in m.velocity),
+        "ang_vel": tuple(float(v) for v in m.body_rates),
+        "last_action": tuple(float(v) for v in m.last_action),
+        "step": int(m.step),
+    }
+
+
+def to_measurement(robot: Mapping[str, Any]) -> dict[str, Any]:
+    """What a robot measures in a simulated drone state (``Measurement`` keyword values)."""
+    return {
+        "position": robot["pos"],
+        "orientation": robot["quat"],
+        "velocity": robot["vel"],
+        "body_rates": robot["ang_vel"],
+    }
+
+
 def observe_common(robot: Mapping[str, Any]) -> Fields:
     """The six fields every drone task starts with: pos, quat, vel, ang_vel, tilt, last_action.
 
@@ -100,7 +130,7 @@ def observe_hover(robot: Mapping[str, Any], layout: Mapping[str, Any]) -> Fields
 
 def observe_gates(robot: Mapping[str, Any], layout: Mapping[str, Any]) -> Fields:
     """DroneGates. Layout: ``gates``, a list of ``{"centre": (3,), "normal": (3,)}`` in
-    order. Robot state: ``gates_passed`` (gates crossed so far)."""
+    order. Robot state: ``gates_passed`` (gates crossed so far, :func:`track_gates`)."""
     gates = layout["gates"]
     passed = int(robot["gates_passed"])
     i = min(passed, len(gates) - 1)
@@ -112,6 +142,36 @@ def observe_gates(robot: Mapping[str, Any], layout: Mapping[str, Any]) -> Fields
     fields["after_gate_rel"] = _rel(gates[j]["centre"], pos)
     fields["gates_passed"] = float(passed)
     return fields
+
+
+def track_gates(
+    events: Mapping[str, Any] | None, robot: Mapping[str, Any], layout: Mapping[str, Any]
+) -> dict[str, Any]:
+    """DroneGates' events: ``gates_passed`` (in order, through the opening), ``missed`` (the
+    next gate's plane was crossed outside its opening) and the position they were checked at.
+
+    Layout: ``gates`` (as :func:`observe_gates`) and ``opening`` (the square opening's side, m).
+    """
+    pos = [float(v) for v in robot["pos"]]
+    if events is None:
+        return {"gates_passed": 0, "missed": False, "prev_pos": pos}
+    out = {**events, "prev_pos": pos}
+    gates, i = layout["gates"], int(events["gates_passed"])
+    if events["missed"] or i >= len(gates):
+        return out
+    (cx, cy, cz), (nx, ny, _) = gates[i]["centre"], gates[i]["normal"]
+    x, y, z = pos
+    px, py, _ = events["prev_pos"]
+    along = (x - cx) * nx + (y - cy) * ny  # signed distance past the gate plane
+    prev_along = (px - cx) * nx + (py - cy) * ny
+    if prev_along < 0.0 <= along:
+        sideways = -(x - cx) * ny + (y - cy) * nx  # gate normals are horizontal
+        half = layout["opening"] / 2
+        if abs(sideways) > half or abs(z - cz) > half:
+            out["missed"] = True
+        else:
+            out["gates_passed"] = i + 1
+    return out
 
 
 def observe_obstacles(robot: Mapping[str, Any], layout: Mapping[str, Any]) -> Fields:
@@ -132,16 +192,50 @@ def observe_obstacles(robot: Mapping[str, Any], layout: Mapping[str, Any]) -> Fi
 
 def observe_wall_landing(robot: Mapping[str, Any], layout: Mapping[str, Any]) -> Fields:
     """DroneWallLanding. Layout: ``wall_x`` (near face), ``wall_top``, ``cross_x`` (x past
-    which the drone has crossed the wall), ``pad`` ((x, y) centre), ``pad_height`` (m).
-    Robot state: ``crossed`` (as of the previous step) and ``rest_time`` (s)."""
+    which the drone has crossed the wall), ``pad`` ((x, y) centre), ``pad_height`` (m),
+    ``control_hz``. Robot state: ``crossed`` (as of the previous step) and ``rest_steps``
+    (:func:`track_wall_landing`)."""
     x, y, z = robot["pos"]
     pad = layout["pad"]
     fields = observe_common(robot)
     fields["wall_rel"] = (layout["wall_x"] - x, 0.0, layout["wall_top"] - z)
     fields["pad_rel"] = (pad[0] - x, pad[1] - y, layout["pad_height"] - z)
     fields["crossed"] = float(bool(robot["crossed"]) or x > layout["cross_x"])
-    fields["rest_time"] = float(robot["rest_time"])
+    fields["rest_time"] = robot["rest_steps"] / layout["control_hz"]
     return fields
+
+
+def touching_down(robot: Mapping[str, Any], layout: Mapping[str, Any]) -> bool:
+    """Whether the drone rests on the ground or on the pad (from its pose alone).
+
+    The airframe is a cylinder (``body_radius``, half height ``rest_height``): its lowest
+    point is within ``ground_gap`` of the floor, or the drone is over the pad
+    (``pad_radius`` + ``body_radius`` from its centre) within 2 mm of the pad's top.
+    """
+    x, y, z = robot["pos"]
+    r22 = rotation(robot["quat"])[8]
+    rest, radius = layout["rest_height"], layout["body_radius"]
+    lowest = z - rest * abs(r22) - radius * math.sqrt(max(0.0, 1.0 - r22 * r22))
+    if lowest < layout["ground_gap"]:
+        return True
+    pad = layout["pad"]
+    over_pad = math.hypot(x - pad[0], y - pad[1]) < layout["pad_radius"] + radius
+    return over_pad and z - rest < layout["pad_height"] + 2e-3
+
+
+def track_wall_landing(
+    events: Mapping[str, Any] | None, robot: Mapping[str, Any], layout: Mapping[str, Any]
+) -> dict[str, Any]:
+    """DroneWallLanding's events: ``crossed`` (past ``cross_x`` at some step) and
+    ``rest_steps`` (control steps resting on the ground or pad since the last touchdown after
+    crossing, :func:`touching_down`)."""
+    crossed = bool(events and events["crossed"]) or robot["pos"][0] > layout["cross_x"]
+    if events is None:
+        return {"crossed": crossed, "rest_steps": 0}
+    rest = int(events["rest_steps"])
+    if crossed:
+        rest = rest + 1 if touching_down(robot, layout) else 0
+    return {"crossed": crossed, "rest_steps": rest}
 
 
 def reference(layout: Mapping[str, Any], t: float) -> tuple[tuple[float, ...], tuple[float, ...]]:

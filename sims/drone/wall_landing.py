@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
 from sims.drone import model
-from sims.drone.base import DroneTask
-from sims.drone.observe import observe_wall_landing
+from sims.drone.base import GROUND_CONTACT_GAP, DroneTask
+from sims.drone.observe import observe_wall_landing, track_wall_landing
 from sims.spec import (
     Criterion,
     Goal,
@@ -174,6 +173,7 @@ class DroneWallLanding(DroneTask):
     PROGRESS = ("crossed", "rest_time")
 
     observe = staticmethod(observe_wall_landing)
+    track = staticmethod(track_wall_landing)
 
     def _build_task_world(self) -> None:
         self.wall = self._add_box((WALL_THICKNESS / 2, WALL_HALF_WIDTH, 0.5), (0.7, 0.3, 0.3, 1))
@@ -185,8 +185,6 @@ class DroneWallLanding(DroneTask):
         self._place(self.wall, (WALL_X + WALL_THICKNESS / 2, 0.0, self.wall_top - 0.5))
         self.pad_xy = (WALL_X + self._uniform(1.0, 1.7), self._uniform(-0.6, 0.6))
         self._place(self.pad, (*self.pad_xy, PAD_HEIGHT / 2))
-        self.crossed = False
-        self.rest_steps = 0
         self.touchdown_speed = 0.0
         self.layout = {
             "wall_x": WALL_X,
@@ -194,41 +192,39 @@ class DroneWallLanding(DroneTask):
             "cross_x": WALL_X + WALL_THICKNESS + model.BODY_RADIUS,
             "pad": list(self.pad_xy),
             "pad_height": PAD_HEIGHT,
+            "pad_radius": PAD_RADIUS,
+            "rest_height": model.REST_HEIGHT,
+            "body_radius": model.BODY_RADIUS,
+            "ground_gap": GROUND_CONTACT_GAP,
+            "control_hz": self.task_spec.control_hz,
         }
 
-    def _events(self) -> dict[str, float]:
-        return {
-            "crossed": self.crossed,
-            "rest_time": self.rest_steps / self.task_spec.control_hz,
-        }
+    @property
+    def crossed(self) -> bool:
+        """Whether the drone has crossed the wall (sims.drone.observe.track_wall_landing)."""
+        return bool(self.events and self.events["crossed"])
 
-    def _after_observe(self, fields: Mapping[str, Any]) -> None:
-        self.crossed = fields["crossed"] > 0.0
+    @property
+    def rest_steps(self) -> int:
+        """Control steps resting on the ground or pad since touchdown after crossing."""
+        return int(self.events["rest_steps"]) if self.events else 0
 
     def _near_obstacle(self) -> bool:
         x, z = self._pos[0], self._pos[2]
         return WALL_X - 0.2 < x < WALL_X + WALL_THICKNESS + 0.2 and z < self.wall_top + 0.2
 
     def _task_end(self, state: Mapping[str, np.ndarray], contacts: set[int]) -> str | None:
-        if not self.crossed:
-            return None
-        x, y, z = self._pos
-        dist = math.hypot(x - self.pad_xy[0], y - self.pad_xy[1])
-        over_pad = dist < PAD_RADIUS + model.BODY_RADIUS
-        touching = self.ground in contacts or (
-            over_pad and z - model.REST_HEIGHT < PAD_HEIGHT + 2e-3
-        )
-        if not touching:
-            self.rest_steps = 0
-            return None
+        # the tracker folded this step's pose in: crossed, and steps at rest since touchdown
         if self.rest_steps == 0:
+            return None
+        if self.rest_steps == 1:  # touchdown
+            x, y, _ = self._pos
             vz = -self._prev_vz
             self.touchdown_speed = max(vz, 0.0)
             if vz > LAND_VZ or float(state["tilt"]) > LAND_TILT:
                 return "hard_landing"
-            if dist > LAND_TOL:
+            if math.hypot(x - self.pad_xy[0], y - self.pad_xy[1]) > LAND_TOL:
                 return "missed_pad"
-        self.rest_steps += 1
         if self.rest_steps >= int(REST_SECONDS * self.task_spec.control_hz):
             return "success"
         return None

@@ -47,6 +47,9 @@ class OfflineDesigner(Designer):
     """
 
     name = "offline"
+    # Its repair keeps a genome's core terms, which answers a pipeline rejection but not a
+    # refusal by the checks before training: the loop discards refused rewards instead.
+    repairs_refusals = False
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ import numpy as np
 import pybullet as p
 import pybullet_data
 
-from agentic_rl_cartpole.observe import observe_cartpole
+from agentic_rl_cartpole.observe import from_measurement, observe_cartpole, to_measurement
 from sims import SimTask
 from sims.spec import (
     ActionSpec,
@@ -40,6 +40,7 @@ HOLD_SECONDS = 1.0
 FALL_ANGLE = 0.8  # rad: the pole has fallen
 RAIL = 2.0  # m: the cart left the rail
 SLIDER, HINGE = 0, 1  # joint indices in cartpole.urdf
+JOINTS = ("slider_to_cart", "cart_to_pole")  # their names (a robot's JointState uses them)
 
 
 def _field(name: str, unit: str, role: str, text: str, shape: tuple[int, ...] = ()) -> StateField:
@@ -51,6 +52,20 @@ class CartPole(SimTask):
 
     ACTION_MODES = ("force",)
     observe = staticmethod(observe_cartpole)
+    # how a robot feeds observe (its measured joints), and back: the task deploys
+    from_measurement = staticmethod(from_measurement)
+    to_measurement = staticmethod(to_measurement)
+
+    @classmethod
+    def command_model(cls, action_mode: str | None = None) -> dict[str, Any]:
+        """On a robot: an effort on the slider (ROS profile ``joint_group``)."""
+        return {
+            "robot": "joint_group",
+            "kind": "effort",
+            "joints": list(JOINTS),
+            "commanded": [JOINTS[SLIDER]],
+            "scale": [MAX_FORCE],
+        }
 
     @classmethod
     def build_spec(cls, action_mode: str | None = None) -> TaskSpec:

@@ -1,8 +1,8 @@
-"""The openai selector: a multimodal model chooses the policy, the library checks the answer.
+"""The openai backend: a multimodal model chooses the policy, the library checks the answer.
 
 The model gets the instruction, the scene image (as an image part) and one task card per
 library policy, and answers in JSON. Whatever it says is validated against the library before
-it becomes a :class:`~ros_bridge.scene_types.Selection`: a name that is not a library policy, a
+it becomes a ``Selection`` (the shared type, ``ros_bridge.scene_types``): a name that is not a library policy, a
 malformed answer or a low confidence all become an "unsure" verdict, never a guess.
 
 The conversation is :class:`agentic_rl.llm.ChatClient`'s (the same one the reward designer
@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from agentic_rl.export.scenes import Ranked, Selection, Thresholds, as_rgb
 from agentic_rl.library import Library
 from agentic_rl.llm.chat import BudgetExceeded, ChatClient, ChatError
 from agentic_rl.scenes.base import Selector, SelectorError
-from ros_bridge.scene_types import Ranked, Selection, Thresholds
 
 SYSTEM_PROMPT = """\
 You choose which trained robot policy to run. You get an operator's instruction, a camera image
@@ -244,8 +244,6 @@ def _png_data_url(image: np.ndarray) -> str:
     import base64
 
     from PIL import Image
-
-    from ros_bridge.scene_images import as_rgb
 
     im = Image.fromarray(as_rgb(image))
     im.thumbnail((MAX_IMAGE_SIDE, MAX_IMAGE_SIDE))

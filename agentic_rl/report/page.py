@@ -215,8 +215,10 @@ def _honest_section(summary: dict[str, Any]) -> str:
         mark = "-" if verdict is None else ("yes" if verdict else "no")
         ctl_rows.append(
             f"<tr><td>{c['iteration']}</td><td>{html.escape(c['refined'])}</td>"
-            f"<td>{_pct(t.get('refined'))}</td><td>{html.escape(c['control'])}</td>"
-            f"<td>{_pct(t.get('control'))}</td><td>{mark}</td></tr>"
+            f"<td>{_pct(t.get('refined'))} / {_pct(t.get('refined_randomized'))}</td>"
+            f"<td>{html.escape(c['control'])}</td>"
+            f"<td>{_pct(t.get('control'))} / {_pct(t.get('control_randomized'))}</td>"
+            f"<td>{mark}</td></tr>"
         )
     kept = summary.get("kept_parent_level") or {}
     chain = " &larr; ".join(
@@ -237,11 +239,11 @@ def _honest_section(summary: dict[str, Any]) -> str:
         + (
             "<h3>What the new reward bought</h3><p class='muted'>Each warm-started iteration "
             "trains a control: the parent's policy under its unchanged reward for the same "
-            "steps. Test-seed success of the iteration's best refined reward vs the control."
-            "</p><table><tr><th>iteration</th><th>refined</th><th>test success</th>"
-            "<th>control</th><th>test success</th><th>reward beats control</th></tr>"
-            + "".join(ctl_rows)
-            + "</table>"
+            "steps. Test-seed success (nominal / randomized physics) of the iteration's best "
+            "refined reward vs the control; the reward beats the control when it is better "
+            "under one physics and worse under neither.</p><table><tr><th>iteration</th>"
+            "<th>refined</th><th>test success</th><th>control</th><th>test success</th>"
+            "<th>reward beats control</th></tr>" + "".join(ctl_rows) + "</table>"
             if ctl_rows
             else ""
         )

@@ -1,10 +1,11 @@
-"""Adds the selector node and a policy library to a generated ROS 2 package.
+"""Adds the scene node and a policy library to a generated ROS 2 package.
 
 Called by :func:`ros_bridge.package.generate_package` when it is given a library folder (the
-one ``agentic-rl library`` manages: ``entries/<name>/bundle/`` and a trained ``selector/``).
-The package then carries every policy under ``share/<pkg>/library/<name>/``, the selector
-under ``share/<pkg>/library/selector/``, the ``selector_node`` executable, its parameters in
-``config/selector.yaml`` and ``launch/selector.launch.xml``.
+one ``agentic-rl library`` manages: ``entries/<name>/bundle/`` and a trained ``selector/``, the
+scene-classifier bundle). The package then carries every policy under
+``share/<pkg>/library/<name>/``, the scene-classifier bundle under
+``share/<pkg>/library/selector/``, the ``selector_node`` executable (module ``scene_node``),
+its parameters in ``config/selector.yaml`` and ``launch/selector.launch.xml``.
 """
 
 from __future__ import annotations
@@ -17,20 +18,24 @@ from typing import Any
 
 import yaml
 
+from .scene_bundle import load_scene_bundle
+from .scene_types import SelectorFileError
 from .switcher import load_switcher
 
-#: Modules the selector node needs next to the vendored runtime core.
+#: Modules the scene node needs next to the vendored runtime core.
 SELECTOR_VENDORED = (
     "scene_types.py",
     "scene_images.py",
     "scene_net.py",
     "scene_text.py",
     "scene_choice.py",
-    "scene_files.py",
+    "scene_bundle.py",
     "switcher.py",
-    "selector_node.py",
+    "scene_node.py",
 )
+#: The executable's name in the package (``ros2 run <pkg> selector_node``) and its module.
 SELECTOR_EXECUTABLE = "selector_node"
+SELECTOR_MODULE = "scene_node"
 SELECTOR_DEPENDS = ("sensor_msgs", "std_msgs")
 
 
@@ -45,7 +50,7 @@ def add_selector(
     """Put the library's policies, its selector and the selector node into package ``root``.
 
     Policies the robot runtime cannot run on this profile (a task whose observation needs a
-    source ``ros_bridge.observation`` does not have, another robot) are left out.
+    measurement the profile does not give, another robot) are left out.
 
     Returns:
         One line per policy left out, with the reason.
@@ -67,9 +72,12 @@ def add_selector(
         raise ValueError(
             f"the library {lib} has no trained selector; run `agentic-rl library train-selector`"
         )
-    meta = json.loads((sel_dir / "selector.json").read_text())
+    try:
+        meta = load_scene_bundle(sel_dir).meta
+    except SelectorFileError as exc:
+        raise ValueError(str(exc)) from None
     tasks = {json.loads((d / "bundle" / "bundle.json").read_text())["task"]["id"] for d in entries}
-    missing = sorted(tasks - set(meta.get("classes", [])))
+    missing = sorted(tasks - set(meta.classes))
     if missing:
         raise ValueError(
             f"the library's selector was trained without {missing}; run `agentic-rl library "
@@ -103,10 +111,12 @@ def add_selector(
         for f in sorted((d / "bundle").iterdir()):
             if f.is_file():  # reports and plots (subfolders) stay behind, as for models/
                 shutil.copy2(f, dest / f.name)
+            elif f.name == "tasklib":  # the task's own vendored functions, as for models/
+                shutil.copytree(f, dest / f.name, ignore=shutil.ignore_patterns("__pycache__"))
         if _sha(d / "bundle" / "weights.npz") == default_hash:
             active = d.name
     (out / "selector").mkdir()
-    for f in ("selector.json", meta["classifier"]["weights"]):
+    for f in ("selector.json", meta.classifier.onnx, meta.classifier.weights):
         shutil.copy2(sel_dir / f, out / "selector" / f)
     load_switcher(out, profile, active=active, goal=goal)  # validates every pairing
     params = {
@@ -144,10 +154,10 @@ def _patch_setup(path: Path, name: str, entries: list[str]) -> None:
     if script not in text or data_end not in text:
         raise ValueError(f"{path} does not have the layout the selector expects; regenerate it")
     text = text.replace(
-        script, f'{script}, "{SELECTOR_EXECUTABLE} = {name}.{SELECTOR_EXECUTABLE}:main"'
+        script, f'{script}, "{SELECTOR_EXECUTABLE} = {name}.{SELECTOR_MODULE}:main"'
     )
     rows = "".join(
-        f'        ("share/" + package_name + "/library/{d}", glob("library/{d}/*")),\n'
+        f'        *tree("library/{d}", "share/" + package_name + "/library/{d}"),\n'
         for d in [*entries, "selector"]
     )
     text = text.replace(data_end, rows + data_end)
@@ -192,7 +202,8 @@ _README = """
 ## Policy library and scene selector
 
 This package also carries the policies {names} (`share/{name}/library/`) and the offline
-scene selector. `ros2 launch {name} selector.launch.xml` runs `selector_node`: the policy
+scene selector (`library/selector/`: the scene classifier as `model.onnx`, run by onnxruntime,
+with `classifier.npz` as the numpy fallback). `ros2 launch {name} selector.launch.xml` runs `selector_node`: the policy
 node above, starting with `{active}`, plus a `sensor_msgs/Image` subscription
 (`selector.image_topic`) and a `std_msgs/String` instruction topic (`selector.instruction_topic`).
 Each instruction is matched, with the latest image, against the policies' tasks; the chosen

@@ -1,4 +1,5 @@
-"""The selector node: the policy node running a library of policies, switched by scene.
+"""The scene node (executable ``selector_node``): the policy node running a library of
+policies, switched by scene.
 
 It is the policy node of :mod:`.node` (same inputs, outputs, services, safety and
 diagnostics) whose runtime is a :class:`~.switcher.PolicySwitcher` over every policy in the
@@ -6,7 +7,8 @@ package's ``share/<pkg>/library``, plus two subscriptions:
 
 * ``selector.image_topic`` (``sensor_msgs/Image``, rgb8/bgr8/rgba8/bgra8/mono8): the scene;
 * ``selector.instruction_topic`` (``std_msgs/String``): the operator's sentence. Each one runs
-  the offline scene selector (numpy) on it and the freshest image.
+  the offline scene selector (the scene-classifier bundle, onnxruntime or numpy) on it and
+  the freshest image.
 
 The chosen policy becomes active only while the vehicle is READY or FALLBACK, never while a
 policy flies (ACTIVE); it must still be enabled through ``~/enable``. ``~/active_policy``
@@ -18,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .node import PolicyNode, _share_dir
+from .node import PolicyNode, _share_dir, spin
 from .switcher import PolicySwitcher, load_switcher
 
 #: Selector parameters: name -> (default, description).
@@ -105,23 +107,7 @@ class SelectorNode:
 
 def main(args: list[str] | None = None) -> None:
     """Console-script entry point: ``ros2 run <package> selector_node``."""
-    try:
-        import rclpy
-    except ImportError:
-        raise SystemExit(
-            "rclpy is not available: source your ROS 2 installation (e.g. "
-            "/opt/ros/humble/setup.bash) before running the node"
-        ) from None
-    rclpy.init(args=args)
-    sel = SelectorNode()
-    try:
-        rclpy.spin(sel.policy.node)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        sel.policy.node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
+    spin(lambda: SelectorNode().policy.node, args)
 
 
 __all__ = ["SELECTOR_PARAMETERS", "SelectorNode", "main"]

@@ -1,5 +1,9 @@
 """``summary.json``: the machine-readable outcome of a run, and what "improvement" means.
 
+Built from the typed manifest alone (:mod:`agentic_rl.records`), never from the loop's state:
+the loop calls :func:`build_summary` when it saves, and :mod:`agentic_rl.report.page` renders
+``report.html`` from what it wrote.
+
 Two sets of figures, never mixed:
 
 * **selection**: success on the selection seeds the loop ranked candidates on (optimistic:
@@ -19,9 +23,15 @@ import json
 from typing import Any
 
 from agentic_rl.config import RefineConfig
-from agentic_rl.loop.lineage import find
-from agentic_rl.loop.testing import control_pairs, initial_best
-from agentic_rl.records import CandidateRecord, CandidateState, Manifest, TestResult
+from agentic_rl.records import (
+    CandidateRecord,
+    CandidateState,
+    Manifest,
+    TestResult,
+    control_pairs,
+    find,
+    initial_best,
+)
 
 #: A candidate "keeps" its parent's level when its success is at most this far below it.
 KEEP_MARGIN = 0.10
@@ -124,10 +134,13 @@ def build_summary(manifest: Manifest, config: RefineConfig) -> dict[str, Any]:
                 "selection": {"control": control.success_rate, "refined": refined.success_rate},
                 "test": None
                 if tc is None or tr is None
-                else {"control": tc.success_rate, "refined": tr.success_rate},
-                "reward_beats_control": None
-                if tc is None or tr is None
-                else tr.success_rate > tc.success_rate,
+                else {
+                    "control": tc.success_rate,
+                    "refined": tr.success_rate,
+                    "control_randomized": tc.randomized_success_rate,
+                    "refined_randomized": tr.randomized_success_rate,
+                },
+                "reward_beats_control": None if tc is None or tr is None else _beats(tr, tc),
             }
         )
     counts: dict[str, int] = {}
@@ -174,6 +187,16 @@ def build_summary(manifest: Manifest, config: RefineConfig) -> dict[str, Any]:
         "best_bundle": "best" if final else None,
         "config": json.loads(config.model_dump_json()),
     }
+
+
+def _beats(refined: TestResult, control: TestResult) -> bool:
+    """Whether the refined reward's policy beat the control on the test seeds: better under
+    nominal or randomized physics and worse under neither (nominal only when the randomized
+    episodes were not run)."""
+    pairs = [(refined.success_rate, control.success_rate)]
+    if refined.randomized_success_rate is not None and control.randomized_success_rate is not None:
+        pairs.append((refined.randomized_success_rate, control.randomized_success_rate))
+    return all(r >= c for r, c in pairs) and any(r > c for r, c in pairs)
 
 
 __all__ = ["build_summary", "improvement", "normalized_score"]
