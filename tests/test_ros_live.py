@@ -37,6 +37,7 @@ import pytest
 from agentic_rl.export.simbag import record_sim
 from ros_bridge.bags import build, command_of, read_bag
 from ros_bridge.bundle import load_bundle
+from ros_bridge.measurement import Measurement
 from ros_bridge.package import generate_package
 from ros_bridge.profiles import load_profile
 from ros_bridge.robots import make_adapter
@@ -65,12 +66,12 @@ ROS_WHEELS = [
 STEPS = 60
 GOAL = [0.0, 0.0, 1.0]
 #: A vehicle hovering off the goal, so an active policy commands something.
-HOVER = {
-    "pos": [0.4, -0.3, 1.3],
-    "quat": [0.0, 0.0, 0.0, 1.0],
-    "vel": [0.0] * 3,
-    "ang_vel": [0.0] * 3,
-}
+HOVER = Measurement(
+    position=np.array([0.4, -0.3, 1.3]),
+    orientation=np.array([0.0, 0.0, 0.0, 1.0]),
+    velocity=np.zeros(3),
+    body_rates=np.zeros(3),
+)
 
 pytestmark = pytest.mark.slow
 
@@ -196,8 +197,7 @@ def _scenario(tmp_path: Path, steps: list[dict[str, Any]]) -> list[str]:
 def _inputs(bundle: Path, profile: str, t: float, overrides: dict[str, Any]) -> list[list[Any]]:
     """The profile's input messages (role, fields) for the vehicle hovering at ``HOVER``."""
     adapter = make_adapter(load_profile(profile).with_overrides(overrides), load_bundle(bundle))
-    state = {k: np.asarray(v, np.float64) for k, v in HOVER.items()}
-    return [[role, fields] for role, fields in adapter.encode_inputs(state, t)]
+    return [[role, fields] for role, fields in adapter.encode_inputs(HOVER, t)]
 
 
 def _state(step: dict[str, Any]) -> str:
@@ -353,7 +353,8 @@ def test_px4_gating_heartbeat_and_fallback_on_real_rclpy(hover_bundle, tmp_path)
     fb = next(i for i in range(lost, len(got)) if _state(got[i]) == "FALLBACK")
     dt = got[1]["t"] - got[0]["t"]
     assert got[fb]["t"] - got[lost - 1]["t"] <= 0.2 + 2 * dt + 1e-6
-    hold_ned = [HOVER["pos"][1], HOVER["pos"][0], -HOVER["pos"][2]]
+    x, y, z = HOVER.position
+    hold_ned = [y, x, -z]
     land = [i for i, g in enumerate(got) if _by_role(g, "command")]
     assert len(land) == 1, land
     (cmd,) = _by_role(got[land[0]], "command")
