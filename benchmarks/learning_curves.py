@@ -6,7 +6,9 @@ issue #16's speed work), one job after the other, and compares the training succ
 (last 100 episodes) at evenly spaced steps, the held-out success of the final policy and the
 CPU seconds each took. Issue #16's criterion: within 5 points at the same steps on DroneHover,
 DroneGates and ArmReach. Writes both curves into ``benchmarks/RESULTS.md`` between
-``<!-- curves:begin -->`` and ``<!-- curves:end -->``.
+``<!-- curves:begin -->`` and ``<!-- curves:end -->``, one subsection per pair (and per task's
+seed mean) with the command that ran it: a run replaces the subsections of the pairs it ran
+and keeps the others, so pairs against different baselines can stand side by side.
 
     python benchmarks/learning_curves.py --tasks DroneHover DroneGates=300000 ArmReach=60000
         [--steps 500000] [--seeds 0] [--baseline 5046d00] [--out runs/bench/curves] [--reuse]
@@ -30,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _bench import write_section
+from _bench import merge_blocks, read_section, write_section
 
 ROOT = Path(__file__).resolve().parent.parent
 #: This benchmark's section of RESULTS.md.
@@ -82,24 +84,33 @@ def curve(csv_path: Path, points: list[int]) -> list[float | None]:
     return out
 
 
-def section(results: list[dict[str, Any]], baseline: str, n_points: int) -> str:
-    """The markdown section with both curves per task and seed."""
-    lines = [
-        "## Learning stays equal (issue #16)",
-        "",
+INTRO = [
+    "## Learning stays equal (issue #16)",
+    "",
+    "`python benchmarks/learning_curves.py` trains a baseline commit and this tree one after "
+    "the other; each heading below is one pair (or the mean of a task's pairs), followed by "
+    "the command that ran it, its date and its baseline. Rows: training success rate (last "
+    "100 episodes) at the same steps, then the held-out success of the final policy (100 "
+    f"episodes) and the CPU seconds of each run. Criterion: within {TOLERANCE * 100:.0f} points "
+    "at every step. The two runs of a pair part ways at the first update (float32 numpy and "
+    "torch round differently, or the tree changed the physics), so each gap also holds "
+    "seed-to-seed noise, largest where a curve rises steeply.",
+    "",
+]
+
+
+def section(results: list[dict[str, Any]], baseline: str, n_points: int) -> dict[str, str]:
+    """Markdown subsections of this run, keyed by their heading's name (``TASK seed N vs
+    BASELINE`` or ``TASK, mean of seeds ... vs BASELINE``): both curves per task and seed,
+    then seed means."""
+    command = (
         "`python benchmarks/learning_curves.py --tasks "
         + " ".join(dict.fromkeys(f"{r['task']}={r['steps']}" for r in results))
         + " --seeds "
         + " ".join(dict.fromkeys(str(r["seed"]) for r in results))
-        + "` (the pairs run are the headings below) "
-        f"({datetime.now(UTC).strftime('%Y-%m-%d')}): training success rate (last 100 "
-        f"episodes) at the same steps, baseline commit `{baseline}` vs this tree, then the "
-        "held-out success of the final policy (100 episodes) and the CPU seconds of each run. "
-        f"Criterion: within {TOLERANCE * 100:.0f} points at every step. The two runs of a "
-        "pair part ways at the first update (float32 numpy and torch round differently), so "
-        "each gap also holds seed-to-seed noise, largest where a curve rises steeply.",
-        "",
-    ]
+        + f" --baseline {baseline}` ({datetime.now(UTC).strftime('%Y-%m-%d')})"
+    )
+    parts: dict[str, str] = {}
     for r in results:
         base, new, steps = r["base"], r["new"], r["steps"]
         points = [round(steps * (i + 1) / n_points) for i in range(n_points)]
@@ -108,22 +119,39 @@ def section(results: list[dict[str, Any]], baseline: str, n_points: int) -> str:
         gaps = [abs(a - b) for a, b in zip(b_curve, n_curve, strict=True) if None not in (a, b)]
         worst = max(gaps) if gaps else float("nan")
         verdict = "equal" if worst <= TOLERANCE else "**differs**"
-        lines += [
-            f"### {r['task']} seed {r['seed']}: worst gap {worst:.0%} ({verdict})",
-            "",
-            "| steps | " + " | ".join(f"{p:,}" for p in points) + " | held-out | CPU (s) |",
-            "| --- |" + " ---: |" * (len(points) + 2),
-            _row(f"baseline {baseline}", b_curve, base),
-            _row("this tree", n_curve, new),
-            "",
-        ]
-    lines += _mean_curves(results, n_points)
-    return "\n".join(lines)
+        name = f"{r['task']} seed {r['seed']} vs {baseline}"
+        parts[name] = "\n".join(
+            [
+                f"### {name}: worst gap {worst:.0%} ({verdict})",
+                "",
+                command,
+                "",
+                "| steps | " + " | ".join(f"{p:,}" for p in points) + " | held-out | CPU (s) |",
+                "| --- |" + " ---: |" * (len(points) + 2),
+                _row(f"baseline {baseline}", b_curve, base),
+                _row("this tree", n_curve, new),
+                "",
+            ]
+        )
+    for name, lines in _mean_curves(results, n_points, baseline).items():
+        parts[name] = "\n".join([lines[0], "", command, *lines[1:]])
+    return parts
 
 
-def _mean_curves(results: list[dict[str, Any]], n_points: int) -> list[str]:
-    """Per task run with several seeds: the seed-mean curves and their worst gap."""
-    lines: list[str] = []
+def merge(old: str | None, parts: dict[str, str]) -> str:
+    """The whole curves section body: the intro, then the subsections of ``old`` (the body in
+    RESULTS.md) that this run did not redo, in their order, then ``parts``."""
+    blocks = old[old.index("### ") :] if old and "### " in old else None
+    titled = {f"### {name}:": text.rstrip("\n") for name, text in parts.items()}
+    return "\n".join([*INTRO, merge_blocks(blocks, titled)])
+
+
+def _mean_curves(
+    results: list[dict[str, Any]], n_points: int, baseline: str
+) -> dict[str, list[str]]:
+    """Per task run with several seeds: the seed-mean curves and their worst gap, keyed by
+    the heading's name; each entry's first line is the heading."""
+    out: dict[str, list[str]] = {}
     for task in dict.fromkeys(r["task"] for r in results):
         runs = [r for r in results if r["task"] == task]
         if len(runs) < 2:
@@ -144,9 +172,9 @@ def _mean_curves(results: list[dict[str, Any]], n_points: int) -> list[str]:
         worst = max(gaps) if gaps else float("nan")
         verdict = "equal" if worst <= TOLERANCE else "**differs**"
         held = {k: sum(r[k]["success_rate"] for r in runs) / len(runs) for k in ("base", "new")}
-        lines += [
-            f"### {task}, mean of seeds {', '.join(str(r['seed']) for r in runs)}: "
-            f"worst gap {worst:.0%} ({verdict}); held-out {held['base']:.1%} -> "
+        name = f"{task}, mean of seeds {', '.join(str(r['seed']) for r in runs)} vs {baseline}"
+        out[name] = [
+            f"### {name}: worst gap {worst:.0%} ({verdict}); held-out {held['base']:.1%} -> "
             f"{held['new']:.1%}",
             "",
             "| steps | " + " | ".join(f"{p:,}" for p in points) + " |",
@@ -159,7 +187,7 @@ def _mean_curves(results: list[dict[str, Any]], n_points: int) -> list[str]:
             ),
             "",
         ]
-    return lines
+    return out
 
 
 def _row(name: str, values: list[float | None], result: dict[str, Any]) -> str:
@@ -223,10 +251,10 @@ def main(argv: list[str] | None = None) -> None:
             subprocess.run(
                 ["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False
             )
-    text = section(results, args.baseline, args.points)
-    print(text)
+    parts = section(results, args.baseline, args.points)
+    print("\n".join(parts.values()))
     if not args.no_write:
-        write_section(SECTION, text)
+        write_section(SECTION, merge(read_section(SECTION), parts))
 
 
 if __name__ == "__main__":
