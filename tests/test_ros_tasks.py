@@ -244,3 +244,16 @@ def test_the_generated_readme_says_how_to_measure_the_course(tmp_path_factory, t
     # the task's own documentation names the layout keys; its events count from enable on
     assert "observe_gates`: DroneGates. Layout: ``gates``" in text and "track_gates" in text
     assert "count from `~/enable` on" in text
+
+
+def test_an_installed_task_module_that_differs_from_the_vendored_one_is_refused(
+    tmp_path_factory, tmp_path
+):
+    """The robot must run the code the policy was trained with, not another installed version."""
+    import shutil
+
+    bundle = shutil.copytree(task_bundle(tmp_path_factory, "DroneHover"), tmp_path / "b")
+    vendored = bundle / "tasklib" / "sims" / "drone" / "observe.py"
+    vendored.write_text(vendored.read_text() + "\n# changed after export\n")
+    with pytest.raises(ObservationError, match="differs from the copy the bundle vendored"):
+        Runtime(load_bundle(bundle), load_profile("px4"), goal=[0, 0, 1])

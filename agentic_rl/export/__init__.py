@@ -6,7 +6,8 @@
 See :mod:`agentic_rl.export.bundle` for the folder's contents and
 :mod:`agentic_rl.export.scenes` for the scene-classifier bundle. Export is one of the three
 doors from ``agentic_rl`` to ``ros_bridge`` (with the CLI and robustness): the bundle reader
-(:func:`load_bundle`, :class:`BundleError`) is re-exported here for the training side.
+(:func:`load_bundle`, :class:`BundleError`) and the bundle's :class:`EvaluationMeta` (what the
+loop records after its test-seed verdict) are re-exported here for the training side.
 
 Names are imported on first use, so importing ``agentic_rl.export.scenes`` (the scene
 selector's path) does not load torch.
@@ -31,6 +32,7 @@ _NAMES = {
     "export_onnx": "agentic_rl.export.onnx_export",
     "BundleError": "ros_bridge.bundle",
     "load_bundle": "ros_bridge.bundle",
+    "EvaluationMeta": "ros_bridge.meta",
 }
 
 __all__ = sorted(_NAMES)

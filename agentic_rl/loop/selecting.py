@@ -120,8 +120,7 @@ def record_test(loop: RefineLoop) -> None:
     The nominal episodes are the first ``test_episodes`` test seeds of the run; the
     randomized ones the first ``test_randomized_episodes`` of the same seeds.
     """
-    from agentic_rl.export import record_evaluation
-    from ros_bridge.meta import EvaluationMeta
+    from agentic_rl.export import EvaluationMeta, record_evaluation
 
     best = loop.manifest.best
     bundle = loop.store.best_dir
