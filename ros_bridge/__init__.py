@@ -1,8 +1,9 @@
 """ROS 2 bridge: run a PolicyBundle on a robot, generate its ROS 2 package, check it on bags.
 
 The runtime core (``meta`` (BundleMeta), ``bundle``, ``frames``, ``kinematics``, ``messages``,
-``profiles``, ``robots/`` (one adapter module per robot stack), ``plausibility``, ``taskobs``
-(the task's own observe function), ``observation``, ``safety``, ``runtime``, ``params``,
+``profiles``, ``measurement`` (the typed robot measurement adapters decode into), ``robots/``
+(one adapter module per robot stack), ``plausibility``, ``taskobs`` (the task's own vendored
+observe, from_measurement and tracker), ``observation``, ``safety``, ``runtime``, ``params``,
 ``node``) needs numpy and PyYAML only (onnxruntime when installed, rclpy in the node) and is
 vendored into every generated package. ``package`` and ``readme`` (package generator),
 ``bags/`` (rosbag2 io, replay, compare; ``rosbags``) and ``interfaces/`` (upstream px4_msgs,

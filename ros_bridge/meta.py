@@ -6,7 +6,9 @@ onnxruntime only, no pydantic), and built by ``agentic_rl.export``, which writes
 names the first missing or malformed entry. One place defines the format and its version.
 
 Version 1 is the layout since the first release; ``evaluation`` (held-out success at export)
-and ``task.layout`` / ``task.observe`` are optional additions that older bundles lack.
+and ``task.layout`` / ``task.observe`` / ``task.from_measurement`` / ``task.track`` are
+optional additions that older bundles lack (without ``from_measurement`` a bundle does not
+deploy: the runtime asks to re-export it).
 """
 
 from __future__ import annotations

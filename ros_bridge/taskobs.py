@@ -43,11 +43,12 @@ def load_observe(spec: str, tasklib: Path | None = None) -> Callable[..., Any]:
         spec: ``module:function``.
         tasklib: the bundle's ``tasklib`` folder (the module as export vendored it), used
             when the module does not import as installed: on a development machine the
-            task's own package is used, on a robot (no task package, or one whose simulator
-            is missing) the vendored copy.
+            task's own package is used (it must be the very file vendored), on a robot (no
+            task package, or one whose simulator is missing) the vendored copy.
 
     Raises:
-        TaskObservationError: naming the module or function that is missing.
+        TaskObservationError: naming the module or function that is missing, or an
+            installed module that differs from the vendored one.
     """
     module_name, _, fn_name = spec.partition(":")
     if not module_name or not fn_name:
@@ -70,10 +71,30 @@ def load_observe(spec: str, tasklib: Path | None = None) -> Callable[..., Any]:
             raise TaskObservationError(
                 f"the bundle's vendored {module_name!r} does not import ({exc2})"
             ) from None
+    _same_as_vendored(module, module_name, tasklib)
     fn = getattr(module, fn_name, None)
     if not callable(fn):
         raise TaskObservationError(f"{module_name} has no function {fn_name!r}")
     return fn
+
+
+def _same_as_vendored(module: Any, name: str, tasklib: Path | None) -> None:
+    """An installed task module must be the one the bundle vendored (the code training ran):
+    another version on the robot would compute another observation without a word.
+
+    Raises:
+        TaskObservationError: when the two files differ.
+    """
+    vendored = tasklib.joinpath(*name.split(".")).with_suffix(".py") if tasklib else None
+    here = Path(getattr(module, "__file__", "") or "")
+    if vendored is None or not vendored.is_file() or not here.is_file() or here == vendored:
+        return
+    if here.read_bytes() != vendored.read_bytes():
+        raise TaskObservationError(
+            f"the installed {name} ({here}) differs from the copy the bundle vendored (the "
+            "code the policy was trained with): re-export the bundle with this version, or "
+            "remove the installed package so the vendored copy runs"
+        )
 
 
 def read_layout(text_or_path: str) -> dict[str, Any]:

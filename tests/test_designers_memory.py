@@ -205,3 +205,33 @@ def test_a_reward_refused_by_the_checks_before_training_is_a_rejection(tmp_path)
     assert entry.verdict == "rejected" and entry.outcome.status == "refused"
     assert "refused by the checks before training: (b) Ending early pays" in entry.outcome.stopped
     assert entry.genome_key in mem.failed_genomes()
+
+
+def test_a_child_that_only_moves_the_survival_offset_is_not_a_new_design(tmp_path):
+    from agentic_rl.designers import make_designer
+    from agentic_rl.designers.memory import genome_key
+
+    # the survival offset is measured, not designed: its weight does not make a genome new
+    assert genome_key({"weights": {"distance": 1.0, "alive": 0.85}}) == genome_key(
+        {"weights": {"distance": 1.0, "alive": 0.9}}
+    )
+    assert genome_key({"weights": {"distance": 1.0, "alive": 0.85}}) != genome_key(
+        {"weights": {"distance": 1.0}}
+    )
+    # a solved parent with nothing to fix: no proposal may be the parent's reward again with
+    # only the survival offset re-measured (0.58 on the smoke states; it would be a second
+    # control, not a refinement)
+    parent = {"distance": 1.0, "on_target": 1.0, "alive": 0.6}
+    packet = _packet(tmp_path, "i0/c0", {"success": 20}, [])
+    history = [
+        IterationRecord(
+            iteration=0,
+            candidates=[_cand(0, 0, score=1.0, weights=parent, packet=packet)],
+            best_index=0,
+        )
+    ]
+    proposals = make_designer("offline").propose(HOVER, history, 3)
+    designed = [
+        {k: w for k, w in p.meta["genome"]["weights"].items() if k != "alive"} for p in proposals
+    ]
+    assert {"distance": 1.0, "on_target": 1.0} not in designed

@@ -12,6 +12,8 @@ import pybullet as p
 import pytest
 
 import sims
+from ros_bridge.measurement import Measurement
+from ros_bridge.taskobs import TaskFunctions
 from sims.drone.hover import DroneHover
 from sims.drone.observe import rotation
 from sims.errors import TaskError
@@ -28,24 +30,35 @@ def test_rotation_matches_pybullet_bit_for_bit():
 
 
 @pytest.mark.parametrize("task", TASKS)
-def test_observe_from_json_layout_reproduces_the_simulators_state(task):
-    """What a robot would run (the vendored function, the layout through JSON, the measured
-    robot state) gives exactly the state the simulator hands to rewards and the policy."""
+def test_the_robots_path_reproduces_the_simulators_state(task):
+    """What a robot runs (the vendored observe, the task's from_measurement of the typed
+    measurement, its event tracker from the first state on, the layout through JSON) gives
+    exactly the state the simulator hands to rewards and the policy, step after step."""
     _, function, path = sims.observation_source(task)
     spec_ = importlib.util.spec_from_file_location("vendored_observe", path)
     vendored = importlib.util.module_from_spec(spec_)
     spec_.loader.exec_module(vendored)
-    observe = getattr(vendored, function)
     env = sims.make(task)
+    cls = type(env.unwrapped)
+    robot = TaskFunctions(getattr(vendored, function), cls.from_measurement, cls.track)
     rng = np.random.default_rng(0)
-    env.reset(seed=1)
+    _, info = env.reset(seed=1)
+    events = None
     for _ in range(15):
-        _, _, term, trunc, info = env.step(rng.uniform(-1, 1, env.action_space.shape))
-        layout = json.loads(json.dumps(env.layout))
-        fields = observe(env.robot_state(), layout)
+        layout = json.loads(json.dumps(env.unwrapped.layout))
+        rs = env.unwrapped.robot_state()
+        m = Measurement.from_values(cls.to_measurement(rs))
+        m.last_action, m.step = np.asarray(rs.get("last_action", ())), rs.get("step", 0)
+        if "ee_pos" in rs:  # arms: the robot side computes the tool point by kinematics
+            m.tool_position, m.tool_orientation = rs["ee_pos"], rs["ee_quat"]
+            m.tool_velocity = rs["ee_vel"]
+        fields, state, seen = robot.fields(m, layout, events)
         assert set(fields) == set(env.task_spec.field_names)
         for name, value in info["state"].items():
             np.testing.assert_array_equal(np.ravel(fields[name]), np.ravel(value), err_msg=name)
+        if cls.track is not None:  # as the runtime does after acting on this observation
+            events = seen if events is None else cls.track(seen, state, layout)
+        _, _, term, trunc, info = env.step(rng.uniform(-1, 1, env.action_space.shape))
         if term or trunc:
             break
     env.close()

@@ -135,6 +135,55 @@ def test_event_trackers_on_the_robot_see_what_the_simulator_saw(tmp_path_factory
     assert len(events) > 10  # gates passed one by one / crossed, then resting step by step
 
 
+def pilot_policy(spec, rows):
+    """A network that acts (nearly) linearly on chosen observation components: one tanh unit
+    per ``(action index, field, component, gain)`` row, small enough to stay linear."""
+    from agentic_rl.ppo.networks import Policy
+
+    offset = {f.name: f.offset for f in _field_offsets(spec)}
+    eps, n = 1e-3, spec.action.shape[0]
+    w0, w1 = np.zeros((spec.obs_size, len(rows))), np.zeros((len(rows), n))
+    for k, (a, field, comp, gain) in enumerate(rows):
+        w0[offset[field] + comp, k], w1[k, a] = eps, gain / eps
+    return Policy([(w0, np.zeros(len(rows))), (w1, np.zeros(n))], "tanh",
+                  np.zeros(spec.obs_size), np.ones(spec.obs_size), 10.0, -np.ones(n), np.ones(n))  # fmt: skip
+
+
+def _field_offsets(spec):
+    from types import SimpleNamespace
+
+    out, offset = [], 0
+    for f in spec.state_fields:
+        out.append(SimpleNamespace(name=f.name, offset=offset))
+        offset += f.size
+    return out
+
+
+def test_a_policy_flying_the_gates_replays_with_parity(tmp_path_factory, tmp_path):
+    """A network that steers by the next gate's offset and normal flies all three gates in
+    the recorded episode; on replay the robot's tracker counts them from the bag's messages,
+    so it steers towards the same gate at every tick: every command agrees."""
+    import sims
+    from sims.drone.gates import DroneGates as G
+
+    def build_bundle(path: Path) -> None:
+        spec = sims.get_spec("DroneGates")
+        rows = [(i, "gate_rel", i, 1.5 / m) for i, m in enumerate((G.MAX_SPEED,) * 2 + (G.MAX_VZ,))]
+        rows += [(i, "gate_normal", i, 0.6 / G.MAX_SPEED) for i in (0, 1)]
+        export_bundle(pilot_policy(spec, rows), "DroneGates", path, golden_episodes=1)
+
+    bundle = _cached(tmp_path_factory, "gates_pilot", build_bundle)
+    # the pilot turns sharply to the next gate: let the slew limit pass it (parity alone)
+    sets = {"safety.slew_from_zero": 0.0, "safety.slew_rate": 1e3}
+    rec = record_sim(bundle, tmp_path / "sim", profile="generic_drone", seed=7, overrides=sets)
+    assert rec.successes == [True]  # all three gates, in order
+    res = replay(load_bundle(bundle), load_profile("generic_drone").with_overrides(sets),
+                 tmp_path / "sim", tmp_path / "rep")  # fmt: skip
+    sim, rep = commands(tmp_path / "sim"), commands(tmp_path / "rep")
+    assert res.faults == [] and set(sim) <= set(rep) and len(sim) > 300
+    assert max(float(np.abs(sim[k] - rep[k]).max()) for k in sim) < 1e-5
+
+
 def test_the_layout_comes_from_a_file_or_text_and_changes_what_the_policy_sees(
     tmp_path_factory, tmp_path
 ):
@@ -244,3 +293,16 @@ def test_the_generated_readme_says_how_to_measure_the_course(tmp_path_factory, t
     # the task's own documentation names the layout keys; its events count from enable on
     assert "observe_gates`: DroneGates. Layout: ``gates``" in text and "track_gates" in text
     assert "count from `~/enable` on" in text
+
+
+def test_an_installed_task_module_that_differs_from_the_vendored_one_is_refused(
+    tmp_path_factory, tmp_path
+):
+    """The robot must run the code the policy was trained with, not another installed version."""
+    import shutil
+
+    bundle = shutil.copytree(task_bundle(tmp_path_factory, "DroneHover"), tmp_path / "b")
+    vendored = bundle / "tasklib" / "sims" / "drone" / "observe.py"
+    vendored.write_text(vendored.read_text() + "\n# changed after export\n")
+    with pytest.raises(ObservationError, match="differs from the copy the bundle vendored"):
+        Runtime(load_bundle(bundle), load_profile("px4"), goal=[0, 0, 1])

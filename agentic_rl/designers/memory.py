@@ -142,10 +142,20 @@ class _File(BaseModel):
 
 
 def genome_key(genome: dict[str, Any] | None) -> str | None:
-    """Canonical text of an offline genome's weights and gating (None for no genome)."""
+    """Canonical text of an offline genome's weights and gating (None for no genome).
+
+    The survival offset's weight is left out (its presence counts): it is measured on the
+    parent's episodes, not designed, so a child that differs from a tried genome only in that
+    offset is the same design (a second control, not a refinement).
+    """
+    from agentic_rl.designers.offline.ingredients import ALIVE
+
     if not isinstance(genome, dict) or not isinstance(genome.get("weights"), dict):
         return None
-    weights = {str(k): round(float(w), 6) for k, w in genome["weights"].items()}
+    weights = {
+        str(k): "measured" if k == ALIVE else round(float(w), 6)
+        for k, w in genome["weights"].items()
+    }
     return json.dumps([sorted(weights.items()), sorted(genome.get("gated", []))])
 
 
