@@ -163,8 +163,15 @@ SAFETY = {
 * **Tilt kill.** Beyond `safety.tilt_kill_deg` setpoints stop at once: the firmware cuts the
   motors after its 2 s timeout (use `emergency` for an immediate stop).
 * **Odometry.** `params.backend` names the Crazyswarm2 server: `cpp` (world-frame velocity, no
-  angular velocity: computed from successive attitudes) or `python` (body-frame velocity, gyro
-  in deg/s, the firmware's legacy pitch sign in the attitude); the node converts either.
+  angular velocity) or `python` (body-frame velocity, gyro in deg/s, the firmware's legacy
+  pitch sign in the attitude); the node converts either.
+* **Body rates** where the source has none (the `cpp` server's `odom`, either server's `pose`),
+  by `params.rates`: `attitude` *estimates* them from two successive attitudes -- the mean
+  over the interval, so half an interval late (50 ms at the servers' default 10 Hz: log the
+  state topic at the control rate) and noisy by the compressed quaternion; `gyro` reads the
+  real gyro from a custom log topic (`topics.gyro`, default `/cf231/gyro`): in your
+  `crazyflies.yaml`, `firmware_logging: custom_topics: gyro: {frequency: 100, vars:
+  [gyro.x, gyro.y, gyro.z]}`. With `gyro` the topic is required like the state.
 * `cmd_hover` sends `yaw_rate` in rad/s (the servers convert to the firmware's deg/s).
 """,
     "generic_drone": """## Safety on a generic drone driver: failsafe chain and taking over
