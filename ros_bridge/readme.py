@@ -143,9 +143,13 @@ SAFETY = {
 * **Taking over.** Switch the RC to another mode or disarm: the policy lets go at once
   (ACTIVE -> READY); zero-velocity setpoints keep streaming. `~/enable false` brakes to a hover.
 * **FALLBACK** (stale or implausible input, non-finite value, geofence breach, stale
-  `/mavros/state`): zero-velocity setpoints for `safety.fallback_s`, then the stream ends
-  (STOPPED) and the autopilot's offboard-loss failsafe acts (PX4: COM_OF_LOSS_T,
-  COM_OBL_RC_ACT; ArduPilot: GUID_TIMEOUT): set it to Land or Position hold.
+  `/mavros/state`): a position hold where the vehicle is (`setpoint_position/local`, its
+  position and heading when FALLBACK began), then after `params.land_after_s` one call of
+  `/mavros/cmd/land` (MAV_CMD_NAV_LAND where it is: PX4 switches to AUTO.LAND, ArduPilot to
+  LAND). After `safety.fallback_s` the stream ends (STOPPED); if the land call did not take,
+  the autopilot's offboard-loss failsafe acts (PX4: COM_OF_LOSS_T, COM_OBL_RC_ACT; ArduPilot:
+  GUID_TIMEOUT): set it to Land or Position hold. Take over from a FALLBACK by switching mode
+  on the RC, as always.
 * **Tilt kill.** Beyond `safety.tilt_kill_deg` the stream ends at once (STOPPED).
 """,
     "crazyflie": """## Safety on the Crazyflie: failsafe chain and taking over

@@ -148,6 +148,41 @@ def test_mavros_streams_from_ready_and_flies_only_armed_in_offboard(up_bundle):
     assert rt.state is State.READY
 
 
+def test_mavros_fallback_holds_position_then_calls_land(up_bundle):
+    prof = load_profile("mavros").with_overrides({"params.land_after_s": 1.0})
+    rt = Runtime(load_bundle(up_bundle), prof, goal=[0, 0, 1])
+    t = 10.0
+    here = drone_state(pos=(0.4, -0.2, 1.3), yaw=0.3)
+    state = build("mavros_msgs/msg/State", {"connected": True, "armed": True, "mode": "OFFBOARD"})
+    for k in (1, 0):
+        feed(rt, here, t - k * DT, skip=("state",))
+    rt.on_message("state", state, t)
+    rt.tick(t)
+    assert rt.enable(t)[0]
+    assert [o.role for o in rt.tick(t)] == ["cmd_vel"]
+    seen = []
+    for k in range(1, 500):  # the odometry stops; /mavros/state keeps coming (1 Hz is enough)
+        now = t + k * DT
+        rt.on_message("state", state, now)
+        seen.append((now, rt.tick(now)))
+    holds = [(now, out) for now, out in seen if out and out[0].role == "position_setpoint"]
+    assert holds, "no position hold"
+    assert holds[0][0] - t == pytest.approx(0.2, abs=2 * DT)  # staleness_s after the last sample
+    for _, out in holds:  # ENU position and heading where the vehicle was: never velocity
+        pose = out[0].data["pose"]
+        assert pose["position"] == pytest.approx({"x": 0.4, "y": -0.2, "z": 1.3})
+        q = [pose["orientation"][a] for a in "xyzw"]
+        assert frames.yaw(np.array(q)) == pytest.approx(0.3)
+        assert not any(o.role == "cmd_vel" for o in out)
+    lands = [(now, o) for now, out in seen for o in out if o.role == "land"]
+    assert len(lands) == 1 and lands[0][1].kind == "service", lands
+    assert lands[0][1].type == "mavros_msgs/srv/CommandTOL"
+    assert lands[0][0] - holds[0][0] == pytest.approx(1.0, abs=DT)
+    assert all(math.isnan(lands[0][1].data[k]) for k in ("latitude", "longitude", "altitude"))
+    build("mavros_msgs/srv/CommandTOL_Request", lands[0][1].data)  # fits the vendored type
+    assert rt.state is State.STOPPED and seen[-1][1] == []  # after safety.fallback_s
+
+
 def test_crazyflie_disable_lands_at_once(hover_bundle):
     rt = Runtime(load_bundle(hover_bundle), load_profile("crazyflie"), goal=[0, 0, 1])
     t = active(rt)

@@ -199,6 +199,11 @@ def test_offline_selector_chooses_refuses_and_is_fast(drone_library, trained):
     img = np.asarray(Image.open(drone_library.entry_dir("DroneGates") / entry.scenes[0]))
     sel = selector.select(img, "fly through the gates")
     assert sel.choice == "DroneGates" and not sel.unsure, sel.reasons
+    # the robot's numpy fallback decides the same from the same bundle
+    fallback = make_selector("offline", drone_library, backend="numpy")
+    assert fallback.select(img, "fly through the gates").task_scores == pytest.approx(
+        sel.task_scores, abs=1e-4
+    )
     # best of five: on a shared machine one call may wait for a core (benchmarks/selector.py
     # reports the median wall and CPU time)
     assert min(selector.select(img, "fly through the gates").elapsed_ms for _ in range(5)) < 50.0
