@@ -273,6 +273,8 @@ def test_openai_selector_validates_answers_against_the_library(drone_library):
         )
         got = sel.select(img, "race")
         assert got.unsure and got.choice is None and "not in the library" in got.reasons[-1]
+        with pytest.raises(SelectorError, match="has no option colour; it takes model"):
+            make_selector("openai", drone_library, base_url=server.url, colour="red")
         # a task id stands for the one policy of that task
         server.push(Reply.chat([json.dumps({"choice": "agentic_rl/DroneOrbit-v0"})]))
         assert sel.select(None, "orbit").choice == "DroneOrbit"
