@@ -86,6 +86,7 @@ def bench_task(
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate one task; returns one row of the results table."""
+    load_start = os.getloadavg()[0]
     result, cfg, wall, cpu = train_timed(
         task_id,
         steps,
@@ -102,6 +103,7 @@ def bench_task(
         "seed": seed,
         "steps": result.steps,
         "wall_s": wall,
+        "load": (load_start, os.getloadavg()[0]),
         "steps_per_s": result.steps_per_second,
         "cpu_s": cpu,
         "cpu_steps_per_s": result.steps / cpu,
@@ -127,9 +129,9 @@ def time_to_success(csv_path: Path, level: float) -> float | None:
 
 
 HEADER = [
-    "| task | seed | steps | wall (s) | CPU (s) | CPU to target (s) | env only: steps/s (CPU) "
+    "| task | seed | steps | wall (s) | load | CPU (s) | CPU to target (s) | env only: steps/s (CPU) "
     "| training: steps/s (CPU) | success | target | met | endings | metrics | date |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | --- | --- "
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | :---: | --- | --- "
     "| --- |",
 ]
 
@@ -143,12 +145,15 @@ def table_row(r: dict[str, Any], date: str) -> str:
     to_target = "-" if r["cpu_s_to_target"] is None else f"{r['cpu_s_to_target']:.0f}"
     env = r.get("env_steps_per_cpu_s")  # absent in rows of runs made before it was measured
     env_only = "-" if env is None else f"{env:.0f}"
+    # 1-minute load average at the start and end of training: what else shared the 2 cores
+    load = "-" if r.get("load") is None else "{:.1f}-{:.1f}".format(*r["load"])
     steps = f"{r['steps']:,}"
     budget = DEFAULT_BUDGETS.get(r["task"])
     if budget is not None and not budget <= r["steps"] < budget + 65_536:
         steps += f" (budget {budget:,})"  # a shortened (or extended) run, say so
     return (
-        f"| {r['task'].split('/')[-1]} | {r['seed']} | {steps} | {r['wall_s']:.0f} | {r['cpu_s']:.0f} | "
+        f"| {r['task'].split('/')[-1]} | {r['seed']} | {steps} | {r['wall_s']:.0f} | {load} "
+        f"| {r['cpu_s']:.0f} | "
         f"{to_target} | {env_only} | {r['cpu_steps_per_s']:.0f} | "
         f"{r['success_rate']:.0%} | {target} | {met} "
         f"| {endings} | {metrics} | {date} |"
@@ -165,7 +170,9 @@ def markdown(rows: list[str], meta: dict[str, Any]) -> str:
         f"{meta['episodes']} evaluation episodes per task (held-out seeds, "
         "nominal physics, deterministic policy), default budgets unless *steps* says otherwise. "
         "Wall times are noisy when other jobs share the machine; CPU seconds (this process) "
-        "are what the run takes on a core of its own. *CPU to target*: CPU seconds until the "
+        "are what the run takes on a core of its own, though they run high too when the cores "
+        "are shared. *load*: the 1-minute load average at the start and end of training (2 "
+        "cores: above 2, other jobs were running). *CPU to target*: CPU seconds until the "
         "training success rate (last 100 episodes, stochastic policy) first reached the target.",
         "",
         *HEADER,
@@ -185,7 +192,9 @@ def merge_rows(section: str | None, new: dict[str, str]) -> list[str]:
                 continue
             if len(cells) == 12:  # old layout: add seed 0 and an unmeasured env-only cell
                 cells = [cells[0], "0", *cells[1:5], "-", *cells[5:]]
-                line = "| " + " | ".join(cells) + " |"
+            if len(cells) == 14:  # before the load column: load not recorded
+                cells = [*cells[:4], "-", *cells[4:]]
+            line = "| " + " | ".join(cells) + " |"
             rows[row_key(cells[0], cells[1])] = line
     rows.update(new)
     order = [t.split("/")[-1] for t in DEFAULT_BUDGETS]

@@ -194,7 +194,11 @@ class PolicyNode:
             text = f"{before.value} -> {self.rt.state.value}" + (
                 f": {self.rt.fault}" if self.rt.fault else ""
             )
-            (log.error if self.rt.state.value in ("FALLBACK", "STOPPED") else log.info)(text)
+            # two call sites: rclpy refuses one call site logging at two severities
+            if self.rt.state.value in ("FALLBACK", "STOPPED"):
+                log.error(text)
+            else:
+                log.info(text)
 
     def _send(self, out: Output) -> None:
         if out.kind == "topic":
@@ -245,7 +249,7 @@ def main(args: list[str] | None = None) -> None:
 
 
 def spin(make_node: Any, args: list[str] | None = None) -> None:
-    """Run one node until Ctrl-C: ``rclpy.init``, ``make_node()`` (returns the rclpy node),
+    """Run one node until Ctrl-C or SIGTERM: ``rclpy.init``, ``make_node()`` (returns the rclpy node),
     spin, then destroy it and shut down. The policy node's and the scene node's ``main``.
 
     Raises:
@@ -258,12 +262,14 @@ def spin(make_node: Any, args: list[str] | None = None) -> None:
             "rclpy is not available: source your ROS 2 installation (e.g. "
             "/opt/ros/humble/setup.bash) before running the node"
         ) from None
+    from rclpy.executors import ExternalShutdownException
+
     rclpy.init(args=args)
     node = make_node()
     try:
         rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass  # Ctrl-C, or SIGTERM from ros2 launch / systemd
     finally:
         node.destroy_node()
         if rclpy.ok():

@@ -40,6 +40,10 @@ UPSTREAM_RIHS01 = {
     "crazyflie_interfaces/msg/Hover": "25174c75e2d9b9cce22d06151519f4797623067832701966ff555b861546db7b",
     "crazyflie_interfaces/msg/FullState": "bd2e17994c6bec891c6ea8232010a47ecd291bc282ef452814229fd9297ba56f",
     "mavros_msgs/msg/State": "11ba7686163d22281871f1cb42557e8957407469b0be813bdb1a8922c66e3131",
+    # service requests (as the runtime writes them to bags), from the rosidl generators' own
+    # type description of the vendored files (tests/ros_interfaces.py builds)
+    "mavros_msgs/srv/CommandTOL_Request": "1951417193611bfb7fb13a244647476c2180ec1f8c80a78aa59b675612e3822e",
+    "crazyflie_interfaces/srv/Land_Request": "fb3a031f3ed00f8b0dc357ebc39166c1de4070c427e062e660648f1d5bbc1a4d",
 }
 DT = 0.01  # PX4 publishes odometry at ~100 Hz
 
