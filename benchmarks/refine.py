@@ -154,7 +154,7 @@ def bench(task: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         from agentic_rl.seeds import training
 
         row = _train_row(
-            "naive (i0/c0), trained past the rung",
+            "naive (trained past the rung)",
             task_id,
             str(Path(naive.run_dir) / "reward.py"),
             i0_best.steps,
@@ -302,9 +302,14 @@ def write_results(results: list[dict[str, Any]], command: str, load: str) -> Non
             )
         imp = res["improvement_over_iteration_0"]
         ctl = "; ".join(
-            f"i{c['iteration']}: refined {_pct((c['test'] or {}).get('refined'))} vs control "
-            f"{_pct((c['test'] or {}).get('control'))}"
+            f"i{c['iteration']}: refined {_pct(t.get('refined'))} / "
+            f"{_pct(t.get('refined_randomized'))} vs control {_pct(t.get('control'))} / "
+            f"{_pct(t.get('control_randomized'))} (nominal / randomized), "
+            + {True: "beats it", False: "does not beat it", None: "-"}[
+                c.get("reward_beats_control")
+            ]
             for c in lp["controls"]
+            for t in [c["test"] or {}]
         )
         kept = lp["kept_parent_level"]
         lines += [

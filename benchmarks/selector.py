@@ -12,7 +12,9 @@ In one run:
   the classifier's render size);
 * renders ``--deploy`` further scenes per task at full camera size (320x240 style, random
   aspect) and measures, through the public ``select()`` path: image-only accuracy, accuracy
-  with a paraphrased instruction, and the latency of one selection (resize + CNN + text);
+  with a paraphrased instruction, and the latency of one selection (resize + CNN + text),
+  with the exported ONNX graph on onnxruntime (what ``select`` and the robot run) and with its
+  numpy fallback (what a robot without onnxruntime runs), and how often the two agree;
 * reports wall time and this process's CPU time per selection (on a shared machine the wall
   time includes waiting for a core; numpy's BLAS threads count in the CPU time);
 * measures the baseline in the same run: decoding the same scene from a PNG file (what
@@ -104,10 +106,11 @@ def main() -> None:
         t0 = time.perf_counter()
         summary = train_offline_selector(lib, settings, log=log)
         train_wall = time.perf_counter() - t0
-        selector = make_selector("offline", lib)
+        selector = make_selector("offline", lib)  # the exported graph on onnxruntime
+        fallback = make_selector("offline", lib, backend="numpy")  # the robot's numpy twin
         by_task = {e.task_id: e.name for e in lib.entries()}
-        image_ok = both_ok = unsure = 0
-        select_ms, decode_ms, select_cpu_ms = [], [], []
+        image_ok = both_ok = unsure = agree = 0
+        select_ms, decode_ms, select_cpu_ms, numpy_ms, numpy_cpu_ms = [], [], [], [], []
         total = 0
         png = Path(tmp) / "scene.png"
         from PIL import Image
@@ -126,6 +129,11 @@ def main() -> None:
                     sel = selector.select(decoded)
                     select_ms.append((time.perf_counter() - t) * 1e3)
                     select_cpu_ms.append((time.process_time() - c) * 1e3)
+                    c, t = time.process_time(), time.perf_counter()
+                    same = fallback.select(decoded)
+                    numpy_ms.append((time.perf_counter() - t) * 1e3)
+                    numpy_cpu_ms.append((time.process_time() - c) * 1e3)
+                    agree += same.ranking[0].name == sel.ranking[0].name
                     image_ok += sel.ranking[0].name == by_task[task_id]
                     sel2 = selector.select(decoded, SAYINGS[task])
                     both_ok += sel2.choice == by_task[task_id]
@@ -152,6 +160,9 @@ def main() -> None:
         "select_ms_median": sel_med,
         "select_ms_p95": float(np.percentile(select_ms, 95)),
         "select_cpu_ms_median": statistics.median(select_cpu_ms),
+        "select_numpy_ms_median": statistics.median(numpy_ms),
+        "select_numpy_cpu_ms_median": statistics.median(numpy_cpu_ms),
+        "numpy_agrees_top1": agree / total,
         "png_decode_ms_median": dec_med,
         "select_over_decode": sel_med / dec_med if dec_med > 0 else None,
         "render_s": summary.render_s,
@@ -183,6 +194,11 @@ def main() -> None:
         f"p95 {result['select_ms_p95']:.1f} ms "
         f"(target {TARGET_MS:.0f} ms); PNG decode {dec_med:.1f} ms; "
         f"ratio {result['select_over_decode']:.2f}x decode"
+    )
+    print(
+        f"numpy fallback: selection {result['select_numpy_ms_median']:.1f} ms median (CPU "
+        f"{result['select_numpy_cpu_ms_median']:.1f} ms); same top-1 as onnxruntime on "
+        f"{result['numpy_agrees_top1']:.0%} of the scenes"
     )
     print(
         f"train-selector {train_wall:.0f} s (render {summary.render_s:.0f} s, "

@@ -183,11 +183,16 @@ def quat_to_euler(q_xyzw: Sequence[float]) -> tuple[float, float, float]:
 
 
 def body_rates(q0: Sequence[float], q1: Sequence[float], dt: float) -> np.ndarray:
-    """Body-frame angular velocity (rad/s) that turns attitude ``q0`` into ``q1`` in ``dt``."""
+    """Body-frame angular velocity (rad/s) that turns attitude ``q0`` into ``q1`` in ``dt``:
+    the constant rate that does it (the rotation vector of ``q0^-1 q1`` over ``dt``, exact at
+    any angle, not the small-angle ``2 dq_xyz / dt``)."""
     dq = quat_multiply(quat_conjugate(q0), q1)
     if dq[3] < 0:
         dq = -dq
-    return 2.0 * dq[:3] / dt
+    s = float(np.linalg.norm(dq[:3]))
+    if s < 1e-12:
+        return 2.0 * dq[:3] / dt
+    return (2.0 * math.atan2(s, float(dq[3])) / s) * dq[:3] / dt
 
 
 def bullet_sign(q_xyzw: Sequence[float]) -> np.ndarray:

@@ -84,6 +84,7 @@ class ObservationBuilder:
         ]
 
     def _runs(self, sample: Any, layout: dict[str, Any]) -> bool:
+        """Whether the task's functions run on ``sample`` (a partial measurement)."""
         try:
             check_observe(self.functions, self._with_memory(sample), layout, self._names,
                           self._size)  # fmt: skip
@@ -112,7 +113,8 @@ class ObservationBuilder:
         return replace(m, last_action=self.last_action, step=self.step)
 
     def build(self) -> np.ndarray:
-        """The observation vector (float64); changes nothing (see :meth:`advance`).
+        """The observation vector (float64); the events stay as they are until
+        :meth:`advance` (a readiness check may build without acting).
 
         Raises:
             NotReady: when a measurement or the goal has no data yet.

@@ -143,9 +143,13 @@ SAFETY = {
 * **Taking over.** Switch the RC to another mode or disarm: the policy lets go at once
   (ACTIVE -> READY); zero-velocity setpoints keep streaming. `~/enable false` brakes to a hover.
 * **FALLBACK** (stale or implausible input, non-finite value, geofence breach, stale
-  `/mavros/state`): zero-velocity setpoints for `safety.fallback_s`, then the stream ends
-  (STOPPED) and the autopilot's offboard-loss failsafe acts (PX4: COM_OF_LOSS_T,
-  COM_OBL_RC_ACT; ArduPilot: GUID_TIMEOUT): set it to Land or Position hold.
+  `/mavros/state`): a position hold where the vehicle is (`setpoint_position/local`, its
+  position and heading when FALLBACK began), then after `params.land_after_s` one call of
+  `/mavros/cmd/land` (MAV_CMD_NAV_LAND where it is: PX4 switches to AUTO.LAND, ArduPilot to
+  LAND). After `safety.fallback_s` the stream ends (STOPPED); if the land call did not take,
+  the autopilot's offboard-loss failsafe acts (PX4: COM_OF_LOSS_T, COM_OBL_RC_ACT; ArduPilot:
+  GUID_TIMEOUT): set it to Land or Position hold. Take over from a FALLBACK by switching mode
+  on the RC, as always.
 * **Tilt kill.** Beyond `safety.tilt_kill_deg` the stream ends at once (STOPPED).
 """,
     "crazyflie": """## Safety on the Crazyflie: failsafe chain and taking over
@@ -159,8 +163,15 @@ SAFETY = {
 * **Tilt kill.** Beyond `safety.tilt_kill_deg` setpoints stop at once: the firmware cuts the
   motors after its 2 s timeout (use `emergency` for an immediate stop).
 * **Odometry.** `params.backend` names the Crazyswarm2 server: `cpp` (world-frame velocity, no
-  angular velocity: computed from successive attitudes) or `python` (body-frame velocity, gyro
-  in deg/s, the firmware's legacy pitch sign in the attitude); the node converts either.
+  angular velocity) or `python` (body-frame velocity, gyro in deg/s, the firmware's legacy
+  pitch sign in the attitude); the node converts either.
+* **Body rates** where the source has none (the `cpp` server's `odom`, either server's `pose`),
+  by `params.rates`: `attitude` *estimates* them from two successive attitudes -- the mean
+  over the interval, so half an interval late (50 ms at the servers' default 10 Hz: log the
+  state topic at the control rate) and noisy by the compressed quaternion; `gyro` reads the
+  real gyro from a custom log topic (`topics.gyro`, default `/cf231/gyro`): in your
+  `crazyflies.yaml`, `firmware_logging: custom_topics: gyro: {frequency: 100, vars:
+  [gyro.x, gyro.y, gyro.z]}`. With `gyro` the topic is required like the state.
 * `cmd_hover` sends `yaw_rate` in rad/s (the servers convert to the firmware's deg/s).
 """,
     "generic_drone": """## Safety on a generic drone driver: failsafe chain and taking over

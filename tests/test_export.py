@@ -173,3 +173,25 @@ def test_cli_export_refuses_a_failing_policy_unless_forced(hover_run, tmp_path):
     r = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "b"), "--force"])
     assert r.exit_code == 0, r.output
     assert "held-out success" in r.output and "forced" in r.output
+
+
+def test_record_evaluation_writes_a_later_verdict_into_the_bundle(hover_bundle, tmp_path):
+    import shutil
+
+    from agentic_rl.export import EvaluationMeta, ExportError, record_evaluation
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(hover_bundle, bundle)
+    before = json.loads((bundle / "bundle.json").read_text())
+    verdict = EvaluationMeta(
+        episodes=3, seeds=(7, 8, 9), success_nominal=2 / 3, success_randomized=0.5, min_success=0.0
+    )
+    record_evaluation(bundle, verdict)
+    after = json.loads((bundle / "bundle.json").read_text())
+    assert load_bundle(bundle).meta.evaluation == verdict
+    assert {k: v for k, v in after.items() if k != "evaluation"} == {
+        k: v for k, v in before.items() if k != "evaluation"
+    }
+    (bundle / "bundle.json").write_text("{}")
+    with pytest.raises(ExportError, match="cannot record the evaluation"):
+        record_evaluation(bundle, verdict)

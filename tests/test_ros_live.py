@@ -9,7 +9,7 @@ network namespace (``unshare -n``) with discovery limited to localhost, so the t
 see nor disturb any other ROS 2 graph on the machine.
 
 * generic_drone: a record-sim bag's inputs -> the node's commands equal the simulator's.
-* px4: the arming/Offboard gate, the heartbeat from READY, leaving Offboard or disarming ends
+* px4 (and mavros): the arming/Offboard gate, the heartbeat from READY, leaving Offboard or disarming ends
   ACTIVE, FALLBACK = position hold where the vehicle is, then NAV_LAND, then the stream stops.
 * crazyflie: Hover.yaw_rate in rad/s (the core's value), and disable and FALLBACK both call
   notify_setpoints_stop + land well inside the firmware's 2 s setpoint timeout.
@@ -237,10 +237,14 @@ PX4_OVERRIDES = {"params.land_after_s": 0.5, "safety.fallback_s": 1.0}
 
 
 def _phases(
-    bundle: Path, profile: str, overrides: dict[str, Any], phases: list[tuple]
+    bundle: Path,
+    profile: str,
+    overrides: dict[str, Any],
+    phases: list[tuple],
+    status_role: str = "vehicle_status",
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Scenario steps from (ticks, status patch or None, call on the first tick, send state);
-    returns the steps and each step's phase name."""
+    """Scenario steps from (name, ticks, status patch, call on the first tick, send the
+    state); returns the steps and each step's phase name."""
     steps, names = [], []
     dt = 1.0 / load_bundle(bundle).control_hz
     for name, ticks, status, call, send_state in phases:
@@ -248,7 +252,7 @@ def _phases(
             t = 1000.0 + len(steps) * dt
             inputs = []
             for role, fields in _inputs(bundle, profile, t, overrides):
-                if role == "vehicle_status":
+                if role == status_role:
                     inputs.append([role, {**fields, **status}])
                 elif send_state:
                     inputs.append([role, fields])
@@ -425,3 +429,51 @@ def test_crazyflie_lands_on_disable_and_fallback_on_real_rclpy(hover_bundle, tmp
     assert any(w not in (None, 0.0) for w in want), "the policy never turned: no yaw-rate check"
     fb = next(i for i, g in enumerate(got) if _state(g) == "FALLBACK")
     assert landings == [first["disabled"], fb], (landings, log)
+
+
+# -------------------------------------------------------------------------------------- MAVROS
+MAVROS_OVERRIDES = {"params.land_after_s": 0.5, "safety.fallback_s": 1.0}
+
+
+def test_mavros_gating_and_fallback_hold_then_land_on_real_rclpy(hover_bundle, tmp_path):
+    pos = {"mode": "POSCTL"}
+    off = {"mode": "OFFBOARD"}
+    phases = [
+        ("ready", 8, pos, None, True),
+        ("enable in Position mode", 4, pos, "enable", True),
+        ("active", 8, off, "enable", True),
+        ("odometry lost", 60, off, None, False),
+    ]
+    steps, names = _phases(hover_bundle, "mavros", MAVROS_OVERRIDES, phases, status_role="state")
+    result = _live(
+        hover_bundle,
+        "mavros",
+        tmp_path,
+        _scenario(tmp_path, steps),
+        interfaces=["mavros_msgs"],
+        overrides=MAVROS_OVERRIDES,
+    )
+    got, log = result["steps"], result["node_log"]
+    first = {n: names.index(n) for n in dict.fromkeys(names)}
+    refused = got[first["enable in Position mode"]]["response"]
+    assert refused[0] is False and "POSCTL" in refused[1], refused
+    assert got[first["active"]]["response"] == [True, "policy active"], log
+    for name, g in zip(names, got, strict=True):
+        if name != "active" and name != "odometry lost":
+            assert _state(g) != "ACTIVE"
+        if _state(g) == "READY":  # zero-velocity setpoints stream before the enable
+            (tw,) = _by_role(g, "cmd_vel")
+            assert tw["twist"]["linear"] == {"x": 0.0, "y": 0.0, "z": 0.0}
+    fb = next(i for i, g in enumerate(got) if _state(g) == "FALLBACK")
+    stopped = next(i for i in range(fb, len(got)) if _state(got[i]) == "STOPPED")
+    x, y, z = HOVER.position
+    for g in got[fb:stopped]:  # a position hold where the vehicle is, no velocity setpoints
+        (sp,) = _by_role(g, "position_setpoint")
+        assert sp["pose"]["position"] == pytest.approx({"x": x, "y": y, "z": z})
+        assert not _by_role(g, "cmd_vel")
+    lands = [i for i, g in enumerate(got) if g["services"]]
+    assert len(lands) == 1, (lands, log)
+    (call,) = got[lands[0]]["services"]
+    assert call["role"] == "land" and math.isnan(call["request"]["latitude"])
+    assert 0.5 - 1e-6 <= got[lands[0]]["t"] - got[fb]["t"] <= 0.5 + 0.03
+    assert not any(g["outputs"] for g in got[stopped:])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from typer.testing import CliRunner
 from agentic_rl.cli import app
 from ros_bridge import frames, load_bundle, load_profile
 from ros_bridge.bags import BagError, command_of, compare, read_bag, replay, typestore
+from ros_bridge.bundle import BundleError
 from ros_bridge.msgdefs import INTERFACES, definitions, upstream
 from tests.test_ros_fixtures import hover_bundle, hover_run
 
@@ -40,6 +42,10 @@ UPSTREAM_RIHS01 = {
     "crazyflie_interfaces/msg/Hover": "25174c75e2d9b9cce22d06151519f4797623067832701966ff555b861546db7b",
     "crazyflie_interfaces/msg/FullState": "bd2e17994c6bec891c6ea8232010a47ecd291bc282ef452814229fd9297ba56f",
     "mavros_msgs/msg/State": "11ba7686163d22281871f1cb42557e8957407469b0be813bdb1a8922c66e3131",
+    # service requests (as the runtime writes them to bags), from the rosidl generators' own
+    # type description of the vendored files (tests/ros_interfaces.py builds)
+    "mavros_msgs/srv/CommandTOL_Request": "1951417193611bfb7fb13a244647476c2180ec1f8c80a78aa59b675612e3822e",
+    "crazyflie_interfaces/srv/Land_Request": "fb3a031f3ed00f8b0dc357ebc39166c1de4070c427e062e660648f1d5bbc1a4d",
 }
 DT = 0.01  # PX4 publishes odometry at ~100 Hz
 
@@ -222,6 +228,14 @@ def test_a_humble_sqlite_bag_of_local_position_replays_and_compares(hover_bundle
     assert report["episodes"] == 1
 
 
+def test_a_corrupt_bundle_is_a_clear_error(hover_bundle, tmp_path):
+    broken = tmp_path / "bundle"
+    shutil.copytree(hover_bundle, broken)
+    (broken / "weights.npz").write_bytes(b"not a zip file")
+    with pytest.raises(BundleError, match=r"weights.npz or golden.npz is unreadable.*re-export"):
+        load_bundle(broken)
+
+
 def test_replay_without_a_goal_source_is_a_clear_error(hover_bundle, px4_mcap, tmp_path):
     prof = load_profile("px4").with_overrides(PX4_V116)
     with pytest.raises(BagError, match="observes a goal, and neither --goal"):
@@ -236,6 +250,17 @@ def test_replay_without_a_goal_source_is_a_clear_error(hover_bundle, px4_mcap, t
         ["ros", "compare", "--real", "{tmp}/none", "--sim", "{bag}"],
         ["ros", "record-sim", "--out", "{tmp}/r", "--profile", "nope"],
         ["ros", "package", "--out", "{tmp}/p", "--profile", "px4", "--set", "params.x=1"],
+        ["ros", "package", "--out", "{bag}/metadata.yaml", "--profile", "px4"],
+        ["ros", "record-sim", "--out", "{tmp}/r0", "--episodes", "0"],
+        [
+            *("ros", "replay", "--bag", "{bag}", "--out", "{tmp}/o3", "--profile", "px4"),
+            *("--set", "topics.vehicle_status=/fmu/out/vehicle_status_v1"),
+            *("--layout", '{{"goal": 5}}'),
+        ],
+        [
+            *("ros", "replay", "--bag", "{bag}", "--out", "{tmp}/o4", "--profile", "crazyflie"),
+            *("--set", "params.rates=x"),
+        ],
     ],
 )
 def test_ros_commands_fail_with_one_line_and_no_traceback(hover_bundle, px4_mcap, tmp_path, args):

@@ -119,8 +119,8 @@ def test_stale_input_falls_back_then_stops_and_reset_rearms(hover_bundle):
     t += 0.25  # no odometry for 0.25 s > staleness_s 0.2
     out = rt.tick(t)
     assert rt.state is State.FALLBACK and "stale inputs: ['odometry']" in rt.fault
-    twist = out[0].data["twist"]
-    assert twist["linear"] == {"x": 0.0, "y": 0.0, "z": 0.0}  # hold: zero velocity
+    pose = out[0].data["pose"]  # hold where the vehicle is (MAVROS: a position setpoint)
+    assert out[0].role == "position_setpoint" and pose["position"] == {"x": 0.0, "y": 0.0, "z": 1.0}
     assert rt.diagnostics(t)["status"][0]["level"] == 2
     t += rt.config.fallback_s
     assert rt.tick(t) == [] and rt.state is State.STOPPED

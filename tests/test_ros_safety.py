@@ -9,6 +9,7 @@ import pytest
 
 from ros_bridge import Runtime, State, frames, load_bundle, load_profile
 from ros_bridge.bags import build
+from ros_bridge.robots import AdapterError
 from tests.test_ros_fixtures import const_bundle, hover_bundle, hover_run
 from tests.test_ros_runtime import DT, active, drone_state, feed
 
@@ -148,6 +149,41 @@ def test_mavros_streams_from_ready_and_flies_only_armed_in_offboard(up_bundle):
     assert rt.state is State.READY
 
 
+def test_mavros_fallback_holds_position_then_calls_land(up_bundle):
+    prof = load_profile("mavros").with_overrides({"params.land_after_s": 1.0})
+    rt = Runtime(load_bundle(up_bundle), prof, goal=[0, 0, 1])
+    t = 10.0
+    here = drone_state(pos=(0.4, -0.2, 1.3), yaw=0.3)
+    state = build("mavros_msgs/msg/State", {"connected": True, "armed": True, "mode": "OFFBOARD"})
+    for k in (1, 0):
+        feed(rt, here, t - k * DT, skip=("state",))
+    rt.on_message("state", state, t)
+    rt.tick(t)
+    assert rt.enable(t)[0]
+    assert [o.role for o in rt.tick(t)] == ["cmd_vel"]
+    seen = []
+    for k in range(1, 500):  # the odometry stops; /mavros/state keeps coming (1 Hz is enough)
+        now = t + k * DT
+        rt.on_message("state", state, now)
+        seen.append((now, rt.tick(now)))
+    holds = [(now, out) for now, out in seen if out and out[0].role == "position_setpoint"]
+    assert holds, "no position hold"
+    assert holds[0][0] - t == pytest.approx(0.2, abs=2 * DT)  # staleness_s after the last sample
+    for _, out in holds:  # ENU position and heading where the vehicle was: never velocity
+        pose = out[0].data["pose"]
+        assert pose["position"] == pytest.approx({"x": 0.4, "y": -0.2, "z": 1.3})
+        q = [pose["orientation"][a] for a in "xyzw"]
+        assert frames.yaw(np.array(q)) == pytest.approx(0.3)
+        assert not any(o.role == "cmd_vel" for o in out)
+    lands = [(now, o) for now, out in seen for o in out if o.role == "land"]
+    assert len(lands) == 1 and lands[0][1].kind == "service", lands
+    assert lands[0][1].type == "mavros_msgs/srv/CommandTOL"
+    assert lands[0][0] - holds[0][0] == pytest.approx(1.0, abs=DT)
+    assert all(math.isnan(lands[0][1].data[k]) for k in ("latitude", "longitude", "altitude"))
+    build("mavros_msgs/srv/CommandTOL_Request", lands[0][1].data)  # fits the vendored type
+    assert rt.state is State.STOPPED and seen[-1][1] == []  # after safety.fallback_s
+
+
 def test_crazyflie_disable_lands_at_once(hover_bundle):
     rt = Runtime(load_bundle(hover_bundle), load_profile("crazyflie"), goal=[0, 0, 1])
     t = active(rt)
@@ -163,9 +199,11 @@ def test_crazyflie_disable_lands_at_once(hover_bundle):
     assert rt.tick(t + 2 * DT) == []  # no more low-level setpoints after the hand-back
 
 
-@pytest.mark.parametrize("backend", ["cpp", "python"])
+@pytest.mark.parametrize("backend", ["cpp", "python", "cpp+gyro"])
 def test_crazyflie_odometry_backends_decode_to_the_true_state(hover_bundle, backend):
-    prof = load_profile("crazyflie").with_overrides({"params.backend": backend})
+    backend, _, gyro = backend.partition("+")
+    over = {"params.backend": backend, **({"params.rates": gyro} if gyro else {})}
+    prof = load_profile("crazyflie").with_overrides(over)
     rt = Runtime(load_bundle(hover_bundle), prof, goal=[0, 0, 1])
     q0 = frames.euler_to_quat(0.1, -0.2, 0.7)
     w = np.array([0.3, -0.5, 0.9])  # body rates, rad/s
@@ -189,7 +227,62 @@ def test_crazyflie_odometry_backends_decode_to_the_true_state(hover_bundle, back
     a = rt.adapter
     assert abs(abs(float(np.dot(a.quat, q1))) - 1.0) < 1e-9
     np.testing.assert_allclose(a.vel, vel, atol=1e-9)
-    np.testing.assert_allclose(a.ang_vel, w, rtol=1e-3 if backend == "cpp" else 1e-9)
+    # cpp without a gyro: estimated from the two attitudes (exact only for a constant rate)
+    # (the gyro log's values are float32)
+    rtol = 1e-6 if gyro else 1e-3 if backend == "cpp" else 1e-9
+    np.testing.assert_allclose(a.ang_vel, w, rtol=rtol)
+
+
+def _rotate(q: np.ndarray, w: np.ndarray, dt: float) -> np.ndarray:
+    """Attitude after turning at body rates ``w`` for ``dt``."""
+    angle = float(np.linalg.norm(w)) * dt
+    axis = w / max(float(np.linalg.norm(w)), 1e-12)
+    return frames.quat_multiply(q, np.r_[np.sin(angle / 2) * axis, np.cos(angle / 2)])
+
+
+def test_crazyflie_rates_without_a_gyro_are_an_estimate_and_a_gyro_log_is_exact(hover_bundle):
+    """The C++ server's odometry has no angular velocity. Estimated from attitudes at the
+    servers' default 10 Hz, a rate step shows up one sample late, as the mean over the
+    interval; with ``params.rates: gyro`` the gyro log gives the true rates at once."""
+    period = 0.1  # Crazyswarm2's default odometry / pose rate
+    w0, w1 = np.zeros(3), np.array([0.0, 0.0, 2.0])  # a yaw-rate step at t = 1.0 s
+    runs = {}
+    for rates in ("attitude", "gyro"):
+        prof = load_profile("crazyflie").with_overrides({"params.rates": rates})
+        rt = Runtime(load_bundle(hover_bundle), prof, goal=[0, 0, 1])
+        q, seen = np.array([0.0, 0.0, 0.0, 1.0]), []
+        for k in range(13):
+            t = 0.1 + k * period
+            w = w1 if t >= 1.0 - 1e-9 else w0
+            state = drone_state()
+            state["quat"], state["ang_vel"] = q, w
+            feed(rt, state, t)
+            seen.append((t, None if rt.adapter.ang_vel is None else rt.adapter.ang_vel[2]))
+            q = _rotate(q, w, period)
+        runs[rates] = seen
+    est, gyro = runs["attitude"], runs["gyro"]
+    assert est[0][1] is None  # one attitude is no rate: not READY until the second sample
+    assert gyro[0][1] == pytest.approx(0.0)
+    step = next(i for i, (t, _) in enumerate(gyro) if t >= 1.0 - 1e-9)
+    assert gyro[step][1] == pytest.approx(2.0)  # the gyro: on time
+    assert est[step][1] == pytest.approx(0.0, abs=1e-9)  # the estimate: one sample late
+    assert est[step + 1][1] == pytest.approx(2.0, rel=1e-6)  # then exact (constant rate)
+
+
+def test_crazyflie_gyro_rates_need_the_gyro_topic_and_fit_only_sources_without_one(hover_bundle):
+    prof = load_profile("crazyflie").with_overrides({"params.rates": "gyro"})
+    rt = Runtime(load_bundle(hover_bundle), prof, goal=[0, 0, 1])
+    assert set(rt.watchdog.roles) == {"odometry", "gyro"}
+    feed(rt, drone_state(), 1.0, skip=("gyro",))
+    feed(rt, drone_state(), 1.0 + DT, skip=("gyro",))
+    rt.tick(1.0 + DT)
+    assert rt.state is State.WAIT_INPUTS  # no rates, no policy
+    log = build("crazyflie_interfaces/msg/LogDataGeneric", {"values": [1.0, 2.0]})
+    rt.on_message("gyro", log, 1.0 + DT)
+    assert "gyro.x, gyro.y, gyro.z" in rt.counters.faults[-1]
+    python = {"params.rates": "gyro", "params.backend": "python"}
+    with pytest.raises(AdapterError, match="already carries the gyro"):
+        Runtime(load_bundle(hover_bundle), load_profile("crazyflie").with_overrides(python))
 
 
 def test_a_velocity_spike_never_reaches_the_network(hover_bundle):

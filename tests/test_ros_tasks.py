@@ -135,6 +135,71 @@ def test_event_trackers_on_the_robot_see_what_the_simulator_saw(tmp_path_factory
     assert len(events) > 10  # gates passed one by one / crossed, then resting step by step
 
 
+def pilot_policy(spec, rows, bias=None):
+    """A network that acts (nearly) linearly on chosen observation components: one tanh unit
+    per ``(action index, field, component, gain)`` row, small enough to stay linear, plus an
+    output ``bias``."""
+    from agentic_rl.ppo.networks import Policy
+
+    offset = {f.name: f.offset for f in _field_offsets(spec)}
+    eps, n = 1e-3, spec.action.shape[0]
+    w0, w1 = np.zeros((spec.obs_size, len(rows))), np.zeros((len(rows), n))
+    for k, (a, field, comp, gain) in enumerate(rows):
+        w0[offset[field] + comp, k], w1[k, a] = eps, gain / eps
+    b1 = np.zeros(n) if bias is None else np.asarray(bias, np.float64)
+    return Policy([(w0, np.zeros(len(rows))), (w1, b1)], "tanh",
+                  np.zeros(spec.obs_size), np.ones(spec.obs_size), 10.0, -np.ones(n), np.ones(n))  # fmt: skip
+
+
+def _field_offsets(spec):
+    from types import SimpleNamespace
+
+    out, offset = [], 0
+    for f in spec.state_fields:
+        out.append(SimpleNamespace(name=f.name, offset=offset))
+        offset += f.size
+    return out
+
+
+def _gates_pilot(spec):
+    from sims.drone.gates import DroneGates as G
+
+    rows = [(i, "gate_rel", i, 1.5 / m) for i, m in enumerate((G.MAX_SPEED,) * 2 + (G.MAX_VZ,))]
+    rows += [(i, "gate_normal", i, 0.6 / G.MAX_SPEED) for i in (0, 1)]
+    return pilot_policy(spec, rows)
+
+
+def _wall_pilot(spec):
+    # towards the pad; climb to ~2 m above it until crossed, then sink at ~0.1 m/s onto it
+    rows = [(0, "pad_rel", 0, 0.9), (1, "pad_rel", 1, 1.5), (2, "pad_rel", 2, 1.0)]
+    return pilot_policy(spec, [*rows, (2, "crossed", 0, -2.1)], bias=[0.0, 0.0, 2.0, 0.0])
+
+
+@pytest.mark.parametrize(("task", "pilot", "seed"), [("DroneGates", _gates_pilot, 7),
+                                                     ("DroneWallLanding", _wall_pilot, 5)])  # fmt: skip
+def test_a_policy_flying_the_course_replays_with_parity(tmp_path_factory, tmp_path, task, pilot,
+                                                         seed):  # fmt: skip
+    """A network that steers by the observed course succeeds in the recorded episode (all
+    three gates / over the wall, onto the pad, at rest); on replay the robot's tracker keeps
+    the events from the bag's messages, so it steers the same way at every tick: every
+    command agrees."""
+    import sims
+
+    def build_bundle(path: Path) -> None:
+        export_bundle(pilot(sims.get_spec(task)), task, path, golden_episodes=1)
+
+    bundle = _cached(tmp_path_factory, f"{task}_pilot", build_bundle)
+    # the pilot turns sharply at an event: let the slew limit pass it (parity alone)
+    sets = {"safety.slew_from_zero": 0.0, "safety.slew_rate": 1e3}
+    rec = record_sim(bundle, tmp_path / "sim", profile="generic_drone", seed=seed, overrides=sets)
+    assert rec.successes == [True], rec.termination_reasons
+    res = replay(load_bundle(bundle), load_profile("generic_drone").with_overrides(sets),
+                 tmp_path / "sim", tmp_path / "rep")  # fmt: skip
+    sim, rep = commands(tmp_path / "sim"), commands(tmp_path / "rep")
+    assert res.faults == [] and set(sim) <= set(rep) and len(sim) > 300
+    assert max(float(np.abs(sim[k] - rep[k]).max()) for k in sim) < 1e-5
+
+
 def test_the_layout_comes_from_a_file_or_text_and_changes_what_the_policy_sees(
     tmp_path_factory, tmp_path
 ):

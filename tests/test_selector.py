@@ -199,6 +199,11 @@ def test_offline_selector_chooses_refuses_and_is_fast(drone_library, trained):
     img = np.asarray(Image.open(drone_library.entry_dir("DroneGates") / entry.scenes[0]))
     sel = selector.select(img, "fly through the gates")
     assert sel.choice == "DroneGates" and not sel.unsure, sel.reasons
+    # the robot's numpy fallback decides the same from the same bundle
+    fallback = make_selector("offline", drone_library, backend="numpy")
+    assert fallback.select(img, "fly through the gates").task_scores == pytest.approx(
+        sel.task_scores, abs=1e-4
+    )
     # best of five: on a shared machine one call may wait for a core (benchmarks/selector.py
     # reports the median wall and CPU time)
     assert min(selector.select(img, "fly through the gates").elapsed_ms for _ in range(5)) < 50.0
@@ -268,6 +273,8 @@ def test_openai_selector_validates_answers_against_the_library(drone_library):
         )
         got = sel.select(img, "race")
         assert got.unsure and got.choice is None and "not in the library" in got.reasons[-1]
+        with pytest.raises(SelectorError, match="has no option colour; it takes model"):
+            make_selector("openai", drone_library, base_url=server.url, colour="red")
         # a task id stands for the one policy of that task
         server.push(Reply.chat([json.dumps({"choice": "agentic_rl/DroneOrbit-v0"})]))
         assert sel.select(None, "orbit").choice == "DroneOrbit"

@@ -120,7 +120,7 @@ def record_test(loop: RefineLoop) -> None:
     The nominal episodes are the first ``test_episodes`` test seeds of the run; the
     randomized ones the first ``test_randomized_episodes`` of the same seeds.
     """
-    from agentic_rl.export import EvaluationMeta, record_evaluation
+    from agentic_rl.export import EvaluationMeta, ExportError, record_evaluation
 
     best = loop.manifest.best
     bundle = loop.store.best_dir
@@ -129,13 +129,16 @@ def record_test(loop: RefineLoop) -> None:
     test = loop.manifest.test.get(best.cid)
     if test is None or test.randomized_success_rate is None:
         return  # bundle.json's evaluation needs both conditions (test_randomized_episodes 0)
-    record_evaluation(
-        bundle,
-        EvaluationMeta(
-            episodes=test.episodes,
-            seeds=tuple(seeds.TEST.seeds(test.episodes, loop.config.seed)),
-            success_nominal=test.success_rate,
-            success_randomized=test.randomized_success_rate,
-            min_success=0.0,
-        ),
-    )
+    try:
+        record_evaluation(
+            bundle,
+            EvaluationMeta(
+                episodes=test.episodes,
+                seeds=tuple(seeds.TEST.seeds(test.episodes, loop.config.seed)),
+                success_nominal=test.success_rate,
+                success_randomized=test.randomized_success_rate,
+                min_success=0.0,
+            ),
+        )
+    except ExportError as exc:  # e.g. a bundle of an older layout, resumed: keep the run
+        loop.console.print(f"[yellow]best/ keeps no test-seed success:[/] {exc}")

@@ -52,6 +52,8 @@ class OfflineSelector(Selector):
     Args:
         library: the policies to choose from.
         thresholds: overrides of the trained selector's "unsure" thresholds.
+        backend: the classifier's runtime: ``auto`` (onnxruntime when installed), ``onnxruntime``
+            or ``numpy`` (the fallback the robot uses without onnxruntime).
 
     Raises:
         SelectorError: when the library has no trained selector, or one trained without a
@@ -60,10 +62,14 @@ class OfflineSelector(Selector):
 
     name = "offline"
 
-    def __init__(self, library: Library, thresholds: Thresholds | None = None) -> None:
+    def __init__(
+        self, library: Library, thresholds: Thresholds | None = None, backend: str = "auto"
+    ) -> None:
         super().__init__(library)
         try:
-            self.core = load_selector(library.selector_dir, policy_cards(library), thresholds)
+            self.core = load_selector(
+                library.selector_dir, policy_cards(library), thresholds, backend=backend
+            )
         except SelectorFileError as exc:
             raise SelectorError(str(exc)) from None
 

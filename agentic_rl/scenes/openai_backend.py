@@ -12,11 +12,11 @@ transcript. This module owns only the prompt and the parsing of the answer.
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,52 +42,50 @@ Answer with one JSON object and nothing else:
 MAX_IMAGE_SIDE = 512
 
 
+#: How the selector talks to the model: deterministic, short answers, a quick give-up (a
+#: person is waiting); the caller's options override any of these.
+CHAT_DEFAULTS: dict[str, Any] = {
+    "timeout": 60.0,
+    "max_retries": 2,
+    "retry_budget_s": 60.0,
+    "temperature": 0.0,
+    "max_tokens": 400,
+    "option_hint": "the OpenAISelector option ",
+}
+
+
 class OpenAISelector(Selector):
     """Policy selection by a multimodal model behind an OpenAI-compatible endpoint.
 
     Args:
         library: the policies to choose from.
-        model, base_url, api_key, timeout, max_retries, retry_budget_s, budget_tokens,
-            budget_usd, transcript: as for :class:`agentic_rl.llm.ChatClient` (``OPENAI_*``
-            environment defaults).
         thresholds: ``min_confidence`` and ``min_margin`` apply to the model's scores too.
+        **chat_options: :class:`agentic_rl.llm.ChatClient`'s options (``model``,
+            ``base_url``, ``api_key``, ``timeout``, ``max_retries``, ``retry_budget_s``,
+            ``budget_tokens``, ``budget_usd``, ``transcript`` ...; ``OPENAI_*`` environment
+            defaults) over :data:`CHAT_DEFAULTS`.
+
+    Raises:
+        SelectorError: for an option ChatClient does not have, or an endpoint it cannot use.
     """
 
     name = "openai"
 
     def __init__(
-        self,
-        library: Library,
-        *,
-        model: str | None = None,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        timeout: float = 60.0,
-        max_retries: int = 2,
-        retry_budget_s: float = 60.0,
-        budget_tokens: int | None = None,
-        budget_usd: float | None = None,
-        transcript: str | Path | None = None,
-        thresholds: Thresholds | None = None,
+        self, library: Library, *, thresholds: Thresholds | None = None, **chat_options: Any
     ) -> None:
         super().__init__(library)
         self.thresholds = thresholds or Thresholds()
         self.entries = {e.name: e for e in library.entries()}
-        try:
-            self.chat = ChatClient(
-                model=model,
-                base_url=base_url,
-                api_key=api_key,
-                timeout=timeout,
-                max_retries=max_retries,
-                retry_budget_s=retry_budget_s,
-                budget_tokens=budget_tokens,
-                budget_usd=budget_usd,
-                transcript=transcript,
-                temperature=0.0,
-                max_tokens=400,
-                option_hint="the OpenAISelector option ",
+        known = inspect.signature(ChatClient).parameters
+        unknown = sorted(set(chat_options) - set(known))
+        if unknown:
+            raise SelectorError(
+                f"the openai selector has no option {', '.join(unknown)}; it takes "
+                + ", ".join(k for k in known if k != "option_hint")
             )
+        try:
+            self.chat = ChatClient(**{**CHAT_DEFAULTS, **chat_options})
         except ChatError as exc:
             raise SelectorError(str(exc)) from None
 

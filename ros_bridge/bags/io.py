@@ -58,7 +58,10 @@ def typestore(px4_version: str = DEFAULT_PX4_VERSION) -> Any:
     ts = get_typestore(Stores.ROS2_HUMBLE)
     types: dict[str, Any] = {}
     for name, text in definitions(px4_version).items():
-        types.update(get_types_from_msg(text, name))
+        for key, fields in get_types_from_msg(text, name).items():
+            # rosbags files a parsed 'pkg/srv/X_Request' under 'pkg/srv/msg/X_Request': keep
+            # the service request's own name, as the outputs and ROS 2's own stores name it
+            types[name if key == name.replace("/srv/", "/srv/msg/") else key] = fields
     ts.register(types)
     return ts
 

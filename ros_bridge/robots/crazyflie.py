@@ -8,12 +8,20 @@ What Crazyswarm2's developers expect, and what this adapter does:
   and then ``land``, at once, well inside those 2 s.
 * ``Hover.yaw_rate`` is in rad/s (both servers convert it to the firmware's deg/s themselves).
 * The odometry's meaning depends on the server (``params.backend``):
-  ``cpp`` (crazyflie_server, C++): world-frame velocity from ``stateEstimateZ``, no angular
-  velocity (it is computed here from successive attitudes);
-  ``python`` (crazyflie_server_py): body-frame velocity (``kalman.statePX..Z``), body rates
-  from the gyro in deg/s, and an attitude built with the firmware's legacy pitch sign (its
-  ``pose`` topic negates ``stabilizer.pitch``, its ``odom`` topic does not); all three are
-  converted here.
+  ``cpp`` (crazyflie_server, C++): world-frame velocity from ``stateEstimateZ`` and *no*
+  angular velocity (the server leaves ``twist.angular`` zero: its rate fields are commented
+  out upstream); ``python`` (crazyflie_server_py): body-frame velocity (``kalman.statePX..Z``),
+  body rates from the gyro in deg/s, and an attitude built with the firmware's legacy pitch
+  sign (its ``pose`` topic negates ``stabilizer.pitch``, its ``odom`` topic does not); all
+  three are converted here.
+* Body rates where the state source has none (the C++ server's ``odom``, either server's
+  ``pose``), by ``params.rates``: ``attitude`` (default) *estimates* them from two successive
+  attitudes: the mean rate over the interval between them, exact for a constant rate and
+  otherwise half an interval late (50 ms at the servers' default 10 Hz: raise the topic's
+  frequency to the control rate), noisy by the firmware's compressed quaternion; ``gyro``
+  reads the real gyro from a Crazyswarm2 custom log topic (``firmware_logging.custom_topics``,
+  ``vars: [gyro.x, gyro.y, gyro.z]``, deg/s in the body frame, as the Python server's odometry
+  carries them), exact and on time, and then required like the state itself.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from .base import AdapterError
 from .drone import DroneAdapter
 
 BACKENDS = ("cpp", "python")
+RATES = ("attitude", "gyro")
 
 
 def _legacy_pitch(q: np.ndarray) -> np.ndarray:
@@ -60,6 +69,17 @@ class CrazyflieAdapter(DroneAdapter):
                 f"crazyflie params.backend must be one of {BACKENDS} (the Crazyswarm2 server "
                 f"that publishes the odometry), got {self.backend!r}"
             )
+        self.rates = str(self.params.get("rates", "attitude"))
+        if self.rates not in RATES:
+            raise AdapterError(
+                f"crazyflie params.rates must be one of {RATES} (body rates estimated from "
+                f"successive attitudes, or a gyro log topic), got {self.rates!r}"
+            )
+        if self.rates == "gyro" and self.gyro_in_odometry:
+            raise AdapterError(
+                "crazyflie params.rates: gyro is for sources without rates; the Python "
+                "server's odometry already carries the gyro (set params.rates: attitude)"
+            )
         timeout = float(self.params.get("setpoint_timeout_s", 2.0))
         staleness = profile.safety.get("staleness_s", 0.2)
         if staleness + 2 * self.dt >= timeout:
@@ -71,10 +91,28 @@ class CrazyflieAdapter(DroneAdapter):
         self._z_ref = 0.0
         self._yaw_ref = 0.0
 
+    @property
+    def gyro_in_odometry(self) -> bool:
+        """Whether the state source carries the gyro (the Python server's odometry)."""
+        return self.state_input == "odometry" and self.backend == "python"
+
     def required_inputs(self) -> list[str]:
-        return [self.state_input]
+        return [self.state_input, *(["gyro"] if self.rates == "gyro" else [])]
+
+    def _rates(self, q: np.ndarray, t: float) -> None:
+        if self.rates == "attitude":  # an estimate: see the module docstring
+            self.rates_from_attitude(q, t)
 
     def _decode(self, role: str, msg: Any, t: float) -> None:
+        if role == "gyro":
+            values = [float(v) for v in msg.values]
+            if len(values) < 3:
+                raise AdapterError(
+                    f"the gyro log carries {len(values)} values; log vars "
+                    "[gyro.x, gyro.y, gyro.z] (deg/s) in that order"
+                )
+            self.ang_vel = np.radians(values[:3])
+            return
         if role == "odometry":
             self.pos = np.array(vec3(msg.pose.pose.position))
             q = np.array(quat(msg.pose.pose.orientation))
@@ -85,7 +123,7 @@ class CrazyflieAdapter(DroneAdapter):
                 self.ang_vel = np.radians(vec3(msg.twist.twist.angular))
             else:
                 self.vel = lin
-                self.rates_from_attitude(q, t)
+                self._rates(q, t)
             self.quat = q
             return
         pos = np.array(vec3(msg.pose.position))
@@ -93,7 +131,7 @@ class CrazyflieAdapter(DroneAdapter):
         if self._prev_pose is not None and t > self._prev_pose[0]:
             self.vel = (pos - self._prev_pose[1]) / (t - self._prev_pose[0])
         self._prev_pose = (t, pos)
-        self.rates_from_attitude(q, t)
+        self._rates(q, t)
         self.pos, self.quat = pos, q
 
     def on_activate(self, t: float) -> None:
@@ -171,12 +209,17 @@ class CrazyflieAdapter(DroneAdapter):
         self, m: Measurement, t: float, goal: Any = None
     ) -> list[tuple[str, dict[str, Any]]]:
         q = np.asarray(m.orientation, np.float64)
+        gyro = []
+        if self.rates == "gyro":
+            deg = np.degrees(np.asarray(m.body_rates, np.float64)).tolist()
+            log = {"header": header(t, ""), "timestamp": int(t * 1e3) % 2**32, "values": deg}
+            gyro = [("gyro", log)]
         if self.state_input == "pose":
             pose = {
                 "header": header(t, self.frame_id),
                 "pose": {"position": xyz(m.position), "orientation": xyzw(q)},
             }
-            return [("pose", pose), *self.goal_input(goal, t, self.frame_id)]
+            return [("pose", pose), *gyro, *self.goal_input(goal, t, self.frame_id)]
         if self.backend == "python":
             lin = frames.rotate_inverse(q, m.velocity)
             ang = np.degrees(np.asarray(m.body_rates, np.float64))
@@ -189,7 +232,7 @@ class CrazyflieAdapter(DroneAdapter):
             "pose": {"pose": {"position": xyz(m.position), "orientation": xyzw(q)}},
             "twist": {"twist": {"linear": xyz(lin), "angular": xyz(ang)}},
         }
-        return [("odometry", odom), *self.goal_input(goal, t, self.frame_id)]
+        return [("odometry", odom), *gyro, *self.goal_input(goal, t, self.frame_id)]
 
 
 __all__ = ["CrazyflieAdapter"]

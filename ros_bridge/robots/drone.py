@@ -17,6 +17,38 @@ from .base import Adapter, AdapterError
 NAN3 = [math.nan, math.nan, math.nan]
 
 
+class PositionHold:
+    """FALLBACK of the autopilot profiles (PX4, MAVROS): hold the position and heading the
+    vehicle had when FALLBACK began, then ask it to land once, ``land_after_s`` later.
+
+    Args:
+        land_after_s: how long to hold before the land request.
+    """
+
+    def __init__(self, land_after_s: float) -> None:
+        if not math.isfinite(land_after_s) or land_after_s < 0:
+            raise AdapterError(f"params.land_after_s must be >= 0 s, got {land_after_s}")
+        self.land_after = land_after_s
+        self._hold: tuple[float, np.ndarray, float] | None = None
+        self._land_sent = False
+
+    def clear(self) -> None:
+        """The policy or READY's stream took over: the next FALLBACK holds afresh."""
+        self._hold = None
+
+    def step(
+        self, t: float, entering: bool, pos: np.ndarray, quat: np.ndarray
+    ) -> tuple[np.ndarray, float, bool]:
+        """(ENU hold position, ENU hold yaw, whether to send the land request now)."""
+        if entering or self._hold is None:
+            self._hold = (t, np.array(pos, np.float64), frames.yaw(quat))
+            self._land_sent = False
+        t0, p, yaw = self._hold
+        land = not self._land_sent and t - t0 >= self.land_after
+        self._land_sent = self._land_sent or land
+        return p, yaw, land
+
+
 class DroneAdapter(Adapter):
     """State: position (ENU), attitude (FLU->ENU, xyzw), world velocity, body rates (FLU)."""
 
@@ -129,8 +161,17 @@ class MavrosAdapter(DroneAdapter):
 
     Setpoints stream from READY on (zero velocity: PX4 and ArduPilot accept the switch to
     OFFBOARD / GUIDED only while they arrive); the policy flies only while /mavros/state says
-    armed and in one of ``params.offboard_modes``.
+    armed and in one of ``params.offboard_modes``. FALLBACK holds the position where the
+    vehicle is (``setpoint_position/local``, ENU pose: MAVROS sends it as a position-only
+    SET_POSITION_TARGET_LOCAL_NED), then after ``params.land_after_s`` calls ``cmd/land``
+    (MAV_CMD_NAV_LAND: PX4 switches to AUTO.LAND, ArduPilot to LAND, both where the vehicle
+    is); when FALLBACK ends the stream stops and the autopilot's offboard-loss failsafe takes
+    over if it still is in OFFBOARD / GUIDED.
     """
+
+    def __init__(self, profile: Profile, bundle: PolicyBundle) -> None:
+        super().__init__(profile, bundle)
+        self.hold = PositionHold(float(self.params.get("land_after_s", 2.0)))
 
     def status_role(self) -> str:
         return "state" if "state" in self.profile.inputs else ""
@@ -155,13 +196,32 @@ class MavrosAdapter(DroneAdapter):
         ]
 
     def command(self, action: np.ndarray, t: float) -> list[Output]:
+        self.hold.clear()
         return self._twist(t, *self.velocity_command(action))
 
     def idle(self, t: float) -> list[Output]:
+        self.hold.clear()
         return self._twist(t, np.zeros(3), 0.0)
 
     def fallback(self, t: float, entering: bool) -> list[Output]:
-        return self._twist(t, np.zeros(3), 0.0)
+        if "position_setpoint" not in self.profile.outputs:  # a profile of its own without it
+            return self._twist(t, np.zeros(3), 0.0)
+        p, yaw, land = self.hold.step(t, entering, self.pos, self.quat)
+        pose = {"position": xyz(p), "orientation": xyzw(frames.yaw_to_quat(yaw))}
+        out = [self._out("position_setpoint", {"header": header(t, self.frame_id), "pose": pose})]
+        if land and "land" in self.profile.services:
+            # NaN: keep the heading, land where the vehicle is (ArduPilot ignores them)
+            nan = math.nan
+            request = {"min_pitch": 0.0, "yaw": nan, "latitude": nan, "longitude": nan}
+            out.append(
+                Output(
+                    "service",
+                    "land",
+                    self.profile.services["land"].type,
+                    {**request, "altitude": nan},
+                )
+            )
+        return out
 
     def encode_inputs(
         self, m: Measurement, t: float, goal: Any = None

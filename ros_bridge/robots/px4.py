@@ -30,7 +30,7 @@ from ..measurement import Measurement
 from ..messages import Output
 from ..profiles import Profile
 from .base import AdapterError
-from .drone import NAN3, DroneAdapter
+from .drone import NAN3, DroneAdapter, PositionHold
 
 ARMING_STATE_ARMED = 2
 NAVIGATION_STATE_OFFBOARD = 14
@@ -63,10 +63,8 @@ class Px4Adapter(DroneAdapter):
                 "px4 params.state_input must be odometry or local_position, got "
                 f"{self.state_input!r}"
             )
-        self.land_after = float(self.params.get("land_after_s", 2.0))
+        self.hold = PositionHold(float(self.params.get("land_after_s", 2.0)))
         self._rates_seen = False
-        self._hold: tuple[float, np.ndarray, float] | None = None
-        self._land_sent = False
 
     def required_inputs(self) -> list[str]:
         if self.state_input == "odometry":
@@ -152,21 +150,19 @@ class Px4Adapter(DroneAdapter):
         ]
 
     def command(self, action: np.ndarray, t: float) -> list[Output]:
-        self._hold = None
+        self.hold.clear()
         v, r = self.velocity_command(action)
         return self._setpoint(t, v, r)
 
     def idle(self, t: float) -> list[Output]:
         # PX4 only accepts a switch to Offboard while setpoints stream: hold (zero velocity).
-        self._hold = None
+        self.hold.clear()
         return self._setpoint(t, np.zeros(3), 0.0)
 
     def fallback(self, t: float, entering: bool) -> list[Output]:
-        if entering or self._hold is None:
-            # PX4's yaw is about NED down from north: pi/2 minus the ENU yaw
-            self._hold = (t, frames.enu_to_ned(self.pos), math.pi / 2 - frames.yaw(self.quat))
-            self._land_sent = False
-        t0, p_ned, yaw_ned = self._hold
+        p, yaw, land = self.hold.step(t, entering, self.pos, self.quat)
+        p_ned = frames.enu_to_ned(p)
+        yaw_ned = math.pi / 2 - yaw  # PX4's yaw is about NED down from north
         us = int(t * 1e6)
         out = [
             self._mode(us, position=True),
@@ -183,8 +179,7 @@ class Px4Adapter(DroneAdapter):
                 },
             ),
         ]
-        if not self._land_sent and t - t0 >= self.land_after and "command" in self.profile.outputs:
-            self._land_sent = True
+        if land and "command" in self.profile.outputs:
             out.append(self._land(us))
         return out
 
