@@ -110,11 +110,17 @@ def load_bundle(path: str | Path) -> PolicyBundle:
     except MetaError as exc:
         raise BundleError(str(exc)) from None
     fields = meta.observation.fields
-    with np.load(root / "weights.npz") as data:
-        weights = {k: data[k] for k in data.files}
-    with np.load(root / "golden.npz") as data:
-        golden_obs = np.asarray(data["obs"], np.float64)
-        golden_action = np.asarray(data["action"], np.float64)
+    try:
+        with np.load(root / "weights.npz") as data:
+            weights = {k: data[k] for k in data.files}
+        with np.load(root / "golden.npz") as data:
+            golden_obs = np.asarray(data["obs"], np.float64)
+            golden_action = np.asarray(data["action"], np.float64)
+    except (ValueError, OSError, KeyError, EOFError) as exc:  # truncated, corrupt, foreign
+        raise BundleError(
+            f"PolicyBundle {root}: weights.npz or golden.npz is unreadable ({exc}); "
+            "re-export the bundle"
+        ) from None
     obs_size = meta.observation.size
     if weights["obs_mean"].shape != (obs_size,) or golden_obs.shape[1:] != (obs_size,):
         raise BundleError(

@@ -143,6 +143,8 @@ def generate_package(
             "underscores, starting with a letter (REP 144)"
         )
     root = Path(out) / name
+    if Path(out).exists() and not Path(out).is_dir():
+        raise PackageError(f"--out {out} is a file; give the folder to create the package in")
     if root.exists() and any(root.iterdir()):
         raise PackageError(f"{root} exists and is not empty; remove it or choose another --out")
     src = Path(__file__).resolve().parent

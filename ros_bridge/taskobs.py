@@ -238,4 +238,9 @@ def check_observe(
             f"the layout lacks {key!r}: give the course as a layout file or the node's "
             "layout parameter (keys as in bundle.json's task.layout)"
         ) from None
+    except (TypeError, ValueError, IndexError, KeyError) as exc:  # e.g. a number for a point
+        raise TaskObservationError(
+            f"the task's observation fails on this layout ({type(exc).__name__}: {exc}): "
+            "check its values against bundle.json's task.layout (points are [x, y, z])"
+        ) from None
     flatten(out, names, size)

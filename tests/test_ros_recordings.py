@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from typer.testing import CliRunner
 from agentic_rl.cli import app
 from ros_bridge import frames, load_bundle, load_profile
 from ros_bridge.bags import BagError, command_of, compare, read_bag, replay, typestore
+from ros_bridge.bundle import BundleError
 from ros_bridge.msgdefs import INTERFACES, definitions, upstream
 from tests.test_ros_fixtures import hover_bundle, hover_run
 
@@ -226,6 +228,14 @@ def test_a_humble_sqlite_bag_of_local_position_replays_and_compares(hover_bundle
     assert report["episodes"] == 1
 
 
+def test_a_corrupt_bundle_is_a_clear_error(hover_bundle, tmp_path):
+    broken = tmp_path / "bundle"
+    shutil.copytree(hover_bundle, broken)
+    (broken / "weights.npz").write_bytes(b"not a zip file")
+    with pytest.raises(BundleError, match=r"weights.npz or golden.npz is unreadable.*re-export"):
+        load_bundle(broken)
+
+
 def test_replay_without_a_goal_source_is_a_clear_error(hover_bundle, px4_mcap, tmp_path):
     prof = load_profile("px4").with_overrides(PX4_V116)
     with pytest.raises(BagError, match="observes a goal, and neither --goal"):
@@ -240,6 +250,17 @@ def test_replay_without_a_goal_source_is_a_clear_error(hover_bundle, px4_mcap, t
         ["ros", "compare", "--real", "{tmp}/none", "--sim", "{bag}"],
         ["ros", "record-sim", "--out", "{tmp}/r", "--profile", "nope"],
         ["ros", "package", "--out", "{tmp}/p", "--profile", "px4", "--set", "params.x=1"],
+        ["ros", "package", "--out", "{bag}/metadata.yaml", "--profile", "px4"],
+        ["ros", "record-sim", "--out", "{tmp}/r0", "--episodes", "0"],
+        [
+            *("ros", "replay", "--bag", "{bag}", "--out", "{tmp}/o3", "--profile", "px4"),
+            *("--set", "topics.vehicle_status=/fmu/out/vehicle_status_v1"),
+            *("--layout", '{{"goal": 5}}'),
+        ],
+        [
+            *("ros", "replay", "--bag", "{bag}", "--out", "{tmp}/o4", "--profile", "crazyflie"),
+            *("--set", "params.rates=x"),
+        ],
     ],
 )
 def test_ros_commands_fail_with_one_line_and_no_traceback(hover_bundle, px4_mcap, tmp_path, args):

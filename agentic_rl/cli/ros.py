@@ -206,7 +206,7 @@ def record_sim(
     out: Path = typer.Option(..., "--out", help="Bag folder to create."),
     task: str = typer.Option(None, "--task", help="Task to simulate (default: the bundle's)."),
     profile: str = typer.Option("generic_drone", "--profile", help="Profile whose topics to use."),
-    episodes: int = typer.Option(1, "--episodes", help="Episodes to record."),
+    episodes: int = typer.Option(1, "--episodes", min=1, help="Episodes to record."),
     seed: int = typer.Option(RECORD.base, "--seed", help="Seed of the first episode."),
     storage: str = typer.Option(
         "mcap", "--storage", help="mcap, sqlite3, or sqlite3-humble (for ROS 2 Humble)."
