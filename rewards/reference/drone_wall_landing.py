@@ -29,7 +29,12 @@ def compute_reward(state, action, prev_state, task):
     Progress toward a staged target drives the flight (a waypoint over the wall, then a
     funnel down onto the pad), with a bonus for crossing, a bonus while resting on the pad
     (success needs 1 s of rest), and a penalty on descending faster than 0.25 m/s near
-    the pad surface, since touching down faster than 0.4 m/s is a hard landing.
+    the pad surface, since touching down faster than 0.4 m/s is a hard landing. Once over
+    the wall, a bounded closeness to the funnel's target pays every step: progress alone pays
+    nothing for standing still, so a policy that stopped short of the pad (hovering ~0.4 m
+    off it until the time limit) lost nothing by staying there. Resting pays 5 per step:
+    success ends the episode after 1 s (25 steps) of rest, and those steps must outweigh
+    what hovering near the pad would collect instead (~0.85 per step, ~85 discounted).
     """
     target, stage = _target(state, task)
     prev_target, prev_stage = _target(prev_state, task)
@@ -39,8 +44,9 @@ def compute_reward(state, action, prev_state, task):
     resting = 1.0 if float(state["rest_time"]) > 0.0 else 0.0
     return {
         "progress": 10.0 * progress,
+        "near_target": float(state["crossed"]) * terms.closeness(math.hypot(*target), 0.3),
         "crossed": 5.0 * float(state["crossed"] - prev_state["crossed"]),
-        "resting": 0.5 * resting,
+        "resting": 5.0 * resting,
         "soft_landing": -5.0
         * float(state["crossed"])
         * terms.landing_softness(sink_rate, height, safe_speed=0.25, zone=0.4),
