@@ -13,12 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from agentic_rl.cli.console import make_console
 from agentic_rl.seeds import RECORD
 
-console = Console()
+console = make_console()
 app = typer.Typer(
     name="ros",
     help="ROS 2 deployment: generate the package, record/replay/compare bags.",
@@ -98,13 +98,13 @@ def export(
     success rates go into bundle.json, and a policy below --min-success is refused.
     """
     from agentic_rl.export import export_bundle
+    from agentic_rl.runfiles import run_task
     from ros_bridge import load_bundle
 
-    folder = run if run.is_dir() else run.parent
-    task_id = task
-    if task_id is None and (folder / "config.json").is_file():
-        task_id = json.loads((folder / "config.json").read_text()).get("task_id")
+    with _user_errors():
+        task_id = task or run_task(run)
     if task_id is None:
+        folder = run if run.is_dir() else run.parent
         raise typer.BadParameter(f"no config.json in {folder}; pass --task")
     with _user_errors():
         path = export_bundle(
