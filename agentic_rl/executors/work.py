@@ -14,6 +14,7 @@ where the reward program's calls are under the limits of :mod:`rewards.guard`.
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
 from pathlib import Path
@@ -96,7 +97,15 @@ def train_candidate(job: CandidateJob) -> CandidateResult:
 
     def on_update(trainer: Any, row: dict[str, float]) -> bool:
         last_row.clear()
-        last_row.update({k: float(v) for k, v in row.items() if isinstance(v, (int, float))})
+        # finite numbers only: a metric is NaN while no episode has finished (DroneOrbit's
+        # errors at the rung), and the result travels as JSON, where NaN becomes null
+        last_row.update(
+            {
+                k: float(v)
+                for k, v in row.items()
+                if isinstance(v, (int, float)) and math.isfinite(v)
+            }
+        )
         return not (job.stop_at is not None and trainer.global_step >= job.stop_at)
 
     try:
