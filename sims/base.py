@@ -98,6 +98,10 @@ class SimTask(gym.Env):
     from_measurement: ClassVar[Any] = None
     #: The inverse, for simulated bags: ``fn(robot_state) -> {measurement attribute: value}``.
     to_measurement: ClassVar[Any] = None
+    #: The camera of videos (``render()``, ``eval --video``): ``"follow"`` tracks the body's
+    #: position with the goal in view (drones); ``"overview"`` films from the task's own
+    #: ``_camera()`` (a fixed-base arm, whose follow view would be a close-up of its flange).
+    VIDEO_CAMERA: ClassVar[str] = "follow"
 
     def __init__(
         self,
@@ -402,10 +406,15 @@ class SimTask(gym.Env):
         so every task, custom ones included, gets it: the camera stands behind the robot on
         the far side from the goal, aims between the two and backs off as they separate, so a
         person sees both what the robot does and where it is going. Without a position field
-        (or before the first step) it is the overview camera.
+        (or before the first step), or with ``VIDEO_CAMERA = "overview"``, it is the overview
+        camera ``_camera()``.
         """
         spec, state = self.task_spec, self._state
-        if state is None or spec.body.position is None:
+        if self.VIDEO_CAMERA not in ("follow", "overview"):
+            raise TaskError(
+                spec.id, "VIDEO_CAMERA", None, f"is {self.VIDEO_CAMERA!r}: 'follow' or 'overview'"
+            )
+        if self.VIDEO_CAMERA == "overview" or state is None or spec.body.position is None:
             return self._camera()
         pos = np.asarray(state[spec.body.position], dtype=float)
         goal = goal_point(spec, state)

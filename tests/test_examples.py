@@ -247,6 +247,9 @@ def test_a_refine_run_of_a_custom_task_resumes_from_its_folder_alone(tmp_path, m
     run = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True,
                          text=True, env=env, timeout=300)  # fmt: skip
     assert run.returncode == 0 and "task cartpole/CartPole-v0" in run.stdout, run.stderr[-2000:]
+    out = _cli(["refine", "--resume", str(root), "--task", "DroneHover"], cartpole, tmp_path)
+    text = " ".join(out.stderr.split())
+    assert out.returncode == 2 and "is a run of cartpole/CartPole-v0, not agentic_rl/Drone" in text
 
 
 MISDECLARED = """
