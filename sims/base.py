@@ -238,16 +238,37 @@ class SimTask(gym.Env):
                 "fn(robot_state, layout) -> {field: value} (or override _write_state)",
             )
         robot = self._robot_state()
-        if self.track is None:
-            fields = self.observe(robot, self.layout)
-        elif self.events is None:  # the episode's first state: the tracker starts
-            self.events = self.track(None, robot, self.layout)
-            fields = self.observe({**robot, **self.events}, self.layout)
-        else:  # a step: observe with the events so far, then fold this state in
-            fields = self.observe({**robot, **self.events}, self.layout)
-            self.events = self.track(self.events, robot, self.layout)
+        try:
+            if self.track is None:
+                fields = self.observe(robot, self.layout)
+            elif self.events is None:  # the episode's first state: the tracker starts
+                self.events = self.track(None, robot, self.layout)
+                fields = self.observe({**robot, **self.events}, self.layout)
+            else:  # a step: observe with the events so far, then fold this state in
+                fields = self.observe({**robot, **self.events}, self.layout)
+                self.events = self.track(self.events, robot, self.layout)
+        except KeyError as exc:  # a key the layout or robot state lacks: say which and where
+            raise self._missing_key(exc, robot) from exc
         self._fields = fields
         self._fill(out, fields)
+
+    def _missing_key(self, exc: KeyError, robot: Mapping[str, Any]) -> TaskError:
+        """The :class:`TaskError` for a ``KeyError`` raised in ``observe`` or ``track``:
+        names the hook, the key and the keys the layout and the robot state do have."""
+        tb = exc.__traceback__  # starts in _write_state; the next frame is the hook it called
+        called = tb.tb_next.tb_frame.f_code if tb is not None and tb.tb_next else None
+        hook = "track" if called is getattr(self.track, "__code__", False) else "observe"
+        key = exc.args[0] if exc.args else None
+        layout = sorted(self.layout or {})
+        state = sorted({**robot, **(self.events or {})})
+        return TaskError(
+            self.task_spec.id,
+            hook,
+            None,
+            f"KeyError {key!r}: neither the layout (keys {layout}) nor the robot state (keys "
+            f"{state}) has it; set the layout key in _reset_task (self.layout = {{...}}) or "
+            "return the value from _robot_state",
+        )
 
     def _fill(self, out: np.ndarray, fields: Mapping[str, Any]) -> None:
         """Write ``observe``'s fields into the flat vector ``out``, in spec order."""

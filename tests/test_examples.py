@@ -310,3 +310,28 @@ def test_export_and_package_of_a_misdeclared_task_say_what_to_add(tmp_path, monk
     bundle = export_bundle(policy, "mine_tasks:Kuka", tmp_path / "b", golden_episodes=1)
     with pytest.raises(ValueError, match=r"is a kuka_iiwa task; no built-in profile .*joint_group"):
         generate_package(bundle, "joint_group", tmp_path / "src")
+
+
+def test_train_of_a_custom_task_without_a_reward_says_to_pass_one(tmp_path):
+    cartpole = EXAMPLES["agentic_rl_cartpole.task:CartPole"]
+    out = _cli(["train", "--task", "agentic_rl_cartpole.task:CartPole"], cartpole, tmp_path)
+    text = " ".join((out.stdout + out.stderr).split())
+    assert out.returncode != 0 and "no reference reward" in text and "--reward FILE" in text
+
+
+def test_tasks_check_names_the_hook_and_the_layout_key_an_observe_lacks(tmp_path):
+    (tmp_path / "missing_key.py").write_text(
+        "from agentic_rl_cartpole.task import CartPole\n"
+        "from agentic_rl_cartpole.observe import observe_cartpole\n"
+        "def observe(robot, layout):\n"
+        "    fields = observe_cartpole(robot, layout)\n"
+        "    fields['cart_error'] = layout['box'] - robot['cart_pos']\n"
+        "    return fields\n"
+        "class NoBox(CartPole):\n"
+        "    observe = staticmethod(observe)\n"
+    )
+    path = os.pathsep.join([str(tmp_path), str(EXAMPLES["agentic_rl_cartpole.task:CartPole"])])
+    out = _cli(["tasks", "check", "missing_key:NoBox"], Path(path), tmp_path)
+    text = " ".join(out.stdout.split())
+    assert out.returncode == 1 and "check_env" not in text, text
+    assert "[observe] KeyError 'box': neither the layout (keys ['cart_target'])" in text
