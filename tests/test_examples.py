@@ -247,6 +247,9 @@ def test_a_refine_run_of_a_custom_task_resumes_from_its_folder_alone(tmp_path, m
     run = subprocess.run([sys.executable, "-c", code, str(root)], capture_output=True,
                          text=True, env=env, timeout=300)  # fmt: skip
     assert run.returncode == 0 and "task cartpole/CartPole-v0" in run.stdout, run.stderr[-2000:]
+    out = _cli(["refine", "--resume", str(root), "--task", "DroneHover"], cartpole, tmp_path)
+    text = " ".join(out.stderr.split())
+    assert out.returncode == 2 and "is a run of cartpole/CartPole-v0, not agentic_rl/Drone" in text
 
 
 MISDECLARED = """
@@ -310,3 +313,63 @@ def test_export_and_package_of_a_misdeclared_task_say_what_to_add(tmp_path, monk
     bundle = export_bundle(policy, "mine_tasks:Kuka", tmp_path / "b", golden_episodes=1)
     with pytest.raises(ValueError, match=r"is a kuka_iiwa task; no built-in profile .*joint_group"):
         generate_package(bundle, "joint_group", tmp_path / "src")
+
+
+def test_train_of_a_custom_task_without_a_reward_says_to_pass_one(tmp_path):
+    cartpole = EXAMPLES["agentic_rl_cartpole.task:CartPole"]
+    out = _cli(["train", "--task", "agentic_rl_cartpole.task:CartPole"], cartpole, tmp_path)
+    text = " ".join((out.stdout + out.stderr).split())
+    assert out.returncode != 0 and "no reference reward" in text and "--reward FILE" in text
+
+
+def test_tasks_check_names_the_hook_and_the_layout_key_an_observe_lacks(tmp_path):
+    (tmp_path / "missing_key.py").write_text(
+        "from agentic_rl_cartpole.task import CartPole\n"
+        "from agentic_rl_cartpole.observe import observe_cartpole\n"
+        "def observe(robot, layout):\n"
+        "    fields = observe_cartpole(robot, layout)\n"
+        "    fields['cart_error'] = layout['box'] - robot['cart_pos']\n"
+        "    return fields\n"
+        "class NoBox(CartPole):\n"
+        "    observe = staticmethod(observe)\n"
+    )
+    path = os.pathsep.join([str(tmp_path), str(EXAMPLES["agentic_rl_cartpole.task:CartPole"])])
+    out = _cli(["tasks", "check", "missing_key:NoBox"], Path(path), tmp_path)
+    text = " ".join(out.stdout.split())
+    assert out.returncode == 1 and "check_env" not in text, text
+    assert "[observe] KeyError 'box': neither the layout (keys ['cart_target'])" in text
+
+
+def test_a_worker_that_did_not_inherit_the_drivers_environment_loads_the_task(tmp_path):
+    """A Ray cluster node starts workers without the driver's AGENTIC_RL_TASK_PATHS: the job
+    itself carries the class path."""
+    from agentic_rl.executors.work import CandidateJob
+    from agentic_rl.ppo.config import make_config
+    from sims.registry import PATHS_ENV
+
+    cartpole = EXAMPLES["agentic_rl_cartpole.task:CartPole"]
+    (tmp_path / "reward.py").write_text((cartpole / "reward.py").read_text())
+    ppo = make_config(task_id="Pendulum-v1", total_steps=512, num_envs=4, num_steps=64,
+                      update_epochs=1, tensorboard=False)  # fmt: skip
+    job = CandidateJob(
+        task_id="cartpole/CartPole-v0",
+        task_path="agentic_rl_cartpole.task:CartPole",
+        candidate="i0/c0",
+        out_dir=str(tmp_path),
+        ppo=ppo.model_dump(mode="json"),
+        eval_episodes=1,
+        randomized_episodes=1,
+        plots=False,
+    )
+    code = (
+        "import sys; from agentic_rl.executors.guarded import run_job;"
+        "from agentic_rl.executors.work import CandidateJob;"
+        "print(run_job(CandidateJob.model_validate_json(sys.stdin.read())).model_dump_json())"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(cartpole), str(ROOT)])}
+    env.pop(PATHS_ENV, None)
+    run = subprocess.run([sys.executable, "-c", code], input=job.model_dump_json(), env=env,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["status"] == "done", result.get("error")

@@ -95,7 +95,17 @@ def refine(
     loop = None
     try:
         if resume is not None:
+            # --task with --resume: loads a class path first (a run recorded before class
+            # paths were) and must name the run's own task
+            import sims
+
+            wanted = sims.resolve(task)[0] if task is not None else None
             loop = RefineLoop.resume(resume, console)
+            if wanted is not None and wanted != loop.config.task:
+                raise ValueError(
+                    f"{resume} is a run of {loop.config.task}, not {wanted}; drop --task to "
+                    "resume it, or start a new run without --resume"
+                )
             if overrides:
                 loop.config = _resume_overrides(loop, overrides)
         else:

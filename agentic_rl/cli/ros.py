@@ -284,6 +284,10 @@ def replay(
         console.print(f"  fault: {fault}")
 
 
+#: Commands that agree to this are the same (float32 messages carry ~1e-7 relative error).
+PARITY_TOL = 1e-5
+
+
 @app.command("compare")
 def compare(
     real: Path = typer.Option(..., "--real", help="Bag from the robot."),
@@ -313,4 +317,19 @@ def compare(
         "success rate real / sim",
         f"{fmt(report['success_rate_real'])} / {fmt(report['success_rate_sim'])}",
     )
+    parity = report["command_parity"]
+    if parity is not None:  # one bag replays the other: the same ticks, compared one by one
+        table.add_row(
+            "commands at the same ticks",
+            f"{parity['commands']:,}, max |difference| {parity['max_abs']:.2g}"
+            f" (worst {parity['worst_topic']} at {parity['worst_t']:.3f} s)",
+        )
     console.print(table)
+    if parity is not None and parity["max_abs"] > PARITY_TOL:
+        typer.echo(
+            f"note: the replay differs from the simulator by more than {PARITY_TOL:g}. After "
+            "~/enable the runtime's slew limit starts from a hold (safety.slew_from_zero=1), which "
+            "the simulator does not have; for a parity check run both record-sim and replay "
+            "with --set safety.slew_from_zero=0 (and --set safety.slew_rate=1000 for a policy "
+            "that turns faster than the limit)."
+        )

@@ -30,6 +30,11 @@ class CandidateJob(BaseModel):
     """What a worker needs to train and evaluate one candidate."""
 
     task_id: str
+    task_path: str | None = Field(
+        None,
+        description="module:Class of a task named by its class path, so a worker that did not "
+        "inherit the driver's environment (a Ray cluster node) loads it too.",
+    )
     candidate: str = Field(description="Candidate id, e.g. 'i0/c2'.")
     out_dir: str = Field(description="The candidate folder; holds reward.py.")
     reward: RewardProgram | None = Field(
@@ -109,6 +114,9 @@ def train_candidate(job: CandidateJob) -> CandidateResult:
         return not (job.stop_at is not None and trainer.global_step >= job.stop_at)
 
     try:
+        import sims
+
+        sims.recall(job.task_id, job.task_path)  # a custom task's class, wherever this runs
         config = PPOConfig(**{**job.ppo, "eval_episodes": 0, "progress": False})
         result = ppo_train(
             config,
