@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from agentic_rl.llm.pricing import Price
 
@@ -69,6 +69,11 @@ class RefineConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task: str = Field(description="Task id, e.g. agentic_rl/DroneHover-v0.")
+    task_path: str | None = Field(
+        None,
+        description="module:Class of a task named by its class path (set from task; recorded "
+        "so a resumed run loads the class again).",
+    )
     designer: Literal["offline", "openai", "replay"] = "offline"
     designer_options: DesignerOptions = Field(default_factory=DesignerOptions)
     iterations: int = Field(4, ge=1, description="Refinement iterations.")
@@ -145,15 +150,20 @@ class RefineConfig(BaseModel):
         # YAML reads a bare on/off as a boolean
         return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
-    @field_validator("task")
+    @model_validator(mode="before")
     @classmethod
-    def _known_task(cls, value: str) -> str:
+    def _known_task(cls, data: Any) -> Any:
+        # The id of a task named by its class path is recorded with that path (task_path), so
+        # a resumed run loads the class again from config.json alone.
+        if not isinstance(data, dict) or not isinstance(data.get("task"), str):
+            return data
         import sims
 
         try:
-            return sims.resolve(value)[0]
+            task = sims.recall(data["task"], data.get("task_path"))
         except (sims.UnknownTaskError, sims.PluginError) as exc:
             raise ValueError(str(exc)) from None
+        return {**data, "task": task, "task_path": sims.recorded_path(task)}
 
 
 def load_file(path: str | Path) -> dict[str, Any]:

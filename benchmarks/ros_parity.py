@@ -72,18 +72,9 @@ def random_policy(obs_size: int, act_size: int, seed: int = 5, scale: float = 0.
 
 def commands(bag: Path) -> dict[tuple[str, float], np.ndarray]:
     """Command vectors and normalized actions of a bag by (topic, time)."""
-    from ros_bridge.bags import ACTION_TOPIC, EPISODE_TOPIC, read_bag
-    from ros_bridge.bags.compare import command_of
+    from ros_bridge.bags import commands_at_ticks
 
-    out = {}
-    for m in read_bag(bag):
-        if m.topic == ACTION_TOPIC:
-            out[(m.topic, round(m.t, 6))] = np.asarray(m.msg.data, np.float64)
-        elif m.topic != EPISODE_TOPIC and "Odometry" not in m.type and "JointState" not in m.type:
-            c = command_of(m.type, m.msg)
-            if c is not None:
-                out[(m.topic, round(m.t, 6))] = np.asarray(c, np.float64)
-    return out
+    return commands_at_ticks(bag)
 
 
 def measure(episodes: int, work: Path) -> list[dict[str, Any]]:

@@ -86,7 +86,8 @@ def reference_source(task_id: str) -> str:
         raise LookupError(
             f"no reference reward for task {task_id!r}; references exist for "
             f"{', '.join(reference_names())}. Write one in the reward-program format "
-            "(see README, 'Reward programs')."
+            "(see README, 'Reward programs') and pass it with `--reward FILE` (`--reward "
+            "sparse` for the success reward alone), or let `agentic-rl refine` design one."
         ) from None
 
 

@@ -52,6 +52,9 @@ class TaskMeta:
         from_measurement: ``module:function`` mapping the robot side's measurement to the
             robot state ``observe`` reads.
         track: ``module:function`` of the task's event tracker, or ``None``.
+        path: ``module:Class`` of a task named by its class path (not built in or a plugin),
+            so simulator-side commands (record-sim, robustness) load it again from the bundle
+            alone; ``None`` for tasks every process finds by id. Never imported here.
     """
 
     id: str
@@ -64,6 +67,7 @@ class TaskMeta:
     observe: str | None = None
     from_measurement: str | None = None
     track: str | None = None
+    path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,7 +161,7 @@ class BundleMeta:
         out = _lists(asdict(self))
         if self.evaluation is None:
             out.pop("evaluation")
-        for key in ("layout", "observe", "from_measurement", "track"):
+        for key in ("layout", "observe", "from_measurement", "track", "path"):
             if out["task"][key] is None:
                 out["task"].pop(key)
         return out

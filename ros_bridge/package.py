@@ -39,6 +39,7 @@ VENDORED = (
     "profiles.py",
     "runtime.py",
     "safety.py",
+    "targets.py",
     "taskobs.py",
 )
 #: Runtime-core subpackages copied whole (one module per robot stack).

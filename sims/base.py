@@ -98,6 +98,10 @@ class SimTask(gym.Env):
     from_measurement: ClassVar[Any] = None
     #: The inverse, for simulated bags: ``fn(robot_state) -> {measurement attribute: value}``.
     to_measurement: ClassVar[Any] = None
+    #: The camera of videos (``render()``, ``eval --video``): ``"follow"`` tracks the body's
+    #: position with the goal in view (drones); ``"overview"`` films from the task's own
+    #: ``_camera()`` (a fixed-base arm, whose follow view would be a close-up of its flange).
+    VIDEO_CAMERA: ClassVar[str] = "follow"
 
     def __init__(
         self,
@@ -238,16 +242,37 @@ class SimTask(gym.Env):
                 "fn(robot_state, layout) -> {field: value} (or override _write_state)",
             )
         robot = self._robot_state()
-        if self.track is None:
-            fields = self.observe(robot, self.layout)
-        elif self.events is None:  # the episode's first state: the tracker starts
-            self.events = self.track(None, robot, self.layout)
-            fields = self.observe({**robot, **self.events}, self.layout)
-        else:  # a step: observe with the events so far, then fold this state in
-            fields = self.observe({**robot, **self.events}, self.layout)
-            self.events = self.track(self.events, robot, self.layout)
+        try:
+            if self.track is None:
+                fields = self.observe(robot, self.layout)
+            elif self.events is None:  # the episode's first state: the tracker starts
+                self.events = self.track(None, robot, self.layout)
+                fields = self.observe({**robot, **self.events}, self.layout)
+            else:  # a step: observe with the events so far, then fold this state in
+                fields = self.observe({**robot, **self.events}, self.layout)
+                self.events = self.track(self.events, robot, self.layout)
+        except KeyError as exc:  # a key the layout or robot state lacks: say which and where
+            raise self._missing_key(exc, robot) from exc
         self._fields = fields
         self._fill(out, fields)
+
+    def _missing_key(self, exc: KeyError, robot: Mapping[str, Any]) -> TaskError:
+        """The :class:`TaskError` for a ``KeyError`` raised in ``observe`` or ``track``:
+        names the hook, the key and the keys the layout and the robot state do have."""
+        tb = exc.__traceback__  # starts in _write_state; the next frame is the hook it called
+        called = tb.tb_next.tb_frame.f_code if tb is not None and tb.tb_next else None
+        hook = "track" if called is getattr(self.track, "__code__", False) else "observe"
+        key = exc.args[0] if exc.args else None
+        layout = sorted(self.layout or {})
+        state = sorted({**robot, **(self.events or {})})
+        return TaskError(
+            self.task_spec.id,
+            hook,
+            None,
+            f"KeyError {key!r}: neither the layout (keys {layout}) nor the robot state (keys "
+            f"{state}) has it; set the layout key in _reset_task (self.layout = {{...}}) or "
+            "return the value from _robot_state",
+        )
 
     def _fill(self, out: np.ndarray, fields: Mapping[str, Any]) -> None:
         """Write ``observe``'s fields into the flat vector ``out``, in spec order."""
@@ -381,10 +406,15 @@ class SimTask(gym.Env):
         so every task, custom ones included, gets it: the camera stands behind the robot on
         the far side from the goal, aims between the two and backs off as they separate, so a
         person sees both what the robot does and where it is going. Without a position field
-        (or before the first step) it is the overview camera.
+        (or before the first step), or with ``VIDEO_CAMERA = "overview"``, it is the overview
+        camera ``_camera()``.
         """
         spec, state = self.task_spec, self._state
-        if state is None or spec.body.position is None:
+        if self.VIDEO_CAMERA not in ("follow", "overview"):
+            raise TaskError(
+                spec.id, "VIDEO_CAMERA", None, f"is {self.VIDEO_CAMERA!r}: 'follow' or 'overview'"
+            )
+        if self.VIDEO_CAMERA == "overview" or state is None or spec.body.position is None:
             return self._camera()
         pos = np.asarray(state[spec.body.position], dtype=float)
         goal = goal_point(spec, state)

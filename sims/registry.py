@@ -172,6 +172,47 @@ def resolve(name: str) -> tuple[str, str]:
     )
 
 
+def recorded_path(task_id: str) -> str | None:
+    """The ``module:Class`` a run or bundle records next to ``task_id`` so that a later
+    process can load the task again: the path of a task named by import path in this process
+    (``None`` for built-in and plugin tasks, which every process finds by id)."""
+    if task_id in BUILTIN_TASKS or task_id in plugin_tasks():
+        return None
+    return path_tasks().get(task_id)
+
+
+def recall(task_id: str, path: str | None = None) -> str:
+    """Resolve a task as a run or bundle recorded it: by its id, or else by the recorded
+    ``module:Class`` (which must still build that id). Returns the canonical id; the id then
+    resolves in this process and its children too.
+
+    Raises:
+        UnknownTaskError: when the id is unknown here and no class path was recorded (a run
+            written before class paths were recorded), with the registry's hint.
+        PluginError: when the recorded class path no longer imports or builds another id.
+    """
+    try:
+        return resolve(task_id)[0]
+    except UnknownTaskError:
+        if not path:
+            raise
+    try:
+        cls = load_class(path, origin=f"the task path recorded for {task_id!r}:")
+    except PluginError as exc:
+        raise PluginError(
+            f"{exc}; make its package importable (pip install -e it, or add it to "
+            "PYTHONPATH), or pass the task with --task"
+        ) from None
+    built = cls.build_spec().id
+    if built != task_id:
+        raise PluginError(
+            f"the recorded task path {path!r} now builds {built!r}, not {task_id!r}; "
+            f"pass the task's class again with --task"
+        )
+    _remember(task_id, path)
+    return task_id
+
+
 def task_class(name: str) -> type[SimTask]:
     """The :class:`SimTask` subclass for a task name."""
     _, path = resolve(name)

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_ros_fixtures import random_policy
+
 REPO = Path(__file__).resolve().parents[1]
 
 # Runs each argv through agentic_rl.cli.main() and reports exit code and console text.
@@ -41,9 +43,7 @@ DRIVER = textwrap.dedent(
 
 
 def _drive(argvs: list[list[str]], tmp_path: Path, columns: int = 80) -> list[dict]:
-    env = {
-        k: v for k, v in os.environ.items() if k not in ("PYTHONWARNINGS", "AGENTIC_RL_DEBUG")
-    }
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONWARNINGS", "AGENTIC_RL_DEBUG")}
     env.update(COLUMNS=str(columns), TERM="dumb", NO_COLOR="1")
     proc = subprocess.run(
         [sys.executable, "-c", DRIVER, json.dumps(argvs)],
@@ -72,7 +72,13 @@ def junk(tmp_path: Path) -> dict[str, str]:
     prose.write_text("Here is a reward that makes the drone hover: reward = -distance\n")
     empty = tmp_path / "empty_dir"
     empty.mkdir()
+    # a run folder of a custom task written before runs recorded the class path
+    old_run = tmp_path / "old_run"
+    old_run.mkdir()
+    random_policy(12, 4, seed=0).save(old_run / "policy.npz")
+    (old_run / "config.json").write_text(json.dumps({"task_id": "mine/Gone-v0"}))
     return {
+        "old_run": str(old_run),
         "text": str(text),
         "png": str(fake_png),
         "pt": str(fake_pt),
@@ -100,6 +106,11 @@ def test_every_subcommand_answers_bad_input_with_a_message_not_a_traceback(tmp_p
         ["train", "--task", "DroneHover", "--set", "learning_rate=fast", "--steps", "1000"],
         ["eval", "--checkpoint", j["missing"]],
         ["eval", "--checkpoint", j["pt"]],
+        ["eval", "--checkpoint", j["old_run"] + "/policy.npz"],
+        ["eval", "--checkpoint", j["old_run"] + "/policy.npz", "--task", "NoSuchTask"],
+        ["export", "--run", j["old_run"], "--out", j["out"]],
+        ["robustness", "--bundle", j["old_run"]],
+        ["tasks", "check", "nosuchmod:X"],
         ["export", "--run", j["missing"], "--out", j["out"]],
         ["export", "--run", j["empty"], "--out", j["out"]],
         ["select", "--image", j["missing"] + ".png", "--library", j["lib"]],
@@ -132,6 +143,8 @@ def test_every_subcommand_answers_bad_input_with_a_message_not_a_traceback(tmp_p
             problems.append(f"{r['argv']}: reached the last-resort handler:\n{text[-800:]}")
         if not text.strip():
             problems.append(f"{r['argv']}: failed without a word")
+        if "\u274c" in text:  # rich's emoji for ':x:' in a user's 'nosuchmod:X:'
+            problems.append(f"{r['argv']}: user text printed as an emoji:\n{text[-800:]}")
     assert not problems, "\n".join(problems)
 
 

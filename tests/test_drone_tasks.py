@@ -359,3 +359,28 @@ def test_ground_effect_adds_lift_near_the_floor():
         return z
 
     assert climb(True) > climb(False)
+
+
+def test_videos_follow_the_body_unless_the_task_asks_for_its_overview_camera():
+    from sims.drone.hover import DroneHover
+
+    class Overview(DroneHover):
+        VIDEO_CAMERA = "overview"
+
+    class Typo(DroneHover):
+        VIDEO_CAMERA = "overveiw"
+
+    frames = {}
+    for cls in (DroneHover, Overview, Typo):
+        env = cls(render_mode="rgb_array", render_size=(64, 48))
+        env.reset(seed=3)
+        env.step(np.zeros(env.action_space.shape))
+        try:
+            frames[cls] = (env.render(), env.scene_image(64, 48))
+        except sims.TaskError as exc:
+            frames[cls] = str(exc)
+        finally:
+            env.close()
+    assert not np.array_equal(*frames[DroneHover])  # the follow camera
+    assert np.array_equal(*frames[Overview])
+    assert "hook VIDEO_CAMERA" in frames[Typo] and "'overveiw'" in frames[Typo]

@@ -15,10 +15,9 @@ from agentic_rl.export.simbag import record_sim
 from ros_bridge import State, load_bundle, load_profile
 from ros_bridge.bags import (
     ACTION_TOPIC,
-    EPISODE_TOPIC,
     BagWriter,
     bag_topics,
-    command_of,
+    commands_at_ticks,
     compare,
     read_bag,
     replay,
@@ -30,17 +29,8 @@ __all__ = ["arm_bundle", "hover_bundle", "hover_run"]
 runner = CliRunner()
 
 
-def commands(bag: Path) -> dict[tuple[str, float], np.ndarray]:
-    """Command vectors and normalized actions of a bag by (topic, time)."""
-    out = {}
-    for m in read_bag(bag):
-        if m.topic == ACTION_TOPIC:
-            out[(m.topic, round(m.t, 6))] = np.asarray(m.msg.data)
-        elif m.topic != EPISODE_TOPIC and "Odometry" not in m.type and "JointState" not in m.type:
-            c = command_of(m.type, m.msg)
-            if c is not None:
-                out[(m.topic, round(m.t, 6))] = c
-    return out
+#: Commands and actions of a bag by (topic, time) (other test files import it from here).
+commands = commands_at_ticks
 
 
 PARITY_PROFILES = [
@@ -214,6 +204,7 @@ def test_compare_reports_agreement(hover_bundle, generic_bag, tmp_path):
     same = compare(generic_bag, generic_bag)
     assert same["trajectory_rmse"] == 0.0 and same["command_rmse"] == 0.0
     assert same["success_agreement"] == 1.0 and same["episodes"] == 1
+    assert same["command_parity"]["max_abs"] == 0.0 and same["command_parity"]["missing"] == 0
 
     def offset(m):
         if m.topic == "/odom":
@@ -227,6 +218,13 @@ def test_compare_reports_agreement(hover_bundle, generic_bag, tmp_path):
     assert rep["trajectory_rmse"] == pytest.approx(0.1, abs=1e-6)
     assert rep["command_rmse"] == pytest.approx(0.2, abs=1e-6)
     assert rep["success_agreement"] == 1.0  # the episode markers were copied
+    # the same ticks in both bags: compared one by one, the offset is the worst difference
+    assert rep["command_parity"]["max_abs"] == pytest.approx(0.2, abs=1e-6)
+    assert rep["command_parity"]["worst_topic"] == "/cmd_vel"
+    r = runner.invoke(app, ["ros", "compare", "--real", str(tmp_path / "real"),
+                            "--sim", str(generic_bag)])  # fmt: skip
+    assert r.exit_code == 0 and "commands at the same ticks" in r.output
+    assert "safety.slew_from_zero=0" in " ".join(r.output.split())
 
 
 def test_cli_record_replay_compare_end_to_end(hover_run, tmp_path):
@@ -252,6 +250,19 @@ def test_cli_record_replay_compare_end_to_end(hover_run, tmp_path):
         app, ["ros", "compare", "--real", str(tmp_path / "sim"), "--sim", str(tmp_path / "sim")]
     )
     assert r.exit_code == 0 and "trajectory RMSE" in r.output
+    # parity as the README states it (384 commands and 384 actions), without the slew start-up
+    parity = ["--set", "safety.slew_from_zero=0", "--set", "safety.slew_rate=1000"]
+    for argv in (
+        ["ros", "record-sim", "--bundle", str(bundle), "--task", "DroneHover", "--episodes", "1",
+         "--profile", "px4", "--out", str(tmp_path / "sim0"), *parity],
+        ["ros", "replay", "--bundle", str(bundle), "--bag", str(tmp_path / "sim0"), "--profile",
+         "px4", "--out", str(tmp_path / "rep0"), *parity],
+    ):  # fmt: skip
+        assert runner.invoke(app, argv).exit_code == 0
+    r = runner.invoke(app, ["ros", "compare", "--real", str(tmp_path / "rep0"),
+                            "--sim", str(tmp_path / "sim0"), "--json"])  # fmt: skip
+    got = json.loads(r.output)["command_parity"]
+    assert got["commands"] == 2 * 384 and got["missing"] == 0 and got["max_abs"] < 1e-5
     r = runner.invoke(
         app,
         ["ros", "replay", "--bundle", str(bundle), "--bag", str(tmp_path / "sim"), "--profile", "mavros",

@@ -210,3 +210,25 @@ def test_a_class_path_makes_its_own_id_known_here_and_in_child_processes():
         },
     )
     assert out.stdout.strip() == "agentic_rl_cartpole.task:CartPole"
+
+
+def test_a_recorded_class_path_loads_its_task_again_and_old_records_keep_the_hint():
+    code = (
+        "import sims\n"
+        "assert sims.recorded_path('agentic_rl/DroneHover-v0') is None\n"
+        "for call in (lambda: sims.recall('cartpole/CartPole-v0'),\n"
+        "             lambda: sims.recall('cartpole/CartPole-v0', 'sims.drone.hover:DroneHover')):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except (sims.UnknownTaskError, sims.PluginError) as exc:\n"
+        "        print(type(exc).__name__, exc)\n"
+        "print(sims.recall('cartpole/CartPole-v0', 'agentic_rl_cartpole.task:CartPole'))\n"
+        "print(sims.recorded_path('cartpole/CartPole-v0'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "AGENTIC_RL_TASK_PATHS"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "examples" / "cartpole"), str(ROOT)])
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=env).stdout.splitlines()  # fmt: skip
+    assert out[0].startswith("UnknownTaskError") and "name it by the path" in out[0]
+    assert out[1].startswith("PluginError") and "builds 'agentic_rl/DroneHover-v0'" in out[1]
+    assert out[2:] == ["cartpole/CartPole-v0", "agentic_rl_cartpole.task:CartPole"]

@@ -17,6 +17,7 @@ from agentic_rl.cli import select as select_cli
 from agentic_rl.cli import tasks
 from agentic_rl.cli import train as train_cli
 from sims.errors import TaskError
+from sims.registry import PluginError, UnknownTaskError
 
 app = typer.Typer(
     name="agentic-rl",
@@ -52,6 +53,12 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("\nagentic-rl: interrupted.", err=True)
         raise SystemExit(130) from None
+    except (UnknownTaskError, PluginError) as exc:  # a task name that does not load
+        if debug:
+            raise
+        # the message already says what to pass (did-you-mean, module:Class, the import error)
+        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        raise SystemExit(2) from None
     except TaskError as exc:  # a broken task: its own message names the hook and field
         if debug:
             raise

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agentic_rl import config as cfgmod
+from agentic_rl.cli.console import make_console
 
 
 def register(app: typer.Typer) -> None:
@@ -90,11 +91,21 @@ def refine(
     from agentic_rl.loop import RefineLoop
     from agentic_rl.runstore import RunLockedError
 
-    console = Console(quiet=quiet)
+    console = make_console(quiet=quiet)
     loop = None
     try:
         if resume is not None:
+            # --task with --resume: loads a class path first (a run recorded before class
+            # paths were) and must name the run's own task
+            import sims
+
+            wanted = sims.resolve(task)[0] if task is not None else None
             loop = RefineLoop.resume(resume, console)
+            if wanted is not None and wanted != loop.config.task:
+                raise ValueError(
+                    f"{resume} is a run of {loop.config.task}, not {wanted}; drop --task to "
+                    "resume it, or start a new run without --resume"
+                )
             if overrides:
                 loop.config = _resume_overrides(loop, overrides)
         else:
@@ -141,7 +152,7 @@ def refine(
         hint = (
             f"; the run is kept: continue with agentic-rl refine --resume {where}" if where else ""
         )
-        Console(stderr=True).print(f"[red]error:[/] designer: {exc}{hint}", soft_wrap=True)
+        make_console(stderr=True).print(f"[red]error:[/] designer: {exc}{hint}", soft_wrap=True)
         raise typer.Exit(2) from None
     except (ValidationError, ValueError, FileNotFoundError, RunLockedError, ImportError) as exc:
         message = str(exc)
@@ -150,12 +161,12 @@ def refine(
                 f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg'].removeprefix('Value error, ')}"
                 for e in exc.errors()
             )
-        Console(stderr=True).print(f"[red]error:[/] {message}")
+        make_console(stderr=True).print(f"[red]error:[/] {message}")
         raise typer.Exit(2) from None
-    print_summary(Console(), loop.store.root, summary)
+    print_summary(make_console(), loop.store.root, summary)
     failures = task_failures(loop.store.root)
     if failures:
-        Console(stderr=True).print(
+        make_console(stderr=True).print(
             f"[red]error:[/] every candidate failed for an error in the task, not its reward: "
             f"{failures[0]}\n  The tracebacks are in each candidate's result.json; run "
             f"`agentic-rl tasks check {task or loop.config.task}` to find the hook and field.",
@@ -257,9 +268,9 @@ def report(
     from agentic_rl.report import write_report
 
     if not (run_dir / "manifest.json").exists():
-        Console(stderr=True).print(
+        make_console(stderr=True).print(
             f"[red]error:[/] {run_dir} is not a run folder (no manifest.json)"
         )
         raise typer.Exit(2)
     path = write_report(run_dir)
-    Console().print(f"report: {path}")
+    make_console().print(f"report: {path}")

@@ -13,11 +13,11 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 import rewards
 import sims
+from agentic_rl.cli.console import make_console
 from rewards.describe import describe, program_api
 
 app = typer.Typer(
@@ -62,7 +62,7 @@ def check(
 
 
 def _print_result(result: rewards.CheckResult, text: str) -> None:
-    console = Console()
+    console = make_console()
     if isinstance(result, rewards.Rejected):
         where = f", line {result.line}" if result.line is not None else ""
         console.print(f"[bold red]rejected[/] at [bold]{result.stage}[/]{where}")
@@ -106,7 +106,7 @@ def show_state(
     if prompt:
         typer.echo(program_api(spec))
         return
-    console = Console()
+    console = make_console()
     fields = Table(title=f"{spec.id}: state fields (state[...] and prev_state[...])")
     for col in ("name", "shape", "unit", "frame", "meaning"):
         fields.add_column(col, overflow="fold")

@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from agentic_rl.cli.console import make_console
 from agentic_rl.seeds import SWEEP
 
 if TYPE_CHECKING:
     from agentic_rl.robustness import RobustnessReport
 
-console = Console()
+console = make_console()
 
 
 def register(app: typer.Typer) -> None:

@@ -13,12 +13,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from agentic_rl.cli.console import make_console
 from agentic_rl.seeds import RECORD
 
-console = Console()
+console = make_console()
 app = typer.Typer(
     name="ros",
     help="ROS 2 deployment: generate the package, record/replay/compare bags.",
@@ -98,13 +98,13 @@ def export(
     success rates go into bundle.json, and a policy below --min-success is refused.
     """
     from agentic_rl.export import export_bundle
+    from agentic_rl.runfiles import run_task
     from ros_bridge import load_bundle
 
-    folder = run if run.is_dir() else run.parent
-    task_id = task
-    if task_id is None and (folder / "config.json").is_file():
-        task_id = json.loads((folder / "config.json").read_text()).get("task_id")
+    with _user_errors():
+        task_id = task or run_task(run)
     if task_id is None:
+        folder = run if run.is_dir() else run.parent
         raise typer.BadParameter(f"no config.json in {folder}; pass --task")
     with _user_errors():
         path = export_bundle(
@@ -284,6 +284,10 @@ def replay(
         console.print(f"  fault: {fault}")
 
 
+#: Commands that agree to this are the same (float32 messages carry ~1e-7 relative error).
+PARITY_TOL = 1e-5
+
+
 @app.command("compare")
 def compare(
     real: Path = typer.Option(..., "--real", help="Bag from the robot."),
@@ -313,4 +317,19 @@ def compare(
         "success rate real / sim",
         f"{fmt(report['success_rate_real'])} / {fmt(report['success_rate_sim'])}",
     )
+    parity = report["command_parity"]
+    if parity is not None:  # one bag replays the other: the same ticks, compared one by one
+        table.add_row(
+            "commands at the same ticks",
+            f"{parity['commands']:,}, max |difference| {parity['max_abs']:.2g}"
+            f" (worst {parity['worst_topic']} at {parity['worst_t']:.3f} s)",
+        )
     console.print(table)
+    if parity is not None and parity["max_abs"] > PARITY_TOL:
+        typer.echo(
+            f"note: the replay differs from the simulator by more than {PARITY_TOL:g}. After "
+            "~/enable the runtime's slew limit starts from a hold (safety.slew_from_zero=1), which "
+            "the simulator does not have; for a parity check run both record-sim and replay "
+            "with --set safety.slew_from_zero=0 (and --set safety.slew_rate=1000 for a policy "
+            "that turns faster than the limit)."
+        )

@@ -10,10 +10,11 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
+from agentic_rl.cli.console import make_console
+
+console = make_console()
 app = typer.Typer(
     name="library",
     help="Policy library: add, list and remove trained policies; train the scene selector.",

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 import sims
+from agentic_rl.cli.console import make_console
 
 app = typer.Typer(name="tasks", add_completion=False)
 
@@ -44,7 +45,7 @@ def tasks(
             typer.echo(f"warning: skipped a task plugin: {err}", err=True)
         typer.echo(json.dumps([s.model_dump(mode="json") for s in specs], indent=2))
         return
-    console = Console()
+    console = make_console()
     _print_task_list(console, specs)
     for err in [*sims.plugin_errors(), *skipped]:
         console.print(f"[yellow]warning:[/] skipped a task plugin: {escape(str(err))}")
@@ -84,12 +85,37 @@ def check(
     from sims.check import check_task
 
     report = check_task(task, episodes=episodes, seed=seed)
-    console = Console(highlight=False)
+    console = make_console(highlight=False)
     for note in report.notes:
         console.print(f"  ok  {note}", markup=False)
     for problem in report.problems:
         console.print(f"  [red]problem[/] {escape(str(problem))}")
     if not report.ok:
-        console.print(f"[red]{report.task}: {len(report.problems)} problem(s)[/]")
+        console.print(f"[red]{escape(report.task)}: {len(report.problems)} problem(s)[/]")
         raise typer.Exit(1)
-    console.print(f"[green]{report.task}: ready to train[/]")
+    console.print(f"[green]{escape(report.task)}: ready to train[/]")
+    console.print(f"  ROS: {deploy_line(task)}", markup=False)
+
+
+def deploy_line(task: str) -> str:
+    """Whether, and to which built-in ROS profiles, a task deploys (from its
+    ``command_model`` and ``from_measurement``), or what it lacks: one line."""
+    from ros_bridge.targets import JOINT_GROUP_HINT, deploy_profiles
+
+    cls = sims.task_class(task)
+    hook = getattr(cls, "command_model", None)
+    try:
+        command = hook() if callable(hook) else None
+    except Exception as exc:  # the task's own code: name the hook, not a traceback
+        return f"does not deploy: [command_model] raised {type(exc).__name__}: {exc}"
+    if not isinstance(command, dict):
+        return f"does not deploy: [command_model] gives {command!r}; {JOINT_GROUP_HINT}"
+    if cls.observe is None or cls.from_measurement is None:
+        return "does not deploy: no observe/from_measurement (see the notes above)"
+    profiles = deploy_profiles(command)
+    if not profiles:
+        return (
+            f"does not deploy: [command_model] robot {command.get('robot')!r}, kind "
+            f"{command.get('kind')!r} fits no built-in profile; {JOINT_GROUP_HINT}"
+        )
+    return f"deploys to profile {' or '.join(profiles)} (command_model: {command.get('kind')})"

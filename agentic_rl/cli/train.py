@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
+from agentic_rl.cli.console import make_console
+
+console = make_console()
 
 
 def register(app: typer.Typer) -> None:
@@ -153,13 +154,16 @@ def evaluate(
 
 
 def _task_of(checkpoint: Path) -> str:
-    """The task id recorded next to a checkpoint or policy file."""
-    folder = checkpoint if checkpoint.is_dir() else checkpoint.parent
-    config = folder / "config.json"
-    if config.is_file():
-        return json.loads(config.read_text())["task_id"]
+    """The task recorded next to a checkpoint or policy file (or in the checkpoint)."""
+    from agentic_rl.runfiles import run_task
+
+    task_id = run_task(checkpoint)
+    if task_id is not None:
+        return task_id
     if checkpoint.suffix == ".npz":
         raise OSError(f"no config.json next to {checkpoint}; pass --task")
     from agentic_rl.ppo import load_checkpoint
+    from agentic_rl.ppo.envs import recall_task
 
-    return load_checkpoint(checkpoint)["task_id"]
+    state = load_checkpoint(checkpoint)
+    return recall_task(state["task_id"], state.get("task_path"))

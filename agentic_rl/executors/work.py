@@ -14,6 +14,7 @@ where the reward program's calls are under the limits of :mod:`rewards.guard`.
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
 from pathlib import Path
@@ -29,6 +30,11 @@ class CandidateJob(BaseModel):
     """What a worker needs to train and evaluate one candidate."""
 
     task_id: str
+    task_path: str | None = Field(
+        None,
+        description="module:Class of a task named by its class path, so a worker that did not "
+        "inherit the driver's environment (a Ray cluster node) loads it too.",
+    )
     candidate: str = Field(description="Candidate id, e.g. 'i0/c2'.")
     out_dir: str = Field(description="The candidate folder; holds reward.py.")
     reward: RewardProgram | None = Field(
@@ -96,10 +102,21 @@ def train_candidate(job: CandidateJob) -> CandidateResult:
 
     def on_update(trainer: Any, row: dict[str, float]) -> bool:
         last_row.clear()
-        last_row.update({k: float(v) for k, v in row.items() if isinstance(v, (int, float))})
+        # finite numbers only: a metric is NaN while no episode has finished (DroneOrbit's
+        # errors at the rung), and the result travels as JSON, where NaN becomes null
+        last_row.update(
+            {
+                k: float(v)
+                for k, v in row.items()
+                if isinstance(v, (int, float)) and math.isfinite(v)
+            }
+        )
         return not (job.stop_at is not None and trainer.global_step >= job.stop_at)
 
     try:
+        import sims
+
+        sims.recall(job.task_id, job.task_path)  # a custom task's class, wherever this runs
         config = PPOConfig(**{**job.ppo, "eval_episodes": 0, "progress": False})
         result = ppo_train(
             config,

@@ -24,8 +24,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import platform
 import shutil
+import tempfile
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -154,20 +156,42 @@ def export_bundle(
                     f"{min_success:.0%}; train further, or export anyway (--force, force=True)"
                 )
             evaluation = EvaluationMeta(**{**evaluation.__dict__, "forced": True})
+    command = _command_model(task_id, spec)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    export_onnx(policy, out / "policy.onnx")
-    policy.save(out / "weights.npz")
-    golden = _golden_pairs(policy, task_id, spec.action.mode, golden_episodes)
-    np.savez(out / "golden.npz", **golden)
-    reward_text = reward_source if reward_source is not None else _NO_REWARD
-    (out / "reward.py").write_text(reward_text)
-    observe = _observation_function(task_id, spec, out)
-    meta = _bundle_meta(
-        policy, task_id, spec, golden, reward_source, train_config, evaluation, observe
-    )
-    (out / "bundle.json").write_text(json.dumps(meta.to_dict(), indent=2, allow_nan=False))
+    # Built in a temporary folder and moved into place at the end: a failure (a task hook
+    # that raises, a full disk) leaves no half-written bundle behind.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        export_onnx(policy, tmp / "policy.onnx")
+        policy.save(tmp / "weights.npz")
+        golden = _golden_pairs(policy, task_id, spec.action.mode, golden_episodes)
+        np.savez(tmp / "golden.npz", **golden)
+        reward_text = reward_source if reward_source is not None else _NO_REWARD
+        (tmp / "reward.py").write_text(reward_text)
+        observe = _observation_function(task_id, spec, tmp)
+        meta = _bundle_meta(
+            policy, task_id, spec, golden, reward_source, train_config, evaluation, observe
+        )
+        meta = replace(meta, command=command)  # checked above, before anything was written
+        (tmp / "bundle.json").write_text(json.dumps(meta.to_dict(), indent=2, allow_nan=False))
+        _move_into(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _move_into(tmp: Path, out: Path) -> None:
+    """Move a finished bundle into ``out``: a rename when ``out`` is new, else entry by entry
+    (replacing the bundle's own files and keeping anything else the folder holds)."""
+    if not out.exists():
+        tmp.rename(out)
+        return
+    for entry in tmp.iterdir():
+        dest = out / entry.name
+        if dest.is_dir() and not dest.is_symlink():
+            shutil.rmtree(dest)
+        os.replace(entry, dest)
 
 
 def record_evaluation(bundle_dir: str | Path, evaluation: EvaluationMeta) -> None:
@@ -276,6 +300,7 @@ def _bundle_meta(
     observe: dict[str, Any],
 ) -> BundleMeta:
     import agentic_rl
+    import sims
 
     fields, offset = [], 0
     for f in spec.state_fields:
@@ -295,6 +320,7 @@ def _bundle_meta(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         task=TaskMeta(
             id=task_id,
+            path=sims.recorded_path(task_id),
             robot=spec.robot,
             description=spec.description,
             control_hz=spec.control_hz,
@@ -311,7 +337,7 @@ def _bundle_meta(
             components=tuple(spec.action.components),
             description=spec.action.description,
         ),
-        command=_command_model(task_id, spec),
+        command={},  # export_bundle's, checked before anything is written
         policy=PolicyMeta(
             onnx="policy.onnx",
             weights="weights.npz",
@@ -404,10 +430,30 @@ def _sims_imports(path: Path) -> list[tuple[str, Path]]:
 
 def _command_model(task_id: str, spec: Any) -> dict[str, Any]:
     """How the runtime turns a normalized action into a physical command: the task's own
-    declaration (``SimTask.command_model``), so export names no robot."""
+    declaration (``SimTask.command_model``), so export names no robot.
+
+    Raises:
+        ExportError: when the task's ``command_model`` is missing, fails or returns no
+            mapping with ``robot`` and ``kind``.
+    """
     import sims
 
-    return sims.task_class(task_id).command_model(spec.action.mode)
+    hook = getattr(sims.task_class(task_id), "command_model", None)
+    fix = (
+        "; declare `command_model(cls, action_mode=None)` returning a dict with 'robot' and "
+        "'kind' (README, 'Deploying a custom task')"
+    )
+    if not callable(hook):
+        raise ExportError(f"{task_id}: [command_model] is {hook!r}, not a classmethod{fix}")
+    try:
+        command = hook(spec.action.mode)
+    except Exception as exc:  # the task's own code: report it with the hook's name
+        raise ExportError(
+            f"{task_id}: [command_model] raised {type(exc).__name__}: {exc}{fix}"
+        ) from exc
+    if not isinstance(command, dict) or not {"robot", "kind"} <= set(command):
+        raise ExportError(f"{task_id}: [command_model] returned {command!r}{fix}")
+    return command
 
 
 def urdf_chain(urdf_path: str | Path, tip_link: str) -> list[dict[str, Any]]:

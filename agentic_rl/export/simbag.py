@@ -98,7 +98,7 @@ def record_sim(
     # so the recorded commands are exactly what the profile sends for the simulator's actions.
     adapter = make_adapter(prof, bundle)
     policy = bundle.make_policy()
-    task_id = task or bundle.task_id
+    task_id = task or sims.recall(bundle.task_id, bundle.meta.task.path)
     env = sims.make(task_id, action_mode=bundle.meta.action.mode, randomize=randomize)
     if env.task_spec.obs_size != bundle.obs_size:
         env.close()

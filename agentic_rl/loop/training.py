@@ -121,6 +121,7 @@ def job(loop: RefineLoop, c: CandidateRecord, steps: int, stop_at: int | None) -
     checked = Path(c.run_dir) / "reward.json"
     return CandidateJob(
         task_id=cfg.task,
+        task_path=cfg.task_path,
         candidate=c.cid,
         out_dir=c.run_dir,
         reward=rewards.RewardProgram.model_validate(read_json(checked))

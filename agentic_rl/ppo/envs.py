@@ -47,6 +47,30 @@ def canonical_task_id(task_id: str) -> str:
         raise
 
 
+def recorded_task_path(task_id: str) -> str | None:
+    """The ``module:Class`` to record next to a task id (``None`` unless the task was named
+    by its class path; see :func:`sims.recorded_path`), so later commands load it by id."""
+    if not is_sims_task(task_id):
+        return None
+    import sims
+
+    return sims.recorded_path(task_id)
+
+
+def recall_task(task_id: str, path: str | None = None) -> str:
+    """The id of a task as a run recorded it (``task_id`` and its ``task_path``): loads the
+    recorded class path where the id alone is unknown (see :func:`sims.recall`); a gymnasium
+    id is returned as it is."""
+    import sims
+
+    try:
+        return sims.recall(task_id, path)
+    except sims.UnknownTaskError:
+        if task_id in gym.registry:
+            return task_id
+        raise
+
+
 def describe_reward(reward: RewardArg) -> str:
     """A short, JSON-friendly name of a reward choice (for configs and logs)."""
     if reward is None:

@@ -25,7 +25,13 @@ import torch
 
 from agentic_rl.ppo.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from agentic_rl.ppo.config import PPOConfig
-from agentic_rl.ppo.envs import RewardArg, canonical_task_id, describe_reward, load_reward
+from agentic_rl.ppo.envs import (
+    RewardArg,
+    canonical_task_id,
+    describe_reward,
+    load_reward,
+    recorded_task_path,
+)
 from agentic_rl.ppo.evaluate import EvalResult, evaluate
 from agentic_rl.ppo.guarded import needs_guard, train_guarded
 from agentic_rl.ppo.logger import Logger, progress_bar
@@ -225,6 +231,7 @@ def write_run_config(
             {
                 "ppo": config.model_dump(mode="json"),
                 "task_id": task_id,
+                "task_path": recorded_task_path(task_id),
                 "reward": describe_reward(reward),
                 "randomize": _jsonable(randomize),
                 "init_from": None if init_from is None else str(init_from),

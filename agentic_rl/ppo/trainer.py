@@ -31,6 +31,7 @@ from agentic_rl.ppo.checkpoint import CheckpointError, load_checkpoint
 from agentic_rl.ppo.config import PPOConfig
 from agentic_rl.ppo.envs import (
     env_factory,
+    recorded_task_path,
 )
 from agentic_rl.ppo.fused import FlatAdam, FlatParams, FusedPPOLoss, clip_grad_norm
 from agentic_rl.ppo.networks import ActorCritic, Policy
@@ -229,6 +230,7 @@ class PPO:
         return {
             "config": self.config.model_dump(mode="json"),
             "task_id": self.task_id,
+            "task_path": recorded_task_path(self.task_id),
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "obs_norm": self.obs_norm.state_dict(),

@@ -23,6 +23,7 @@ import numpy as np
 
 import sims
 from agentic_rl.ppo import EvalResult, Policy
+from agentic_rl.runfiles import run_task
 from sims.randomization import sample
 from sims.rollout import ActFn, ParamsArg, PerEpisode, run_episodes
 
@@ -119,7 +120,7 @@ def _from_bundle(path: Path, task: str | None) -> PolicyUnderTest:
         bundle = load_bundle(path)
     except BundleError as exc:
         raise RobustnessError(str(exc)) from None
-    task_id = _check_task(sims.resolve(bundle.task_id)[0], task, path)
+    task_id = _check_task(sims.recall(bundle.task_id, bundle.meta.task.path), task, path)
     train_config = bundle.meta.train_config or {}
     return PolicyUnderTest(
         act=bundle.make_policy(),
@@ -142,8 +143,7 @@ def _from_run(path: Path, task: str | None) -> PolicyUnderTest:
     config: dict[str, Any] = {}
     if (run_dir / "config.json").is_file():
         config = json.loads((run_dir / "config.json").read_text())
-    own = config.get("task_id")
-    task_id = _check_task(sims.resolve(own)[0] if own else None, task, path)
+    task_id = _check_task(run_task(run_dir), task, path)
     weights = run_dir / "policy.npz"
     return PolicyUnderTest(
         act=policy.act,

@@ -7,7 +7,15 @@
   command error).
 """
 
-from .compare import Episode, command_of, compare, episodes_of, position_of
+from .compare import (
+    Episode,
+    command_of,
+    command_parity,
+    commands_at_ticks,
+    compare,
+    episodes_of,
+    position_of,
+)
 from .io import (
     ACTION_TOPIC,
     DIAGNOSTICS_TOPIC,
@@ -39,6 +47,8 @@ __all__ = [
     "bag_topics",
     "build",
     "command_of",
+    "command_parity",
+    "commands_at_ticks",
     "compare",
     "episodes_of",
     "position_of",

@@ -3,6 +3,10 @@
 Reads any bag the robot stacks write (embedded definitions first, see :mod:`.io`): positions
 from odometry, pose, PX4 VehicleOdometry or VehicleLocalPosition, joint states; commands from
 every profile's output types.
+
+When one bag is ``ros replay`` of the other (a simulated bag replayed through the runtime), the
+two carry commands at the very same ticks, and :func:`command_parity` compares them tick by
+tick: the parity check between simulator and robot runtime, with no resampling in between.
 """
 
 from __future__ import annotations
@@ -96,6 +100,48 @@ def episodes_of(path: str | Path) -> list[Episode]:
     return eps
 
 
+def commands_at_ticks(path: str | Path) -> dict[tuple[str, float], np.ndarray]:
+    """Every command and normalized policy action of a bag, by (topic, time to the us)."""
+    out: dict[tuple[str, float], np.ndarray] = {}
+    for m in read_bag(path):
+        if m.topic == ACTION_TOPIC:
+            out[(m.topic, round(m.t, 6))] = np.asarray(m.msg.data, np.float64)
+        elif m.topic != EPISODE_TOPIC and position_of(m.type, m.msg) is None:
+            cmd = command_of(m.type, m.msg)
+            if cmd is not None:
+                out[(m.topic, round(m.t, 6))] = np.asarray(cmd, np.float64)
+    return out
+
+
+def command_parity(replayed: str | Path, sim: str | Path) -> dict[str, Any] | None:
+    """Tick-matched command difference between a replay and the simulated bag it replayed.
+
+    Returns:
+        ``{"commands", "missing", "max_abs", "worst_topic", "worst_t"}`` over every command and
+        action of ``sim`` (``missing``: those the replay has no command for at that tick), or
+        ``None`` when the bags share no command tick (a real flight against a simulation).
+    """
+    rep, ref = commands_at_ticks(replayed), commands_at_ticks(sim)
+    shared = [k for k in ref if k in rep]
+    if not shared:
+        return None
+    diffs = {}
+    for k in shared:
+        if rep[k].shape != ref[k].shape:
+            raise BagError(
+                f"{k[0]} carries {rep[k].shape} in one bag and {ref[k].shape} in the other"
+            )
+        diffs[k] = float(np.max(np.abs(rep[k] - ref[k]), initial=0.0))
+    worst = max(diffs, key=diffs.__getitem__)
+    return {
+        "commands": len(shared),
+        "missing": len(ref) - len(shared),
+        "max_abs": diffs[worst],
+        "worst_topic": worst[0],
+        "worst_t": worst[1],
+    }
+
+
 def _resampled_rmse(
     t_a: list[float], x_a: list[np.ndarray], t_b: list[float], x_b: list[np.ndarray], hz: float
 ) -> float | None:
@@ -121,8 +167,9 @@ def compare(real: str | Path, sim: str | Path, *, hz: float = 50.0) -> dict[str,
 
     Returns:
         ``{"episodes", "trajectory_rmse", "command_rmse", "success_agreement",
-        "per_episode": [...]}``; a metric is ``None`` when neither bag pair has the data
-        (e.g. success needs episode markers in both bags).
+        "per_episode": [...], "command_parity"}``; a metric is ``None`` when neither bag pair
+        has the data (e.g. success needs episode markers in both bags; ``command_parity``
+        needs commands at the same ticks, see :func:`command_parity`).
     """
     ra, sa = episodes_of(real), episodes_of(sim)
     n = min(len(ra), len(sa))
@@ -167,4 +214,5 @@ def compare(real: str | Path, sim: str | Path, *, hz: float = 50.0) -> dict[str,
         "success_rate_real": float(np.mean([a for a, _ in pairs])) if pairs else None,
         "success_rate_sim": float(np.mean([b for _, b in pairs])) if pairs else None,
         "per_episode": per,
+        "command_parity": command_parity(real, sim),
     }

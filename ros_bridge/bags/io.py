@@ -31,6 +31,7 @@ EPISODE_TOPIC = "/agentic_rl/episode"
 DIAGNOSTICS_TOPIC = "/diagnostics"
 #: Normalized policy actions (the simulator's in simulated bags, the runtime's in replays).
 ACTION_TOPIC = "/agentic_rl/action"
+ACTION_TYPE = "std_msgs/msg/Float64MultiArray"
 
 
 class BagError(ValueError):

@@ -19,11 +19,13 @@ from ..runtime import Runtime
 from ..safety import State
 from .io import (
     ACTION_TOPIC,
+    ACTION_TYPE,
     DIAGNOSTICS_TOPIC,
     EPISODE_TOPIC,
     BagError,
     BagWriter,
     bag_topics,
+    build,
     px4_version_of,
     read_bag,
     resolve_topic,
@@ -103,6 +105,8 @@ def replay(
     next_diag = -math.inf
     pending_enable = enable
     last_input = 0.0
+    action_layout = build(ACTION_TYPE, {}, px4_version).layout
+    action_msg = type(build(ACTION_TYPE, {}, px4_version))
     with BagWriter(bag_out, storage, px4_version) as out:
 
         def run_ticks(until: float) -> None:
@@ -119,12 +123,9 @@ def replay(
                     out.write_output(profile, o, t)
                     result.commands += 1
                 if rt.state is State.ACTIVE and rt.last_action is not None:
-                    out.write(
-                        ACTION_TOPIC,
-                        "std_msgs/msg/Float64MultiArray",
-                        {"data": rt.last_action.tolist()},
-                        t,
-                    )
+                    # built directly (no field dict to convert): one per tick of a long bag
+                    action = action_msg(layout=action_layout, data=rt.last_action.copy())
+                    out.write(ACTION_TOPIC, ACTION_TYPE, action, t)
                 result.ticks += 1
                 result.active_ticks += rt.state is State.ACTIVE
                 result.states[rt.state.value] = result.states.get(rt.state.value, 0) + 1

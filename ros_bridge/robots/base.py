@@ -20,6 +20,7 @@ from ..bundle import PolicyBundle
 from ..measurement import Measurement
 from ..messages import Output, header, vec3, xyz
 from ..profiles import Profile
+from ..targets import fits, mismatch
 
 
 class AdapterError(ValueError):
@@ -64,18 +65,9 @@ class Adapter:
         self.params = dict(profile.params)
         self.command_model = bundle.command
         # the command the task declares (its action mode; a joint group's command interface)
-        mode = self.command_model.get("kind", bundle.meta.action.mode)
-        if mode not in profile.action_modes:
-            raise AdapterError(
-                f"profile {profile.name!r} supports action modes {list(profile.action_modes)}, "
-                f"but the bundle's policy ({bundle.task_id}) uses {mode!r}; retrain in a "
-                "supported mode or pick another profile"
-            )
-        if self.command_model.get("robot") != profile.robot:
-            raise AdapterError(
-                f"profile {profile.name!r} drives a {profile.robot}, but the bundle's task "
-                f"{bundle.task_id} is a {self.command_model.get('robot')} task"
-            )
+        command = {"kind": bundle.meta.action.mode, **self.command_model}
+        if not fits(profile, command):
+            raise AdapterError(mismatch(profile, command, bundle.task_id))
         self.goal: np.ndarray | None = None
         self.dt = 1.0 / bundle.control_hz
 
