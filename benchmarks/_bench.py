@@ -12,6 +12,7 @@ its bare name from their own folder.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -92,7 +93,8 @@ def train_timed(
     evaluate on seeds of their own), overwriting ``out_dir``.
 
     Returns:
-        The result, the config, wall seconds and CPU seconds of this process.
+        The result, the config, wall seconds and CPU seconds of this process and its children
+        (a reward program trains in a guarded child, see :mod:`agentic_rl.ppo.guarded`).
     """
     from agentic_rl.ppo import make_config, train
 
@@ -105,6 +107,12 @@ def train_timed(
         eval_episodes=0,
         **(overrides or {}),
     )
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0 = time.perf_counter(), cpu_seconds()
     result = train(cfg, task_id, reward=reward, overwrite=True, out_dir=out_dir, **train_kwargs)
-    return Timed(result, cfg, time.perf_counter() - t0, time.process_time() - c0)
+    return Timed(result, cfg, time.perf_counter() - t0, cpu_seconds() - c0)
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process plus its finished children (guarded training runs)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
