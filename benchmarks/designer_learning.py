@@ -29,18 +29,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _bench import merge_blocks, read_section, write_section
+from _bench import cpu_seconds, merge_blocks, read_section, write_section
 
 #: This benchmark's section of RESULTS.md.
 SECTION = "designer_learning"
-
-
-def _cpu() -> float:
-    """CPU seconds of this process and its finished children (env workers, sandboxes)."""
-    import resource
-
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + kids.ru_utime + kids.ru_stime
 
 
 def write_results(out: dict) -> None:
@@ -116,7 +108,7 @@ def main() -> int:
     history: list[IterationRecord] = []
     rows = []
     for it in range(args.rounds + 1):
-        cpu0 = _cpu()
+        cpu0 = cpu_seconds()
         proposal = designer.propose(spec, history, 1)[0]
         cand = work / f"iter_{it}"
         cand.mkdir(parents=True, exist_ok=True)
@@ -178,7 +170,7 @@ def main() -> int:
                 "packet_success": packet.nominal.success_rate,
                 "success": held_out.success_rate,
                 "train_s": round(train_s, 1),
-                "cpu_s": round(_cpu() - cpu0, 1),
+                "cpu_s": round(cpu_seconds() - cpu0, 1),
                 "precheck": _precheck_cell(verdict, held_out.success_rate, parent_success),
             }
         )

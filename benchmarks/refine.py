@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shlex
 import sys
 import tempfile
@@ -40,21 +39,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from _bench import merge_blocks, read_section, write_section
+from _bench import cpu_seconds, merge_blocks, read_section, write_section
 
 #: This benchmark's section of RESULTS.md, and the heading above it.
 SECTION, HEADING = "refine", "## Refinement loop (benchmarks/refine.py)"
 #: Marks a block measured at a shortened budget (a rerun at full budget replaces it).
 SHORT = " **(shortened)**"
-
-
-def _cpu() -> float:
-    """CPU seconds of this process and its finished children (loop workers, sandboxes)."""
-    me, kids = (
-        resource.getrusage(resource.RUSAGE_SELF),
-        resource.getrusage(resource.RUSAGE_CHILDREN),
-    )
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _score(policy: Path, task: str, episodes: int) -> float:
@@ -69,14 +59,14 @@ def _train_row(
 ) -> dict[str, Any]:
     from _bench import train_timed
 
-    c0 = _cpu()
+    c0 = cpu_seconds()
     timed = train_timed(task, steps, seed, out, reward=reward, **kw)
     return {
         "row": name,
         "steps": timed.result.steps,
         "seed": seed,
         "success": _score(Path(timed.result.policy), task, episodes),
-        "cpu_s": _cpu() - c0,
+        "cpu_s": cpu_seconds() - c0,
     }
 
 
@@ -116,10 +106,10 @@ def bench(task: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         video=False,
         out=str(work / "runs"),
     )
-    c0, w0 = _cpu(), time.monotonic()
+    c0, w0 = cpu_seconds(), time.monotonic()
     loop = RefineLoop.start(cfg, Console(quiet=True))
     loop.run()
-    loop_cpu, loop_wall = _cpu() - c0, time.monotonic() - w0
+    loop_cpu, loop_wall = cpu_seconds() - c0, time.monotonic() - w0
     m = loop.manifest
     assert m.best is not None, f"{task}: no candidate finished training"
     records = {c.cid: c for it in m.iterations for c in it.candidates}

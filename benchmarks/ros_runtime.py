@@ -17,8 +17,10 @@ Baselines measured in the same run:
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import math
+import os
 import shutil
 import statistics
 import tempfile
@@ -27,6 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _bench import write_section
+
+#: This benchmark's section of RESULTS.md, and the heading above it.
+SECTION, HEADING = "ros_runtime", "## ROS runtime: tick cost and replay speed"
 
 TICK_TARGET_US = 200.0
 REPLAY_TARGET_S = 10.0
@@ -206,6 +212,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print JSON")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ros_bench_"))
+    load_start = os.getloadavg()[0]
     try:
         bundle = args.bundle or make_bundle(work / "bundle")
         report = {
@@ -215,6 +222,9 @@ def main() -> None:
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    report["load"] = (load_start, os.getloadavg()[0])
+    if args.bundle is None:  # the default policy: comparable from run to run
+        write_results(report, args)
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -252,6 +262,37 @@ def main() -> None:
         f"{'ok' if r['meets_target'] else 'MISSED'}); read-only baseline {r['read_only_baseline_s']:.2f} s "
         f"(x{r['ratio_to_read_baseline']:.2f})"
     )
+
+
+def write_results(report: dict[str, Any], args: argparse.Namespace) -> None:
+    """Put this run's figures into this benchmark's section of RESULTS.md."""
+    r = report["replay"]
+    lines = [
+        f"`python benchmarks/ros_runtime.py --ticks {args.ticks} --minutes {args.minutes:g}`; "
+        f"load average {report['load'][0]:.1f} -> {report['load'][1]:.1f}; "
+        f"{datetime.date.today().isoformat()}. Baselines measured in the same run: a bare policy "
+        "call, and a read-only pass over the replayed bag.",
+        "",
+        "| backend | profile | tick median (us) | p99 (us) | decode (us) | x bare call | "
+        f"target < {TICK_TARGET_US:g} us |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for b in report["ticks"]:
+        for name, t in b["profiles"].items():
+            lines.append(
+                f"| {b['backend']} (bare {b['bare_inference_us']:.1f} us) | {name} | "
+                f"{t['tick_median_us']:.1f} | {t['tick_p99_us']:.1f} | "
+                f"{t['decode_median_us']:.1f} | {t['ratio_to_bare_inference']:.2f} | "
+                f"{'ok' if t['meets_target'] else '**missed**'} |"
+            )
+    lines += [
+        "",
+        f"Replay of a {r['bag_minutes']:g}-minute {r['bag_hz']:g} Hz bag ({r['input_messages']:,} "
+        f"messages, {r['ticks']:,} ticks): **{r['replay_s']:.2f} s** wall (target < "
+        f"{REPLAY_TARGET_S:g} s: {'ok' if r['meets_target'] else '**missed**'}); read-only "
+        f"baseline {r['read_only_baseline_s']:.2f} s (x{r['ratio_to_read_baseline']:.2f}).",
+    ]
+    write_section(SECTION, "\n".join(lines), heading=HEADING)
 
 
 if __name__ == "__main__":
