@@ -118,12 +118,14 @@ class EvaluationMeta:
     """Held-out success measured at export (seeds no training or selection saw).
 
     Attributes:
-        episodes: episodes per condition.
-        seeds: the reset seeds (the same for both conditions).
+        episodes: nominal episodes (and randomized ones, unless ``randomized_episodes``).
+        seeds: the reset seeds (randomized physics uses the first ``randomized_episodes``).
         success_nominal: success rate with nominal physics.
         success_randomized: success rate under the task's domain randomization.
         min_success: the threshold export checked (``success_nominal`` below it is refused).
         forced: whether the bundle was written although below the threshold.
+        randomized_episodes: episodes under randomized physics when fewer than ``episodes``
+            (the refinement loop's test tests fewer); ``None``: as many as ``episodes``.
     """
 
     episodes: int
@@ -132,6 +134,12 @@ class EvaluationMeta:
     success_randomized: float
     min_success: float
     forced: bool = False
+    randomized_episodes: int | None = None
+
+    @property
+    def episodes_randomized(self) -> int:
+        """Episodes the randomized success rate was measured on."""
+        return self.episodes if self.randomized_episodes is None else self.randomized_episodes
 
 
 @dataclass(frozen=True)
@@ -161,6 +169,8 @@ class BundleMeta:
         out = _lists(asdict(self))
         if self.evaluation is None:
             out.pop("evaluation")
+        elif self.evaluation.randomized_episodes is None:
+            out["evaluation"].pop("randomized_episodes")
         for key in ("layout", "observe", "from_measurement", "track", "path"):
             if out["task"][key] is None:
                 out["task"].pop(key)

@@ -16,6 +16,7 @@ import pytest
 from agentic_rl import config as cfgmod
 from agentic_rl.config import RefineConfig
 from agentic_rl.executors import CandidateJob, make_executor
+from agentic_rl.export import load_bundle
 from agentic_rl.loop import RefineLoop
 from agentic_rl.runstore import RunLockedError, RunStore
 
@@ -237,6 +238,11 @@ def _check_run(root: Path, cfg: RefineConfig, transcript: bool = True) -> dict:
     assert evaluation["episodes"] == cfg.test_episodes
     assert evaluation["success_nominal"] == test["final"]["success_rate"]
     assert evaluation["success_randomized"] == test["final"]["randomized_success_rate"]
+    # randomized physics is tested on fewer episodes than nominal: the bundle says how many
+    assert evaluation["randomized_episodes"] == test["final"]["randomized_episodes"]
+    assert load_bundle(root / "best").meta.evaluation.episodes_randomized == (
+        cfg.test_randomized_episodes
+    )
     return manifest
 
 

@@ -126,8 +126,8 @@ def _success_line(ev: object) -> str:
     if ev is None:
         return "  held-out success: not evaluated at export (re-export with --eval-episodes)"
     text = (
-        f"  held-out success: {ev.success_nominal:.0%} nominal, {ev.success_randomized:.0%} "
-        f"randomized physics ({ev.episodes} test episodes each)"
+        f"  held-out success: {ev.success_nominal:.0%} nominal ({ev.episodes} test episodes), "
+        f"{ev.success_randomized:.0%} randomized physics ({ev.episodes_randomized})"
     )
     if ev.forced:
         text += f" -- below the {ev.min_success:.0%} threshold, forced"

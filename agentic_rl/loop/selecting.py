@@ -138,6 +138,7 @@ def record_test(loop: RefineLoop) -> None:
                 success_nominal=test.success_rate,
                 success_randomized=test.randomized_success_rate,
                 min_success=0.0,
+                randomized_episodes=test.randomized_episodes,
             ),
         )
     except ExportError as exc:  # e.g. a bundle of an older layout, resumed: keep the run
