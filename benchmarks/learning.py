@@ -182,7 +182,7 @@ def markdown(rows: list[str], meta: dict[str, Any]) -> str:
 
 
 def merge_rows(section: str | None, new: dict[str, str]) -> list[str]:
-    """Table rows of the current section with ``new`` ((task, seed) key -> row) replacing or
+    """Table rows of the current section with ``new`` ((task, seed, steps) key -> row) replacing or
     added; rows written before the seed and env-only columns existed are kept as seed 0."""
     rows: dict[str, str] = {}
     if section is not None:
@@ -195,7 +195,7 @@ def merge_rows(section: str | None, new: dict[str, str]) -> list[str]:
             if len(cells) == 14:  # before the load column: load not recorded
                 cells = [*cells[:4], "-", *cells[4:]]
             line = "| " + " | ".join(cells) + " |"
-            rows[row_key(cells[0], cells[1])] = line
+            rows[row_key(cells[0], cells[1], cells[2])] = line
     rows.update(new)
     order = [t.split("/")[-1] for t in DEFAULT_BUDGETS]
 
@@ -206,9 +206,11 @@ def merge_rows(section: str | None, new: dict[str, str]) -> list[str]:
     return [rows[k] for k in sorted(rows, key=rank)]
 
 
-def row_key(task: str, seed: Any) -> str:
-    """Key of a table row: one row per task and training seed."""
-    return f"{task} seed {seed}"
+def row_key(task: str, seed: Any, steps: Any) -> str:
+    """Key of a table row: one row per task, training seed and steps trained (a run at another
+    budget is another measurement; the steps cell may carry "(budget N)" after the count)."""
+    count = str(steps).split("(")[0].replace(",", "").strip()
+    return f"{task} seed {seed} steps {int(count):012d}"
 
 
 def write_results(new_rows: dict[str, str], meta: dict[str, Any]) -> None:
@@ -256,7 +258,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         }
         date = datetime.now(UTC).strftime("%Y-%m-%d")
         write_results(
-            {row_key(r["task"].split("/")[-1], r["seed"]): table_row(r, date) for r in rows}, meta
+            {
+                row_key(r["task"].split("/")[-1], r["seed"], r["steps"]): table_row(r, date)
+                for r in rows
+            },
+            meta,
         )
     if args.json:
         print(json.dumps(rows, indent=2))
