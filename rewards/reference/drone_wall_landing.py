@@ -4,6 +4,8 @@ CROSS_ABOVE = 0.3
 # Highest approach height above the pad, m, and how fast it shrinks as the drone centres.
 FUNNEL_TOP = 0.6
 FUNNEL_SLOPE = 3.0
+# Radius of the funnel's bottom as a share of the landing tolerance: straight down within it.
+FUNNEL_CORE = 0.5
 # Paid over a full rest, step by step, and taken back at once if the drone lifts off.
 REST_PAY = 100.0
 # Paid in the step the rest completes (the success step).
@@ -12,11 +14,15 @@ LANDED_BONUS = 100.0
 BELOW_FUNNEL = 1.0
 
 
-def _funnel(pad):
-    """Horizontal distance to the pad centre and the funnel's height there: it keeps the
-    drone high until it is above the pad and then brings it straight down."""
+def _funnel(pad, task):
+    """The funnel's height above the pad at the drone's horizontal distance from its centre:
+    it keeps the drone high until it is above the pad and brings it down onto it. Its
+    bottom is as wide as half the landing tolerance: a funnel that closed to a point asked
+    for a centring far finer than success does (1 cm off the centre its target was still
+    3 cm up), and the policy hovered above the pad for most of its training."""
     horizontal = math.hypot(pad[0], pad[1])
-    return horizontal, min(FUNNEL_TOP, FUNNEL_SLOPE * horizontal)
+    core = FUNNEL_CORE * task["landing_tolerance"]
+    return min(FUNNEL_TOP, FUNNEL_SLOPE * max(0.0, horizontal - core))
 
 
 def _target(state, task):
@@ -30,8 +36,7 @@ def _target(state, task):
         ahead = task["wall_thickness"] + CROSS_AHEAD
         return (wall[0] + ahead, wall[1], wall[2] + CROSS_ABOVE), 0
     pad = state["pad_rel"]
-    _, height = _funnel(pad)
-    return (pad[0], pad[1], pad[2] + height), 1
+    return (pad[0], pad[1], pad[2] + _funnel(pad, task)), 1
 
 
 def compute_reward(state, action, prev_state, task):
@@ -59,7 +64,7 @@ def compute_reward(state, action, prev_state, task):
     progress = terms.progress(target, prev_target) if stage == prev_stage else 0.0
     crossed = float(state["crossed"])
     height = -float(state["pad_rel"][2])  # drone centre above the pad surface
-    _, funnel = _funnel(state["pad_rel"])
+    funnel = _funnel(state["pad_rel"], task)
     sink_rate = -float(state["vel"][2])
     rest, prev_rest = float(state["rest_time"]), float(prev_state["rest_time"])
     landed = rest >= task["rest_seconds"] > prev_rest
