@@ -7,7 +7,7 @@ anyway, end below their parent. The offline designer never proposes such a rewar
 a survival offset for every proposal), so the loop's benchmark never sees a refusal; this
 benchmark builds the population a real designer would produce and measures the checks on it.
 
-Per task:
+Per task and run seed (``--seeds``):
 
 1. **The parent**: the loop's own iteration 0 (offline designer, ``--parent-candidates``
    candidates x ``--parent-steps`` steps, no halving), run by :class:`~agentic_rl.loop.RefineLoop`;
@@ -36,13 +36,15 @@ Per task:
    seeds (``--episodes``).
 
 A refused reward that trained below the parent (success on the benchmark seeds strictly
-lower) is a refusal the check got right; the figure is their share (target >= 80%). The share
-of accepted rewards that trained below the parent says what the checks miss, and the base rate
-of the whole trained sample says what a check that refused at random would score. Tables go
-into ``benchmarks/RESULTS.md`` (section ``check_accuracy``); ``--json`` prints everything.
+lower) is a refusal the check got right; the figure is their share, pooled over the seeds
+(target >= 80%). Beside it: the share of accepted rewards that trained below the parent (what
+the checks miss), the base rate of the whole trained sample (what a check refusing at random
+would score), and the same table against the control (below what the loop would have had
+without the new reward). Tables go into ``benchmarks/RESULTS.md`` (section
+``check_accuracy``, one block per task); ``--json`` prints everything.
 
-Usage: ``python benchmarks/check_accuracy.py --tasks DroneHover[,ArmReach] [--parent-steps
-150000 --steps 100000 --train 6 --episodes 50 --json --no-write]``.
+Usage: ``python benchmarks/check_accuracy.py --tasks DroneHover [--seeds 0,1,2
+--parent-steps 150000 --steps 100000 --train 8 --episodes 50 --json --no-write]``.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ import sys
 import tempfile
 import time
 import tomllib
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,7 +113,7 @@ class Candidate:
 
 
 # ------------------------------------------------------------------------------ the parent
-def make_parent(task_id: str, args: argparse.Namespace, work: Path) -> tuple[Any, Any]:
+def make_parent(task_id: str, seed: int, args: argparse.Namespace, work: Path) -> tuple[Any, Any]:
     """Run the loop's iteration 0 and return ``(loop, parent record)`` (its best candidate)."""
     from rich.console import Console
 
@@ -124,7 +127,7 @@ def make_parent(task_id: str, args: argparse.Namespace, work: Path) -> tuple[Any
         steps=args.parent_steps,
         halving=False,
         workers=1,
-        seed=args.seed,
+        seed=seed,
         randomized_seeds=0,
         reeval_seeds=0,
         test_episodes=0,
@@ -239,7 +242,12 @@ def score(policy: Path, task_id: str, episodes: int) -> dict[str, Any]:
 
 
 def train_warm(
-    task_id: str, code: str, parent: CandidateRecord, args: argparse.Namespace, out: Path
+    task_id: str,
+    code: str,
+    parent: CandidateRecord,
+    seed: int,
+    args: argparse.Namespace,
+    out: Path,
 ) -> dict[str, Any]:
     """Train ``code`` from the parent's checkpoint for ``--steps`` as the loop would, score it."""
     from agentic_rl import seeds
@@ -251,7 +259,7 @@ def train_warm(
     timed = train_timed(
         task_id,
         args.steps,
-        seeds.training(args.seed, 1, 0),
+        seeds.training(seed, 1, 0),
         out / "run",
         reward=str(reward),
         init_from=str(Path(parent.run_dir) / "checkpoint.pt"),
@@ -261,38 +269,52 @@ def train_warm(
 
 
 # ------------------------------------------------------------------------------ the figures
-def classify(cands: list[Candidate], parent_success: float) -> dict[str, Any]:
-    """The confusion table of the trained candidates against the parent (pure arithmetic).
+def confusion(outcomes: Iterable[tuple[str, bool]]) -> dict[str, Any]:
+    """The confusion table of trained candidates (pure arithmetic).
 
-    A trained candidate is *below* when its benchmark-seed success is strictly lower than the
-    parent's. Returns counts (``refused_below`` ...) and shares: ``refused_right`` (refused and
-    below: the target figure), ``accepted_below`` (what the checks missed) and ``base_rate``
-    (below among all trained, what refusing at random would score); a share is ``None`` when
-    its group is empty.
+    Args:
+        outcomes: ``(verdict, below)`` per trained candidate: the checks' verdict (``refused``
+            or ``accepted``) and whether it trained below its yardstick (the parent, or the
+            control).
+
+    Returns:
+        Counts (``refused_below``, ``refused_not``, ``accepted_below``, ``accepted_not``) and
+        shares: ``refused_right`` (refused and below: the target figure against the parent),
+        ``accepted_below_share`` (what the checks missed) and ``base_rate`` (below among all
+        trained: what refusing at random would score); a share is ``None`` when its group is
+        empty, and ``target_met`` is ``None`` when nothing refused was trained.
     """
     counts = {"refused_below": 0, "refused_not": 0, "accepted_below": 0, "accepted_not": 0}
-    for c in cands:
-        if c.trained is None or c.verdict not in ("refused", "accepted"):
-            continue
-        below = c.trained["success"] < parent_success
-        c.trained["below_parent"] = below
-        counts[f"{c.verdict}_{'below' if below else 'not'}"] += 1
+    for verdict, below in outcomes:
+        if verdict in ("refused", "accepted"):
+            counts[f"{verdict}_{'below' if below else 'not'}"] += 1
 
     def share(k: int, n: int) -> float | None:
         return k / n if n else None
 
     refused = counts["refused_below"] + counts["refused_not"]
     accepted = counts["accepted_below"] + counts["accepted_not"]
-    below = counts["refused_below"] + counts["accepted_below"]
+    right = share(counts["refused_below"], refused)
     return {
         **counts,
         "refused_trained": refused,
         "accepted_trained": accepted,
-        "refused_right": share(counts["refused_below"], refused),
+        "refused_right": right,
         "accepted_below_share": share(counts["accepted_below"], accepted),
-        "base_rate": share(below, refused + accepted),
-        "target_met": None if not refused else counts["refused_below"] / refused >= TARGET,
+        "base_rate": share(counts["refused_below"] + counts["accepted_below"], refused + accepted),
+        "target_met": None if right is None else right >= TARGET,
     }
+
+
+def outcomes(runs: list[dict[str, Any]], against: str) -> list[tuple[str, bool]]:
+    """``(verdict, below)`` of every trained candidate of ``runs``; ``against`` is
+    ``"parent"`` or ``"control"``."""
+    return [
+        (c["verdict"], c["trained"][f"below_{against}"])
+        for run in runs
+        for c in run["candidates"]
+        if c["trained"] is not None
+    ]
 
 
 def _pct(x: float | None) -> str:
@@ -303,67 +325,82 @@ def _reasons(r: dict[str, int]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(r.items(), key=lambda kv: -kv[1]))
 
 
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def run_lines(run: dict[str, Any]) -> list[str]:
+    """One seed's population line and table (parent, control, every trained candidate)."""
+    p, ctl = run["parent"], run["control"]
+    lines = [
+        f"**Seed {run['seed']}**: {run['cpu_s']:.0f} CPU s (parent {p['cpu_s']:.0f}, checks "
+        f"{run['checks_cpu_s']:.0f}). Population {run['population']} ({run['by_origin']}): "
+        f"refused {run['refused']}, accepted {run['accepted']}, rejected by the reward "
+        f"pipeline {run['rejected']}"
+        + (
+            f"; corpus entries not applicable: {', '.join(run['skipped'])}"
+            if run["skipped"]
+            else ""
+        )
+        + f". The parent's recorded episodes: {p['recorded_successes']} successes of "
+        f"{p['recorded_episodes']} ({_reasons(p['recorded_reasons'])}).",
+        "",
+        "| reward | origin | intent | checks | success | below parent | below control | "
+        "endings (benchmark seeds) | CPU s |",
+        "|---|---|---|---|---:|---|---|---|---:|",
+        f"| parent {p['cid']} ({p['steps']:,} steps) | loop iteration 0 | - | - | "
+        f"{_pct(p['success'])} | - | - | {_reasons(p['reasons'])} | {p['cpu_s']:.0f} |",
+        f"| control (parent's reward, same steps) | baseline | - | - | {_pct(ctl['success'])} | "
+        f"{_yes(ctl['below_parent'])} | - | {_reasons(ctl['reasons'])} | {ctl['cpu_s']:.0f} |",
+    ]
+    for c in run["candidates"]:
+        t = c["trained"]
+        if t is None:
+            continue
+        why = f" ({c['why']})" if c["verdict"] == "refused" and c["why"] else ""
+        lines.append(
+            f"| {c['name']} | {c['origin']} | {c['intent']} | {c['verdict']}{why} | "
+            f"{_pct(t['success'])} | {_yes(t['below_parent'])} | {_yes(t['below_control'])} | "
+            f"{_reasons(t['reasons'])} | {t['cpu_s']:.0f} |"
+        )
+    return lines
+
+
 def block(res: dict[str, Any], command: str, load: str) -> tuple[str, str]:
     """One task's block of RESULTS.md: ``(title, markdown)``."""
-    p, acc = res["parent"], res["accuracy"]
+    runs, acc, ctl = res["runs"], res["accuracy"], res["vs_control"]
     title = (
-        f"### {res['task'].split('/')[-1]}: parent {p['cid']} ({p['steps']:,} steps), "
-        f"candidates warm-started for {res['steps']:,} steps"
+        f"### {res['task'].split('/')[-1]}: seeds {', '.join(str(r['seed']) for r in runs)}; "
+        f"parent: the loop's iteration 0 at {res['parent_steps']:,} steps; candidates "
+        f"warm-started for {res['steps']:,} steps"
     )
     lines = [
         title,
         "",
-        f"`{command}`; load average {load}; {res['cpu_s']:.0f} CPU s in all "
-        f"(parent {p['cpu_s']:.0f}, checks {res['checks_cpu_s']:.0f}).",
+        f"`{command}`; load average {load}; {res['cpu_s']:.0f} CPU s in all.",
         "",
-        f"Population: {res['population']} rewards ({res['by_origin']}); refused by the checks "
-        f"{res['refused']}, accepted {res['accepted']}, rejected by the reward pipeline "
-        f"{res['rejected']}"
-        + (
-            f"; corpus entries not applicable: {', '.join(res['skipped'])}"
-            if res["skipped"]
-            else ""
-        )
-        + ".",
-        "",
-        "| reward | origin | intent | checks | success (benchmark seeds) | below parent | "
-        "endings | CPU s |",
-        "|---|---|---|---|---:|---|---|---:|",
-        f"| parent {p['cid']} | loop iteration 0 | - | - | {_pct(p['success'])} | - | "
-        f"{_reasons(p['reasons'])} | {p['cpu_s']:.0f} |",
-    ]
-    ctl = res["control"]
-    lines.append(
-        f"| control (parent's reward, same steps) | baseline | - | - | {_pct(ctl['success'])} | "
-        f"{'yes' if ctl['success'] < p['success'] else 'no'} | {_reasons(ctl['reasons'])} | "
-        f"{ctl['cpu_s']:.0f} |"
-    )
-    for c in res["candidates"]:
-        t = c["trained"]
-        why = f" ({c['why']})" if c["verdict"] == "refused" and c["why"] else ""
-        if t is None:
-            continue
-        lines.append(
-            f"| {c['name']} | {c['origin']} | {c['intent']} | {c['verdict']}{why} | "
-            f"{_pct(t['success'])} | {'yes' if t['below_parent'] else 'no'} | "
-            f"{_reasons(t['reasons'])} | {t['cpu_s']:.0f} |"
-        )
-    lines += [
-        "",
-        "| checks said | trained below parent | not below | share below |",
-        "|---|---:|---:|---:|",
+        "| checks said | trained below parent | not below | share below | below control |",
+        "|---|---:|---:|---:|---:|",
         f"| refused | {acc['refused_below']} | {acc['refused_not']} | "
-        f"{_pct(acc['refused_right'])} |",
+        f"{_pct(acc['refused_right'])} | {_pct(ctl['refused_right'])} |",
         f"| accepted | {acc['accepted_below']} | {acc['accepted_not']} | "
-        f"{_pct(acc['accepted_below_share'])} |",
+        f"{_pct(acc['accepted_below_share'])} | {_pct(ctl['accepted_below_share'])} |",
         "",
         f"Refused rewards that trained below their parent: {acc['refused_below']} of "
         f"{acc['refused_trained']} ({_pct(acc['refused_right'])}; target >= {TARGET:.0%}: "
         + {True: "met", False: "missed", None: "not measured (none refused)"}[acc["target_met"]]
         + f"). Accepted rewards below the parent: {_pct(acc['accepted_below_share'])}; all "
-        f"trained: {_pct(acc['base_rate'])} (a check refusing at random would score this). "
-        f"Control: {_pct(ctl['success'])} vs parent {_pct(p['success'])}.",
+        f"trained: {_pct(acc['base_rate'])} (what refusing at random would score). Controls "
+        "(the parent's own reward, same steps): "
+        + ", ".join(
+            f"seed {r['seed']} {_pct(r['control']['success'])} vs parent "
+            f"{_pct(r['parent']['success'])}"
+            for r in runs
+        )
+        + ".",
     ]
+    for run in runs:
+        lines += ["", *run_lines(run)]
     return title, "\n".join(lines)
 
 
@@ -381,21 +418,19 @@ def write_results(
 
 
 # ------------------------------------------------------------------------------ one task
-def bench(task: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    """The whole measurement for one task (see the module docstring)."""
+def bench(task_id: str, seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """The whole measurement for one task and seed (see the module docstring)."""
     import sims
     from agentic_rl.designers.precheck import parent_episodes
-    from agentic_rl.ppo.envs import canonical_task_id
 
-    task_id = canonical_task_id(task)
     spec = sims.get_spec(task_id)
     c_all = cpu_seconds()
-    loop, parent = make_parent(task_id, args, work)
+    loop, parent = make_parent(task_id, seed, args, work)
     parent_cpu = cpu_seconds() - c_all
     episodes = parent_episodes(parent)
     if not episodes:
         raise SystemExit(f"{task_id}: the parent {parent.cid} has no recorded episodes")
-    cands = designer_candidates(spec, loop.history(), args.proposals, args.seed)
+    cands = designer_candidates(spec, loop.history(), args.proposals, seed)
     corpus, skipped = corpus_candidates(spec)
     cands += corpus
     c0 = cpu_seconds()
@@ -404,22 +439,28 @@ def bench(task: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
     refused = [c for c in cands if c.verdict == "refused"]
     accepted = [c for c in cands if c.verdict == "accepted"]
     p_row = score(Path(parent.run_dir) / "policy.npz", task_id, args.episodes)
-    control = train_warm(task_id, parent.code or "", parent, args, work / "control")
+    control = train_warm(task_id, parent.code or "", parent, seed, args, work / "control")
+    control["below_parent"] = control["success"] < p_row["success"]
     for i, c in enumerate(spread(refused, args.train) + spread(accepted, args.train)):
-        c.trained = train_warm(task_id, c.code, parent, args, work / f"cand_{i}")
-    accuracy = classify(cands, p_row["success"])
+        t = train_warm(task_id, c.code, parent, seed, args, work / f"cand_{i}")
+        t["below_parent"] = t["success"] < p_row["success"]
+        t["below_control"] = t["success"] < control["success"]
+        c.trained = t
     by_origin: dict[str, int] = {}
     for c in cands:
         by_origin[c.origin] = by_origin.get(c.origin, 0) + 1
+    recorded: dict[str, int] = {}
+    for e in episodes:
+        recorded[e.reason] = recorded.get(e.reason, 0) + 1
     return {
-        "task": task_id,
-        "steps": args.steps,
+        "seed": seed,
         "parent": {
             "cid": parent.cid,
             "steps": parent.steps,
             "cpu_s": parent_cpu,
             "recorded_episodes": len(episodes),
             "recorded_successes": sum(e.success for e in episodes),
+            "recorded_reasons": recorded,
             **p_row,
         },
         "control": control,
@@ -430,24 +471,53 @@ def bench(task: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "rejected": sum(c.verdict == "rejected" for c in cands),
         "skipped": skipped,
         "candidates": [asdict(c) for c in cands],
-        "accuracy": accuracy,
         "checks_cpu_s": checks_cpu,
         "cpu_s": cpu_seconds() - c_all,
     }
 
 
+def bench_task(task: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Every seed of one task, and the confusion tables pooled over them."""
+    from agentic_rl.ppo.envs import canonical_task_id
+
+    task_id = canonical_task_id(task)
+    runs = [
+        bench(task_id, seed, args, Path(tempfile.mkdtemp(prefix="bench_checks_")))
+        for seed in args.seeds
+    ]
+    return {
+        "task": task_id,
+        "parent_steps": args.parent_steps,
+        "steps": args.steps,
+        "runs": runs,
+        "accuracy": confusion(outcomes(runs, "parent")),
+        "vs_control": confusion(outcomes(runs, "control")),
+        "cpu_s": sum(r["cpu_s"] for r in runs),
+    }
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must be integers like 0,1, got {text!r}") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("give at least one seed, e.g. --seeds 0,1")
+    return seeds
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tasks", default="DroneHover", help="comma-separated task names")
+    ap.add_argument("--seeds", type=_seeds, default=[0, 1, 2], help="comma-separated run seeds")
     ap.add_argument("--parent-steps", type=int, default=150_000, help="iteration 0's steps")
     ap.add_argument("--parent-candidates", type=int, default=2, help="iteration 0's candidates")
     ap.add_argument("--proposals", type=int, default=4, help="designer proposals (each guard)")
     ap.add_argument("--steps", type=int, default=100_000, help="warm-start steps per candidate")
     ap.add_argument(
-        "--train", type=int, default=6, metavar="N", help="refused (and accepted) rewards to train"
+        "--train", type=int, default=8, metavar="N", help="refused (and accepted) rewards to train"
     )
     ap.add_argument("--episodes", type=int, default=50, help="benchmark-seed episodes per policy")
-    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = ap.parse_args()
@@ -458,9 +528,7 @@ def main() -> int:
         ap.error("--train must be >= 0")
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     w0 = time.monotonic()
-    results = []
-    for task in [t for t in args.tasks.split(",") if t]:
-        results.append(bench(task, args, Path(tempfile.mkdtemp(prefix="bench_checks_"))))
+    results = [bench_task(task, args) for task in args.tasks.split(",") if task]
     command = "python benchmarks/check_accuracy.py " + " ".join(
         shlex.quote(a) for a in sys.argv[1:]
     )
@@ -471,12 +539,16 @@ def main() -> int:
     for res in results:
         acc = res["accuracy"]
         print(
-            f"{res['task']}: parent {_pct(res['parent']['success'])}, control "
-            f"{_pct(res['control']['success'])}; refused {res['refused']} / accepted "
-            f"{res['accepted']} of {res['population']}; refused below parent "
-            f"{acc['refused_below']} of {acc['refused_trained']} ({_pct(acc['refused_right'])}), "
-            f"accepted below parent {_pct(acc['accepted_below_share'])}, base rate "
-            f"{_pct(acc['base_rate'])}; wall {time.monotonic() - w0:.0f} s",
+            f"{res['task']}: refused rewards below their parent {acc['refused_below']} of "
+            f"{acc['refused_trained']} ({_pct(acc['refused_right'])}, target >= "
+            f"{TARGET:.0%}); accepted below parent {_pct(acc['accepted_below_share'])}; base "
+            f"rate {_pct(acc['base_rate'])}; "
+            + "; ".join(
+                f"seed {r['seed']}: parent {_pct(r['parent']['success'])}, control "
+                f"{_pct(r['control']['success'])}"
+                for r in res["runs"]
+            )
+            + f"; {res['cpu_s']:.0f} CPU s, wall {time.monotonic() - w0:.0f} s (load {load})",
             file=sys.stderr if args.json else sys.stdout,
         )
     return 0

@@ -62,30 +62,23 @@ def test_the_corpus_is_filled_from_declarations_and_compiles():
     assert any("no tilt" in s for s in skipped) and len(reach) + len(skipped) == len(hover)
 
 
-def _cand(verdict: str, success: float | None) -> ca.Candidate:
-    c = ca.Candidate("x", "corpus", "mistake", "code", verdict)
-    if success is not None:
-        c.trained = {"success": success, "reasons": {"timeout": 1}, "cpu_s": 1.0, "steps": 10}
-    return c
-
-
-def test_classify_counts_the_confusion_table_against_the_parent():
-    cands = [
-        _cand("refused", 0.2),
-        _cand("refused", 0.6),  # equal to the parent: not below
-        _cand("refused", 0.1),
-        _cand("accepted", 0.8),
-        _cand("accepted", 0.5),
-        _cand("accepted", None),  # not trained: not counted
-        _cand("rejected", 0.0),  # the pipeline's, not the checks': not counted
+def test_confusion_counts_refusals_and_acceptances_against_the_yardstick():
+    outcomes = [
+        ("refused", True),
+        ("refused", False),
+        ("refused", True),
+        ("accepted", False),
+        ("accepted", True),
+        ("rejected", True),  # the pipeline's, not the checks': not counted
     ]
-    acc = ca.classify(cands, parent_success=0.6)
+    acc = ca.confusion(outcomes)
     assert (acc["refused_below"], acc["refused_not"]) == (2, 1)
     assert (acc["accepted_below"], acc["accepted_not"]) == (1, 1)
     assert acc["refused_right"] == 2 / 3 and acc["accepted_below_share"] == 0.5
     assert acc["base_rate"] == 3 / 5 and acc["target_met"] is False
-    assert cands[0].trained["below_parent"] and not cands[1].trained["below_parent"]
-    assert ca.classify([_cand("accepted", 0.9)], 0.5)["target_met"] is None
+    assert ca.confusion([("refused", True)] * 4 + [("refused", False)])["target_met"] is True
+    none = ca.confusion([("accepted", False)])
+    assert none["target_met"] is None and none["refused_right"] is None
 
 
 def test_spread_picks_evenly_and_keeps_short_lists():
@@ -93,36 +86,85 @@ def test_spread_picks_evenly_and_keeps_short_lists():
     assert ca.spread(list(range(10)), 3) == [0, 3, 6]
 
 
-def _result(task: str, refused_success: float) -> dict:
-    cands = [_cand("refused", refused_success), _cand("accepted", 0.7)]
-    acc = ca.classify(cands, 0.6)
-    row = {"success": 0.65, "reasons": {"success": 3}, "cpu_s": 5.0, "steps": 10}
+def _trained(success: float, parent: float, control: float) -> dict:
     return {
-        "task": f"agentic_rl/{task}-v0",
+        "success": success,
+        "reasons": {"timeout": 1},
+        "cpu_s": 1.0,
         "steps": 10,
-        "parent": {"cid": "i0/c1", "steps": 20, "cpu_s": 9.0, "success": 0.6, "reasons": {}},
-        "control": row,
-        "population": 2,
-        "by_origin": "corpus 2",
+        "below_parent": success < parent,
+        "below_control": success < control,
+    }
+
+
+def _run(seed: int, refused_success: float) -> dict:
+    cands = [
+        ca.Candidate("corpus: a", "corpus", "mistake", "code", "refused", "(b) pays"),
+        ca.Candidate("corpus: b", "corpus", "sound", "code", "accepted"),
+        ca.Candidate("corpus: c", "corpus", "sound", "code", "accepted"),  # not trained
+    ]
+    cands[0].trained = _trained(refused_success, 0.6, 0.9)
+    cands[1].trained = _trained(0.95, 0.6, 0.9)
+    control = {**_trained(0.9, 0.6, 0.9), "below_parent": False}
+    return {
+        "seed": seed,
+        "parent": {
+            "cid": "i0/c1",
+            "steps": 20,
+            "cpu_s": 9.0,
+            "success": 0.6,
+            "reasons": {"success": 30, "timeout": 20},
+            "recorded_episodes": 20,
+            "recorded_successes": 12,
+            "recorded_reasons": {"success": 12, "timeout": 8},
+        },
+        "control": control,
+        "population": 3,
+        "by_origin": "corpus 3",
         "refused": 1,
-        "accepted": 1,
+        "accepted": 2,
         "rejected": 0,
         "skipped": [],
         "candidates": [vars(c) for c in cands],
-        "accuracy": acc,
         "checks_cpu_s": 1.0,
         "cpu_s": 30.0,
     }
 
 
+def _result(task: str, refused_success: float) -> dict:
+    runs = [_run(0, refused_success), _run(1, 0.1)]
+    return {
+        "task": f"agentic_rl/{task}-v0",
+        "parent_steps": 20,
+        "steps": 10,
+        "runs": runs,
+        "accuracy": ca.confusion(ca.outcomes(runs, "parent")),
+        "vs_control": ca.confusion(ca.outcomes(runs, "control")),
+        "cpu_s": 60.0,
+    }
+
+
+def test_outcomes_pool_the_seeds_against_parent_or_control():
+    runs = _result("DroneHover", 0.9)["runs"]
+    expected = [("refused", False), ("accepted", False), ("refused", True), ("accepted", False)]
+    assert ca.outcomes(runs, "parent") == expected
+    runs[0]["candidates"][1]["trained"]["below_control"] = True
+    assert ca.outcomes(runs, "control")[1] == ("accepted", True)
+
+
 def test_the_block_states_the_figure_against_the_target_and_replaces_its_task(tmp_path):
     title, text = ca.block(_result("DroneHover", 0.1), "cmd", "1.0 1.0 1.0")
-    assert title.startswith("### DroneHover-v0: parent i0/c1")
-    assert "| refused | 1 | 0 | 100% |" in text and "| accepted | 0 | 1 | 0% |" in text
-    assert "1 of 1 (100%; target >= 80%: met)" in text and "`cmd`" in text
+    assert title.startswith("### DroneHover-v0: seeds 0, 1; parent: the loop's iteration 0")
+    assert "| refused | 2 | 0 | 100% | 100% |" in text
+    assert "| accepted | 0 | 2 | 0% | 0% |" in text
+    assert "2 of 2 (100%; target >= 80%: met)" in text and "`cmd`" in text
+    assert text.count("| corpus: a |") == 2 and "corpus: c" not in text  # trained rows only
+    assert "**Seed 1**" in text and "12 successes of 20 (success 12, timeout 8)" in text
     path = tmp_path / "RESULTS.md"
     ca.write_results([_result("DroneHover", 0.9), _result("ArmReach", 0.1)], "a", "1", path)
     ca.write_results([_result("DroneHover", 0.1)], "b", "1", path)
     body = path.read_text()
     assert body.count("### DroneHover-v0") == 1 and body.count("### ArmReach-v0") == 1
-    assert "target >= 80%: met" in body.split("### DroneHover-v0")[1]
+    # the first DroneHover run (1 of 2 refusals right: missed) was replaced by the second
+    assert "missed" not in body and body.count("target >= 80%: met") == 2
+    assert "`b`" in body.split("### DroneHover-v0")[1] and "`a`" in body
