@@ -177,8 +177,9 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from agentic_rl.cli.console import make_console
 
     table = Table(title="env throughput vs raw PyBullet (same run)")
     for col in (
@@ -202,7 +203,7 @@ def main() -> None:
             "-" if r["target"] is None else f"<= {r['target']}",
             f"{r['reset_us']:.1f}",
         )
-    Console().print(table)
+    make_console().print(table)
 
 
 if __name__ == "__main__":

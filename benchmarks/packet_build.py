@@ -122,8 +122,9 @@ def main() -> None:
     if args.json:
         print(json.dumps(row, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from agentic_rl.cli.console import make_console
 
     table = Table(title=f"diagnosis packet cost, {spec.id} ({row['episodes']} episodes)")
     for col in ("stage", "seconds", "ratio to evaluation", "target"):
@@ -139,7 +140,7 @@ def main() -> None:
     table.add_row("  of which render_text", f"{render_s:.4f}", f"{render_s / eval_s:.4f}", "")
     table.add_row("plots (warm)", f"{plots_s:.3f}", f"{row['plots_over_eval']:.3f}", "")
     table.add_row("plots (first call)", f"{plots_cold_s:.3f}", f"{plots_cold_s / eval_s:.3f}", "")
-    Console().print(table)
+    make_console().print(table)
     print(f"packet.txt: ~{row['text_tokens_est']} tokens (budget 2500)")
 
 

@@ -228,8 +228,9 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from agentic_rl.cli.console import make_console
 
     table = Table(title=f"runtime tick (target < {TICK_TARGET_US:g} us), median over {args.ticks}")
     for col in (
@@ -253,7 +254,7 @@ def main() -> None:
                 f"{r['ratio_to_bare_inference']:.2f}",
                 "ok" if r["meets_target"] else "MISSED",
             )
-    console = Console()
+    console = make_console()
     console.print(table)
     r = report["replay"]
     console.print(

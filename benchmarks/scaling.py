@@ -31,6 +31,7 @@ from typing import Any
 from rich.console import Console
 
 import rewards
+from agentic_rl.cli.console import make_console
 from agentic_rl.config import RefineConfig
 from agentic_rl.executors import CandidateJob, make_executor
 from agentic_rl.loop import RefineLoop
@@ -238,7 +239,7 @@ def main() -> None:
             f"{r['start_s']:.1f}" if ray_row else "",
             f"{r['vs_process_incl_start']:.2f}" if ray_row else "",
         )
-    console = Console()
+    console = make_console()
     console.print(table)
     w = max(args.workers)
     for name, o in overheads.items():

@@ -429,3 +429,49 @@ def test_scene_image_is_not_blank(task: str, envs: dict[str, sims.SimTask]) -> N
     assert img.shape == (72, 96, 3) and img.dtype == np.uint8
     assert img.std() > 20  # robot, table and floor, not one flat colour
     assert len(np.unique(img.reshape(-1, 3), axis=0)) > 50
+
+
+def test_rendering_envs_show_the_visual_meshes() -> None:
+    """Training envs skip the visual meshes (build time); envs built to render load them, and
+    both draw the arm."""
+    plain, video = sims.make(REACH).unwrapped, sims.make(REACH, render_mode="rgb_array").unwrapped
+    shapes = [p.getVisualShapeData(e.robot.body, physicsClientId=e.client) for e in (plain, video)]
+    # the plain arm has only the collision meshes' stand-ins; the video arm its visual meshes
+    assert not any(b"visual" in s[4] for s in shapes[0])
+    assert sum(b"visual" in s[4] for s in shapes[1]) >= 8
+    images = []
+    for env in (plain, video):
+        env.reset(seed=0)
+        images.append(env.scene_image(96, 72))
+        env.close()
+    # the same scene: both show the arm in the same place, in slightly different detail
+    differ = (np.abs(images[0].astype(int) - images[1].astype(int)).sum(axis=2) > 30).mean()
+    assert 0.0 < differ < 0.05
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_ee_step_lands_near_its_target_with_the_gripper_down(seed: int) -> None:
+    """One damped-least-squares step reaches a 5 cm target within a few mm, checked with the
+    robot side's forward kinematics of the exported chain."""
+    from ros_bridge.kinematics import SerialChain
+    from sims.arm.reach import ArmReach
+
+    env = sims.make(REACH)
+    task = env.unwrapped
+    chain = SerialChain(
+        ArmReach.command_model()["chain"], ArmReach.command_model()["base_position"]
+    )
+    _, info = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    for _ in range(10):
+        s = info["state"]
+        step = rng.normal(size=3)
+        target = s["ee_pos"] + EE_STEP * step / np.linalg.norm(step)
+        q = task.robot.ee_step(s["joint_pos"], s["ee_pos"], s["ee_quat"], target)
+        pos, rot, _, _ = chain.forward(q)
+        assert np.linalg.norm(pos - target) < 0.01
+        assert rot[2, 2] < -0.999  # the hand's z axis still points down
+        _, _, term, trunc, info = env.step(rng.uniform(-1, 1, 3))
+        if term or trunc:
+            _, info = env.reset(seed=seed + 100)
+    env.close()
