@@ -177,11 +177,11 @@ def placeholders(view: TaskView) -> dict[str, str]:
         "scale": repr(float(view.primary.shaping_scale)),
     }
     fields = {
-        "vel": ("state", body.velocity, ""),
-        "tilt": ("state", body.tilt, ""),
-        "ang_vel": ("state", body.angular_velocity, ""),
-        "last_action": ("prev_state", view.last_action, ""),
-        "height": ("state", body.position, "[2]"),
+        "body_velocity": ("state", body.velocity, ""),
+        "body_tilt": ("state", body.tilt, ""),
+        "body_rates": ("state", body.angular_velocity, ""),
+        "body_height": ("state", body.position, "[2]"),
+        "fed_back_action": ("prev_state", view.last_action, ""),
     }
     for key, (snap, name, index) in fields.items():
         if name is not None:

@@ -59,7 +59,7 @@ def test_the_corpus_is_filled_from_declarations_and_compiles():
     # a task without a tilt or fed-back action gets only what it declares the fields for
     reach, skipped = ca.corpus_candidates(sims.get_spec("ArmReach"))
     assert reach and all("$" not in c.code for c in reach)
-    assert any("no tilt" in s for s in skipped) and len(reach) + len(skipped) == len(hover)
+    assert any("no body_tilt" in s for s in skipped) and len(reach) + len(skipped) == len(hover)
 
 
 def test_confusion_counts_refusals_and_acceptances_against_the_yardstick():
