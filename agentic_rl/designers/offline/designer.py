@@ -19,7 +19,7 @@ from agentic_rl.designers.offline.evidence import gather
 from agentic_rl.designers.offline.genome import Genome, _round, key, render, structure
 from agentic_rl.designers.offline.ingredients import ALIVE, Ingredient, catalogue
 from agentic_rl.designers.offline.rules import RuleLog, Rules
-from agentic_rl.designers.offline.survival import apply_survival
+from agentic_rl.designers.offline.survival import apply_survival, drop_survival
 from agentic_rl.designers.offline.view import TaskView
 from agentic_rl.records import CandidateRecord, IterationRecord, Proposal, Rejection
 
@@ -44,6 +44,11 @@ class OfflineDesigner(Designer):
             (:class:`~agentic_rl.designers.memory.DesignMemory`); default: beside the
             transcript (the run folder), or nowhere without one. The memory is rebuilt from
             the history on every call either way, so proposals never depend on the file.
+        survival: measure and add each proposal's survival offset (default). ``False`` is a
+            measuring hook, never a loop setting: proposals keep the rules' and the search's
+            terms with alive offset 0, the classic mistake the checks before training exist
+            for (``benchmarks/check_accuracy.py`` measures how often the checks are right on
+            them).
     """
 
     name = "offline"
@@ -58,8 +63,10 @@ class OfflineDesigner(Designer):
         seed: int = 0,
         sigma: float = PERTURB_SIGMA,
         memory: str | Path | None = None,
+        survival: bool = True,
     ) -> None:
         super().__init__(transcript=transcript, seed=seed)
+        self.survival = bool(survival)
         if not sigma >= 0:
             raise DesignerError(f"offline designer sigma must be >= 0, got {sigma}")
         self.sigma = float(sigma)
@@ -108,7 +115,11 @@ class OfflineDesigner(Designer):
             # the best candidate did worse, so the best stayed the same): perturb until new.
             for _ in range(6):
                 if not naive:  # the naive reward stays naive: it is the baseline
-                    survival = apply_survival(view, genome, episodes)
+                    survival = (
+                        apply_survival(view, genome, episodes)
+                        if self.survival
+                        else drop_survival(genome)
+                    )
                 if key(genome) not in tried:
                     break
                 self._perturb(genome, rng)

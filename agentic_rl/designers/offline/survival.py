@@ -110,3 +110,14 @@ def apply_survival(view: TaskView, genome: Genome, episodes: Sequence[RecordedEp
         return note
     genome.weights[ALIVE] = offset
     return note
+
+
+def drop_survival(genome: Genome) -> str:
+    """Remove the genome's ``alive`` term (alive offset 0); returns the note for the rationale.
+
+    The guard switched off (``OfflineDesigner(survival=False)``): only for measuring what the
+    checks before training catch without it, never in the loop.
+    """
+    genome.weights.pop(ALIVE, None)
+    genome.gated.discard(ALIVE)
+    return "survival guard off: alive offset 0"
