@@ -100,7 +100,7 @@ def _trained(success: float, parent: float, control: float) -> dict:
 
 def _run(seed: int, refused_success: float) -> dict:
     cands = [
-        ca.Candidate("corpus: a", "corpus", "mistake", "code", "refused", "(b) pays"),
+        ca.Candidate("corpus: a", "corpus", "mistake", "code", "refused", "(b) pays: 3 of 4"),
         ca.Candidate("corpus: b", "corpus", "sound", "code", "accepted"),
         ca.Candidate("corpus: c", "corpus", "sound", "code", "accepted"),  # not trained
     ]
@@ -160,6 +160,7 @@ def test_the_block_states_the_figure_against_the_target_and_replaces_its_task(tm
     assert "| accepted | 0 | 2 | 0% | 0% |" in text
     assert "2 of 2 (100%; target >= 80%: met)" in text and "`cmd`" in text
     assert text.count("| corpus: a |") == 2 and "corpus: c" not in text  # trained rows only
+    assert "| refused (b) pays |" in text and "3 of 4" not in text
     assert "**Seed 1**" in text and "12 successes of 20 (success 12, timeout 8)" in text
     path = tmp_path / "RESULTS.md"
     ca.write_results([_result("DroneHover", 0.9), _result("ArmReach", 0.1)], "a", "1", path)
