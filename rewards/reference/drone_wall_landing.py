@@ -4,51 +4,79 @@ CROSS_ABOVE = 0.3
 # Highest approach height above the pad, m, and how fast it shrinks as the drone centres.
 FUNNEL_TOP = 0.6
 FUNNEL_SLOPE = 3.0
+# Radius of the funnel's bottom as a share of the landing tolerance: straight down within it.
+FUNNEL_CORE = 0.5
+# Paid over a full rest, step by step, and taken back at once if the drone lifts off.
+REST_PAY = 100.0
+# Paid in the step the rest completes (the success step).
+LANDED_BONUS = 100.0
+# Cost per metre flown below the funnel once over the wall.
+BELOW_FUNNEL = 1.0
+
+
+def _funnel(pad, task):
+    """The funnel's height above the pad at the drone's horizontal distance from its centre:
+    it keeps the drone high until it is above the pad and brings it down onto it. Its
+    bottom is as wide as half the landing tolerance: a funnel that closed to a point asked
+    for a centring far finer than success does (1 cm off the centre its target was still
+    3 cm up), and the policy hovered above the pad for most of its training."""
+    horizontal = math.hypot(pad[0], pad[1])
+    core = FUNNEL_CORE * task["landing_tolerance"]
+    return min(FUNNEL_TOP, FUNNEL_SLOPE * max(0.0, horizontal - core))
 
 
 def _target(state, task):
     """Vector from the drone to its current target, and which stage it belongs to.
 
-    Stage 0 (before crossing): a waypoint just past the wall, above its top. Stage 1: a
-    point above the pad whose height shrinks as the drone centres over the pad, a funnel
-    that keeps it high until it is above the pad and then brings it straight down.
+    Stage 0 (before crossing): a waypoint just past the wall, above its top. Stage 1: the
+    funnel's point above the pad centre.
     """
     if float(state["crossed"]) < 0.5:
         wall = state["wall_rel"]
         ahead = task["wall_thickness"] + CROSS_AHEAD
         return (wall[0] + ahead, wall[1], wall[2] + CROSS_ABOVE), 0
     pad = state["pad_rel"]
-    horizontal = math.hypot(pad[0], pad[1])
-    height = min(FUNNEL_TOP, FUNNEL_SLOPE * horizontal)
-    return (pad[0], pad[1], pad[2] + height), 1
+    return (pad[0], pad[1], pad[2] + _funnel(pad, task)), 1
 
 
 def compute_reward(state, action, prev_state, task):
-    """DroneWallLanding reference: climb over the wall, then land softly on the pad.
+    """DroneWallLanding reference: climb over the wall, then land softly on the pad and stay.
 
     Progress toward a staged target drives the flight (a waypoint over the wall, then a
-    funnel down onto the pad), with a bonus for crossing, a bonus while resting on the pad
-    (success needs 1 s of rest), and a penalty on descending faster than 0.25 m/s near
-    the pad surface, since touching down faster than 0.4 m/s is a hard landing. Once over
-    the wall, a bounded closeness to the funnel's target pays every step: progress alone pays
-    nothing for standing still, so a policy that stopped short of the pad (hovering ~0.4 m
-    off it until the time limit) lost nothing by staying there. Resting pays 5 per step:
-    success ends the episode after 1 s (25 steps) of rest, and those steps must outweigh
-    what hovering near the pad would collect instead (~0.85 per step, ~85 discounted).
+    funnel down onto the pad), with a bonus for crossing and a bounded closeness to the
+    funnel's target once over the wall (progress alone pays nothing for standing still).
+    Flying below the funnel costs its depth: the funnel's target comes down as the drone
+    closes in, so without it skimming low towards the pad paid as much progress as coming
+    down from above and touched the pad at its rim (a missed pad). Descending faster than
+    0.25 m/s near the pad surface costs, since touching down faster than 0.4 m/s is a hard
+    landing.
+
+    The rest is paid as progress (REST_PAY over the rest_seconds success needs) and taken
+    back whole when the drone lifts off, plus LANDED_BONUS in the step the rest completes.
+    Success ends the episode, so a flat per-step resting bonus paid more for resting almost
+    long enough and hopping (the counter restarts, the pay goes on until the time limit)
+    than for finishing: the policy learned exactly that (timeouts after 40-odd of the 48
+    rest steps). Here hopping forfeits what the rest earned, and finishing is worth more than
+    hovering near the pad until the time limit (closeness <= 1 per step, ~100 discounted).
     """
     target, stage = _target(state, task)
     prev_target, prev_stage = _target(prev_state, task)
     progress = terms.progress(target, prev_target) if stage == prev_stage else 0.0
+    crossed = float(state["crossed"])
     height = -float(state["pad_rel"][2])  # drone centre above the pad surface
+    funnel = _funnel(state["pad_rel"], task)
     sink_rate = -float(state["vel"][2])
-    resting = 1.0 if float(state["rest_time"]) > 0.0 else 0.0
+    rest, prev_rest = float(state["rest_time"]), float(prev_state["rest_time"])
+    landed = rest >= task["rest_seconds"] > prev_rest
     return {
         "progress": 10.0 * progress,
-        "near_target": float(state["crossed"]) * terms.closeness(math.hypot(*target), 0.3),
+        "near_target": crossed * terms.closeness(math.hypot(*target), 0.3),
+        "below_funnel": -BELOW_FUNNEL * crossed * max(0.0, funnel - height),
         "crossed": 5.0 * float(state["crossed"] - prev_state["crossed"]),
-        "resting": 5.0 * resting,
+        "resting": REST_PAY * (rest - prev_rest) / task["rest_seconds"],
+        "landed": LANDED_BONUS if landed else 0.0,
         "soft_landing": -5.0
-        * float(state["crossed"])
+        * crossed
         * terms.landing_softness(sink_rate, height, safe_speed=0.25, zone=0.4),
         "tilt": -0.2 * terms.tilt_penalty(state["tilt"]),
         "spin": -0.01 * terms.angular_velocity_penalty(state["ang_vel"]),

@@ -193,15 +193,23 @@ def observe_obstacles(robot: Mapping[str, Any], layout: Mapping[str, Any]) -> Fi
 def observe_wall_landing(robot: Mapping[str, Any], layout: Mapping[str, Any]) -> Fields:
     """DroneWallLanding. Layout: ``wall_x`` (near face), ``wall_top``, ``cross_x`` (x past
     which the drone has crossed the wall), ``pad`` ((x, y) centre), ``pad_height`` (m),
-    ``control_hz``. Robot state: ``crossed`` (as of the previous step) and ``rest_steps``
-    (:func:`track_wall_landing`)."""
+    ``control_hz`` and the :func:`touching_down` keys. Robot state: ``crossed`` and
+    ``rest_steps`` as of the previous step (:func:`track_wall_landing`).
+
+    ``crossed`` and ``rest_time`` include this step's pose, as the tracker will count it
+    once it folds this state in: the state in which the drone completes its rest (and the
+    episode ends in success) shows ``rest_time`` equal to the rest the task requires, so a
+    reward that pays on the success criterion sees it met.
+    """
     x, y, z = robot["pos"]
     pad = layout["pad"]
+    crossed = bool(robot["crossed"]) or x > layout["cross_x"]
     fields = observe_common(robot)
     fields["wall_rel"] = (layout["wall_x"] - x, 0.0, layout["wall_top"] - z)
     fields["pad_rel"] = (pad[0] - x, pad[1] - y, layout["pad_height"] - z)
-    fields["crossed"] = float(bool(robot["crossed"]) or x > layout["cross_x"])
-    fields["rest_time"] = robot["rest_steps"] / layout["control_hz"]
+    fields["crossed"] = float(crossed)
+    rest = _rest_steps(crossed, int(robot["rest_steps"]), robot, layout)
+    fields["rest_time"] = rest / layout["control_hz"]
     return fields
 
 
@@ -232,10 +240,18 @@ def track_wall_landing(
     crossed = bool(events and events["crossed"]) or robot["pos"][0] > layout["cross_x"]
     if events is None:
         return {"crossed": crossed, "rest_steps": 0}
-    rest = int(events["rest_steps"])
-    if crossed:
-        rest = rest + 1 if touching_down(robot, layout) else 0
-    return {"crossed": crossed, "rest_steps": rest}
+    return {
+        "crossed": crossed,
+        "rest_steps": _rest_steps(crossed, int(events["rest_steps"]), robot, layout),
+    }
+
+
+def _rest_steps(
+    crossed: bool, rest: int, robot: Mapping[str, Any], layout: Mapping[str, Any]
+) -> int:
+    """Steps at rest once ``robot``'s pose is counted, after ``rest`` before it: one more
+    while touching down past the wall, none once the drone lifts off (or before crossing)."""
+    return rest + 1 if crossed and touching_down(robot, layout) else 0
 
 
 def reference(layout: Mapping[str, Any], t: float) -> tuple[tuple[float, ...], tuple[float, ...]]:

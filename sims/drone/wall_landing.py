@@ -77,7 +77,8 @@ class DroneWallLanding(DroneTask):
             shape=(),
             unit="s",
             frame="task",
-            description="Time resting on the pad after a valid touchdown.",
+            description="Time resting on the pad after a valid touchdown, this step "
+            "included (rest_seconds of it ends the episode in success).",
         ),
     )
     EXTRA_REASONS = (
