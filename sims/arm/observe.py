@@ -66,8 +66,18 @@ def to_measurement(robot: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _robot(robot: Mapping[str, Any], goal: np.ndarray) -> dict[str, Any]:
-    fields: dict[str, Any] = {k: np.asarray(robot[k], dtype=np.float64) for k in ROBOT_KEYS}
+def _vec(v: Any) -> tuple[float, ...]:
+    # Plain floats: the simulator writes tuples into the state vector without numpy's
+    # per-field conversions (the values are the same floats).
+    return tuple(v.tolist()) if isinstance(v, np.ndarray) else tuple(v)
+
+
+def _diff(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
+    return tuple(x - y for x, y in zip(a, b, strict=True))
+
+
+def _robot(robot: Mapping[str, Any], goal: tuple[float, ...]) -> dict[str, Any]:
+    fields: dict[str, Any] = {k: _vec(robot[k]) for k in ROBOT_KEYS}
     if "gripper_width" in robot:
         fields["gripper_width"] = float(robot["gripper_width"])
     fields["goal_pos"] = goal
@@ -76,19 +86,19 @@ def _robot(robot: Mapping[str, Any], goal: np.ndarray) -> dict[str, Any]:
 
 def observe_reach(robot: Mapping[str, Any], layout: Mapping[str, Any]) -> dict[str, Any]:
     """ArmReach: the robot's fields, the goal and ``goal_rel`` = goal - end effector."""
-    goal = np.asarray(layout["goal"], dtype=np.float64)
+    goal = _vec(layout["goal"])
     fields = _robot(robot, goal)
-    fields["goal_rel"] = goal - fields["ee_pos"]
+    fields["goal_rel"] = _diff(goal, fields["ee_pos"])
     return fields
 
 
 def observe_cube(robot: Mapping[str, Any], layout: Mapping[str, Any]) -> dict[str, Any]:
     """ArmPush and ArmPickPlace: the robot's and the cube's fields, the goal, and the cube's
     offsets from the end effector and from the goal."""
-    goal = np.asarray(layout["goal"], dtype=np.float64)
+    goal = _vec(layout["goal"])
     fields = _robot(robot, goal)
     for k in OBJECT_KEYS:
-        fields[k] = np.asarray(robot[k], dtype=np.float64)
-    fields["object_rel_ee"] = fields["object_pos"] - fields["ee_pos"]
-    fields["object_rel_goal"] = fields["object_pos"] - goal
+        fields[k] = _vec(robot[k])
+    fields["object_rel_ee"] = _diff(fields["object_pos"], fields["ee_pos"])
+    fields["object_rel_goal"] = _diff(fields["object_pos"], goal)
     return fields
