@@ -357,7 +357,8 @@ def run_lines(run: dict[str, Any]) -> list[str]:
         t = c["trained"]
         if t is None:
             continue
-        why = f" ({c['why']})" if c["verdict"] == "refused" and c["why"] else ""
+        # the check that failed, e.g. "(b) Ending the episode early pays" (numbers: --json)
+        why = f" {c['why'].split(':')[0]}" if c["verdict"] == "refused" and c["why"] else ""
         lines.append(
             f"| {c['name']} | {c['origin']} | {c['intent']} | {c['verdict']}{why} | "
             f"{_pct(t['success'])} | {_yes(t['below_parent'])} | {_yes(t['below_control'])} | "

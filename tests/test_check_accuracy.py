@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import rewards
 import sims
@@ -99,7 +100,7 @@ def _trained(success: float, parent: float, control: float) -> dict:
 
 def _run(seed: int, refused_success: float) -> dict:
     cands = [
-        ca.Candidate("corpus: a", "corpus", "mistake", "code", "refused", "(b) pays"),
+        ca.Candidate("corpus: a", "corpus", "mistake", "code", "refused", "(b) pays: 3 of 4"),
         ca.Candidate("corpus: b", "corpus", "sound", "code", "accepted"),
         ca.Candidate("corpus: c", "corpus", "sound", "code", "accepted"),  # not trained
     ]
@@ -159,6 +160,7 @@ def test_the_block_states_the_figure_against_the_target_and_replaces_its_task(tm
     assert "| accepted | 0 | 2 | 0% | 0% |" in text
     assert "2 of 2 (100%; target >= 80%: met)" in text and "`cmd`" in text
     assert text.count("| corpus: a |") == 2 and "corpus: c" not in text  # trained rows only
+    assert "| refused (b) pays |" in text and "3 of 4" not in text
     assert "**Seed 1**" in text and "12 successes of 20 (success 12, timeout 8)" in text
     path = tmp_path / "RESULTS.md"
     ca.write_results([_result("DroneHover", 0.9), _result("ArmReach", 0.1)], "a", "1", path)
@@ -168,3 +170,30 @@ def test_the_block_states_the_figure_against_the_target_and_replaces_its_task(tm
     # the first DroneHover run (1 of 2 refusals right: missed) was replaced by the second
     assert "missed" not in body and body.count("target >= 80%: met") == 2
     assert "`b`" in body.split("### DroneHover-v0")[1] and "`a`" in body
+
+
+@pytest.mark.slow
+def test_the_benchmark_runs_end_to_end_on_the_real_loop_at_a_tiny_budget(tmp_path):
+    """The wiring the fast tests cannot see: the loop's iteration 0 as parent, its recorded
+    episodes, the designer's proposals both ways, the checks, warm-started training and the
+    scores, through the script's command line (nothing written to RESULTS.md)."""
+    import json
+    import os
+    import subprocess
+
+    cmd = [sys.executable, str(BENCH / "check_accuracy.py"), "--seeds", "0"]
+    cmd += ["--parent-steps", "2048", "--steps", "2048", "--proposals", "1", "--train", "1"]
+    cmd += ["--episodes", "2", "--no-write", "--json"]
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    (res,) = json.loads(out.stdout)
+    (run,) = res["runs"]
+    assert run["parent"]["cid"].startswith("i0/") and run["parent"]["recorded_episodes"] > 0
+    assert run["population"] >= 14  # one designer proposal (guard on) + the 13-program corpus
+    assert {c["verdict"] for c in run["candidates"]} <= {"refused", "accepted", "rejected"}
+    trained = [c for c in run["candidates"] if c["trained"] is not None]
+    assert 1 <= len(trained) <= 2 and 0.0 <= run["control"]["success"] <= 1.0
+    acc = res["accuracy"]
+    assert acc["refused_trained"] + acc["accepted_trained"] == len(trained)
+    assert "refused rewards below their parent" in out.stderr
