@@ -134,3 +134,39 @@ def test_parent_episodes_are_read_beside_the_packet(tmp_path):
     assert parent_episodes(record) == []
     save_episodes(tmp_path / EPISODES_FILE, EPISODES[:2])
     assert [e.reason for e in parent_episodes(record)] == ["success", "success"]
+
+
+REACH = sims.get_spec("ArmReach")  # success ends the episode
+
+
+def _bare(spec, length: int, success: bool, reason: str) -> RecordedEpisode:
+    """An episode of ``spec`` whose states do not matter (judge() reads the outcome only)."""
+    states = {f.name: np.zeros((length + 1, *f.shape)) for f in spec.state_fields}
+    return RecordedEpisode(states, np.zeros((length, 3)), success, reason)
+
+
+def test_where_success_ends_the_episode_a_per_step_cost_is_judged_against_finishing():
+    # a cost per step plus a success bonus: successes finish in 20 steps with +10, a failure
+    # leaves after 10 steps; the old yardstick (the time limit at the median step) said the
+    # failure paid, though finishing earns far more than either
+    eps = [_bare(REACH, 20, True, "success")] * 2 + [_bare(REACH, 10, False, "out_of_bounds")]
+    eps += [_bare(REACH, REACH.max_episode_steps, False, "timeout")]
+    rows = [np.r_[np.full(19, -0.1), 10.0]] * 2 + [np.full(10, -0.1)]
+    rows += [np.full(REACH.max_episode_steps, -0.1)]
+    v = judge(REACH, eps, rows)
+    assert v.passed, v.message
+    assert v.early_paid == 0 and v.limit_paid == 0
+    assert v.early_survival_return == v.success_return  # the yardstick is the successes
+    assert "finishing as the recorded successes did" in v.message
+    # the same costs without a success bonus: failing early beats finishing, refused
+    rows = [np.full(20, -0.1)] * 2 + [np.full(10, -0.1), np.full(REACH.max_episode_steps, -0.1)]
+    v = judge(REACH, eps, rows)
+    assert not v.passed and v.early_paid == 1
+    assert "Ending the episode early pays" in v.message
+
+
+def test_where_success_ends_the_episode_without_a_recorded_success_the_time_limit_counts():
+    eps = [_bare(REACH, 10, False, "out_of_bounds"), _bare(REACH, 50, False, "timeout")]
+    v = judge(REACH, eps, [np.full(10, -0.1), np.full(50, -0.1)])
+    assert not v.passed and v.early_paid == 1
+    assert "surviving to the time limit" in v.message

@@ -20,6 +20,16 @@ reason) through the new reward and asks two questions the issue names:
 
     The check fails when ending early paid in more than half of the episodes of either kind.
 
+    Where success *ends* the episode (DroneGates, the arm tasks), surviving does not run to
+    the time limit: a robot that does not fail goes on to finish, and finishing sooner is
+    the point, so a per-step cost there is a reason to hurry, not to crash. On such tasks,
+    when successes were recorded, the yardstick for both kinds is the mean return of the
+    recorded successes (finishing as they did) instead of the time limit at the median step:
+    ending early pays when a failure earns more than succeeding. (Measured with the time-limit
+    yardstick, ``benchmarks/check_accuracy.py`` on ArmReach: every proposal refused, the
+    designer's own included, and 6 of 8 of them trained to 88-100%.) Without a recorded
+    success the time-limit yardstick stays.
+
 A check without the episodes it needs (no success, or no failure) is reported as not
 applicable and does not fail. The :class:`PrecheckVerdict` carries every number and a message
 worded for a model to repair its reward (the offline designer discards a failing reward).
@@ -252,7 +262,8 @@ def judge(
     at_limit = np.array([ep.length >= spec.max_episode_steps for ep in episodes])
 
     checks = [_ranking(returns, ok)]
-    survival, numbers = _survival(spec, per_step, returns, early, at_limit)
+    finish = _mean(returns[ok]) if _terminal_success(spec) else None
+    survival, numbers = _survival(spec, per_step, returns, early, at_limit, finish)
     checks.append(survival)
     passed = all(c.passed for c in checks)
     failed = [c for c in checks if not c.passed]
@@ -293,6 +304,11 @@ def _early_failure_reasons(spec: TaskSpec) -> tuple[str, ...]:
     return tuple(
         r.name for r in spec.termination_reasons if r.kind == "terminated" and not r.success
     )
+
+
+def _terminal_success(spec: TaskSpec) -> bool:
+    """Whether success ends the episode (else it is judged at the time limit)."""
+    return any(r.success and r.kind == "terminated" for r in spec.termination_reasons)
 
 
 def _mean(x: np.ndarray) -> float | None:
@@ -337,7 +353,10 @@ def _survival(
     returns: np.ndarray,
     early: np.ndarray,
     at_limit: np.ndarray,
+    finish: float | None = None,
 ) -> tuple[CheckResult, dict[str, Any]]:
+    """Check (b). ``finish``: the recorded successes' mean return where success ends the
+    episode (the yardstick for not failing there), else ``None`` (the time limit's)."""
     limit = spec.max_episode_steps
     scale = [max(float(np.abs(r).mean()), 1e-9) if r.size else 1e-9 for r in per_step]
     # the failure penalty: how much a failure's last step pays over that episode's usual step
@@ -352,7 +371,9 @@ def _survival(
     for i in np.flatnonzero(early):
         r = per_step[i]
         typical = float(np.median(r[:-1])) if r.size >= 2 else 0.0
-        survive = float(r[:-1].sum()) + typical * (limit - r.size + 1)
+        survive = (
+            finish if finish is not None else float(r[:-1].sum()) + typical * (limit - r.size + 1)
+        )
         early_ret.append(returns[i])
         survive_ret.append(survive)
         early_paid += returns[i] > survive + PAY_MARGIN * scale[i]
@@ -361,7 +382,8 @@ def _survival(
     for i in np.flatnonzero(at_limit):
         r = per_step[i]
         fail_now = float(r[0]) + (penalty if penalty is not None else 0.0)
-        limit_paid += fail_now > returns[i] + PAY_MARGIN * scale[i]
+        stay = finish if finish is not None else returns[i]
+        limit_paid += fail_now > stay + PAY_MARGIN * scale[i]
     n_early, n_limit = int(early.sum()), int(at_limit.sum())
     numbers: dict[str, Any] = {
         "early_paid": early_paid,
@@ -379,13 +401,18 @@ def _survival(
             "time limit",
         ), numbers
     parts, bad = [], False
+    survive = (
+        "finishing as the recorded successes did"
+        if finish is not None
+        else "surviving to the time limit at their median step"
+    )
     if n_early:
         pays = early_paid > PAY_MAJORITY * n_early
         bad |= pays
         parts.append(
             f"{early_paid} of {n_early} episodes that ended early by a failure earned more "
-            f"({numbers['early_return']:.4g} on average) than surviving to the time limit at "
-            f"their median step would have ({numbers['early_survival_return']:.4g})"
+            f"({numbers['early_return']:.4g} on average) than {survive} would have "
+            f"({numbers['early_survival_return']:.4g})"
         )
     if n_limit:
         pays = limit_paid > PAY_MAJORITY * n_limit
@@ -396,9 +423,10 @@ def _survival(
             if penalty is not None
             else "(no recorded failure to measure a failure penalty: taken as 0)"
         )
+        than = f" than the recorded successes ({finish:.4g})" if finish is not None else ""
         parts.append(
             f"{limit_paid} of {n_limit} episodes that reached the time limit would have earned "
-            f"more by failing right after the first step {how}"
+            f"more by failing right after the first step{than} {how}"
         )
     text = "; ".join(parts)
     if bad:
