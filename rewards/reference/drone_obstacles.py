@@ -31,10 +31,16 @@ def compute_reward(state, action, prev_state, task):
     dist = terms.norm(goal_rel)
     clearance = float(state["clearance"])
     # closing speed toward the nearest pillar's axis (m/s, positive when approaching)
-    dx, dy = (float(v) for v in state["obstacle_rel"][0])
-    vx, vy = float(state["vel"][0]), float(state["vel"][1])
+    nearest = state["obstacle_rel"][0]
+    dx = float(nearest[0])
+    dy = float(nearest[1])
+    vx = float(state["vel"][0])
+    vy = float(state["vel"][1])
     closing = (vx * dx + vy * dy) / max(math.hypot(dx, dy), 1e-6)
-    x, y, z = (float(v) for v in state["pos"])
+    pos = state["pos"]
+    x = float(pos[0])
+    y = float(pos[1])
+    z = float(pos[2])
     inside = (
         task["x_min"] < x < task["x_max"]
         and task["y_min"] < y < task["y_max"]

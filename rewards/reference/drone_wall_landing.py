@@ -41,7 +41,7 @@ def _target(state, task):
         ahead = task["wall_thickness"] + CROSS_AHEAD
         return (wall[0] + ahead, wall[1], wall[2] + CROSS_ABOVE), 0
     pad = state["pad_rel"]
-    return (pad[0], pad[1], pad[2] + _funnel(pad, task)), 1
+    return (pad[0], pad[1], pad[2] + float(_funnel(pad, task))), 1
 
 
 def compute_reward(state, action, prev_state, task):
@@ -71,7 +71,7 @@ def compute_reward(state, action, prev_state, task):
     progress = terms.progress(target, prev_target) if stage == prev_stage else 0.0
     crossed = float(state["crossed"])
     height = -float(state["pad_rel"][2])  # drone centre above the pad surface
-    funnel = _funnel(state["pad_rel"], task)
+    funnel = float(_funnel(state["pad_rel"], task))
     sink_rate = -float(state["vel"][2])
     rest, prev_rest = float(state["rest_time"]), float(prev_state["rest_time"])
     landed = rest >= task["rest_seconds"] > prev_rest
