@@ -3,8 +3,9 @@
 The checks (:mod:`agentic_rl.designers.precheck`) refuse a reward before it gets training
 steps when, on its parent's recorded evaluation episodes, successes do not out-earn failures
 or ending early by a failure pays. The target: at least 80% of the rewards they refuse, trained
-anyway, end below their parent. The offline designer never proposes such a reward (it measures
-a survival offset for every proposal), so the loop's benchmark never sees a refusal; this
+anyway, end below their parent. The offline designer rarely proposes such a reward (it measures
+a survival offset where success is judged at the time limit), so the loop's benchmark hardly
+sees a refusal; this
 benchmark builds the population a real designer would produce and measures the checks on it.
 
 Per task and run seed (``--seeds``):
@@ -45,6 +46,9 @@ without the new reward). Tables go into ``benchmarks/RESULTS.md`` (section
 
 Usage: ``python benchmarks/check_accuracy.py --tasks DroneHover [--seeds 0,1,2
 --parent-steps 150000 --steps 100000 --train 8 --episodes 50 --json --no-write]``.
+
+The module is over 500 lines because it is one experiment end to end (parent, population,
+training, tables); its parts share the run's state and are not used elsewhere.
 """
 
 from __future__ import annotations
