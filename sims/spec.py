@@ -304,6 +304,11 @@ class TaskSpec(_Frozen):
             r.name for r in self.termination_reasons if r.kind == "terminated" and not r.success
         )
 
+    @property
+    def success_ends_episode(self) -> bool:
+        """Whether success ends the episode (else it is judged at the time limit)."""
+        return any(r.success and r.kind == "terminated" for r in self.termination_reasons)
+
     def hazard(self, reason: str) -> Hazard | None:
         """The hazard declared for a failure reason, if any."""
         return next((h for h in self.hazards if h.reason == reason), None)

@@ -255,14 +255,14 @@ def judge(
     reward_errors: int = 0,
 ) -> PrecheckVerdict:
     """Checks (a) and (b) on already computed per-step rewards (pure arithmetic)."""
-    early_reasons = set(_early_failure_reasons(spec))
+    early_reasons = set(spec.failure_reasons)
     returns = np.array([float(r.sum()) for r in per_step])
     ok = np.array([ep.success for ep in episodes], dtype=bool)
     early = np.array([not ep.success and ep.reason in early_reasons for ep in episodes])
     at_limit = np.array([ep.length >= spec.max_episode_steps for ep in episodes])
 
     checks = [_ranking(returns, ok)]
-    finish = _mean(returns[ok]) if _terminal_success(spec) else None
+    finish = _mean(returns[ok]) if spec.success_ends_episode else None
     survival, numbers = _survival(spec, per_step, returns, early, at_limit, finish)
     checks.append(survival)
     passed = all(c.passed for c in checks)
@@ -298,17 +298,6 @@ def judge(
         message=message,
         **numbers,
     )
-
-
-def _early_failure_reasons(spec: TaskSpec) -> tuple[str, ...]:
-    return tuple(
-        r.name for r in spec.termination_reasons if r.kind == "terminated" and not r.success
-    )
-
-
-def _terminal_success(spec: TaskSpec) -> bool:
-    """Whether success ends the episode (else it is judged at the time limit)."""
-    return any(r.success and r.kind == "terminated" for r in spec.termination_reasons)
 
 
 def _mean(x: np.ndarray) -> float | None:

@@ -123,7 +123,6 @@ class TaskView:
             (lm.field for lm in spec.landmarks if subject is not None and lm.label == subject),
             None,
         )
-        terminal = any(r.success and r.kind == "terminated" for r in spec.termination_reasons)
         return cls(
             spec=spec,
             errors=tuple(errors),
@@ -134,7 +133,7 @@ class TaskView:
             last_action=action,
             progress=progress,
             approach=approach,
-            terminal_success=terminal,
+            terminal_success=spec.success_ends_episode,
         )
 
     # ------------------------------------------------------------------ the goal
