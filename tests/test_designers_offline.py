@@ -661,7 +661,7 @@ def test_a_goal_that_advances_gets_no_dwell_terms_and_its_distance_is_replaced(t
     view = TaskView.of(GATES)
     assert view.advances_on == "gates_passed"
     cat = catalogue(view)
-    assert not {"closeness", "on_target", "goal_bonus"} & set(cat), "they pay for hovering"
+    assert not {"closeness", "on_target", "goal_bonus", "steady"} & set(cat), "dwell terms"
     assert 'if state["gates_passed"] == prev_state["gates_passed"] else 0.0' in cat["closing"].expr
     eps = [gates_episode("pass"), gates_episode("dwell")]
     naive = make_designer("offline", seed=0).propose(GATES, [], 1)[0].response

@@ -25,7 +25,10 @@ alive                  the survival offset (see ``survival``)         ``+1``
 A goal that advances (``Goal.advances_on``: the next gate once one is crossed) gets no **dwell
 terms** (:data:`DWELL`): ``closeness``, ``on_target`` and ``goal_bonus`` pay for being near the
 current target on every step, and reaching it moves the goal on and takes that pay away, so
-they reward hovering at a gate rather than passing it. ``closing`` (which telescopes to the
+they reward hovering at a gate rather than passing it; ``steady`` charges for speed near the
+target, which is for a goal the robot must come to rest at, not one it passes through (on
+DroneGates' crashing parents it made the median step negative, and the checks before
+training refused every child that kept it). ``closing`` (which telescopes to the
 distance covered toward each target) and the advancing field's event bonus carry such goals;
 the naive ``distance`` stays in the catalogue as the baseline, and the rules replace it.
 
@@ -59,7 +62,7 @@ ALIVE = "alive"
 GOAL_BONUS = "goal_bonus"
 #: Terms paying per step for being near the current target: not offered for a goal that
 #: advances (see the module docstring).
-DWELL = ("closeness", "on_target", GOAL_BONUS)
+DWELL = ("closeness", "on_target", GOAL_BONUS, "steady")
 
 
 @dataclass(frozen=True)
@@ -197,8 +200,6 @@ def catalogue(view: TaskView) -> dict[str, Ingredient]:
         out.append(
             Ingredient(GOAL_BONUS, +1, "guard", 10.0, "terms.success_bonus(dist, tol)", ("tol",))
         )
-    if v.advances_on is not None:
-        out = [ing for ing in out if ing.name not in DWELL]
     for e in v.secondary:
         size = e.size_expr("state")
         out += [
@@ -287,6 +288,8 @@ def catalogue(view: TaskView) -> dict[str, Ingredient]:
         if guard is not None:
             out.append(guard)
     out.append(Ingredient(ALIVE, +1, "guard", 0.0, "1.0"))
+    if v.advances_on is not None:
+        out = [ing for ing in out if ing.name not in DWELL]
     return {ing.name: ing for ing in out}
 
 
