@@ -183,6 +183,15 @@ def check_spec(spec: TaskSpec) -> None:
         need_field("landmarks", f"landmark {lm.label!r}", lm.field, vector=True)
     for ref in spec.progress:
         need_field("progress", "progress", ref)
+    advances = spec.goal.advances_on if spec.goal is not None else None
+    if advances is not None and advances not in spec.progress:
+        fail(
+            "goal",
+            advances,
+            f"goal.advances_on names {advances!r}, which is not a progress field; declare it "
+            f"in progress (now {list(spec.progress)}) or leave advances_on unset."
+            + did_you_mean(advances, list(spec.progress)),
+        )
 
 
 # ---------------------------------------------------------------------- what hooks return

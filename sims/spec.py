@@ -173,9 +173,22 @@ class GoalError(_Frozen):
 
 
 class Goal(_Frozen):
-    """The task's goal as error fields; the first is the offset to the goal."""
+    """The task's goal as error fields; the first is the offset to the goal.
+
+    A goal that is a sequence of targets (the next gate, the next waypoint) names the
+    progress field whose every increment moves it on (``advances_on``): across such a step
+    the error jumps from one target to the next, so the distance before and after it measure
+    different things, and a reward paid for being near the current target is taken away by
+    reaching it.
+    """
 
     errors: tuple[GoalError, ...] = Field(min_length=1)
+    advances_on: str | None = Field(
+        None,
+        description="Progress field (in TaskSpec.progress) whose every increment moves the "
+        "goal on to the next target, e.g. 'gates_passed'; None for a fixed or smoothly "
+        "moving goal.",
+    )
 
     @property
     def primary(self) -> GoalError:

@@ -626,3 +626,67 @@ def test_the_cartpole_example_gets_terms_for_cart_and_pole(tmp_path, monkeypatch
     assert 'task["cart_tolerance"]' in p.response and 'task["pole_tolerance"]' in p.response
     verdict = rewards.check_source(p.response, spec)
     assert verdict.accepted, verdict.message
+
+
+# ------------------------------------------------------------------------------ advancing goals
+GATES = sims.get_spec("DroneGates")
+
+
+def gates_episode(kind: str, n: int = 120) -> RecordedEpisode:
+    """'pass' flies 1.6 m through the first gate and 0.8 m on toward the second; 'dwell' flies
+    to 5 cm before the first gate and hovers there until the time limit."""
+    states = {f.name: np.zeros((n + 1, *f.shape)) for f in GATES.state_fields}
+    states["quat"][:, 3] = 1.0
+    states["gate_normal"][:, 0] = 1.0
+    t = np.linspace(0.0, 1.0, n + 1)
+    if kind == "pass":
+        x = 1.6 - 2.4 * t  # the gate plane is crossed at t = 2/3
+        passed = (x < 0.0).astype(float)
+        states["gate_rel"][:, 0] = np.where(passed > 0, x + 1.6, x)
+        states["gates_passed"][:] = passed
+    else:
+        states["gate_rel"][:, 0] = np.maximum(1.6 - 3.2 * t, 0.05)
+    return RecordedEpisode(states=states, actions=np.zeros((n, 4)), success=False, reason="timeout")
+
+
+def _returns(source: str, spec: TaskSpec, eps: list[RecordedEpisode]) -> list[float]:
+    fn = rewards.compile_program(source, spec)
+    return [
+        float(sum(sum(fn(s, a, q, spec.constants).values()) for s, a, q in e.transitions()))
+        for e in eps
+    ]
+
+
+def test_a_goal_that_advances_gets_no_dwell_terms_and_its_distance_is_replaced(tmp_path):
+    view = TaskView.of(GATES)
+    assert view.advances_on == "gates_passed"
+    cat = catalogue(view)
+    assert not {"closeness", "on_target", "goal_bonus", "steady"} & set(cat), "dwell terms"
+    assert 'if state["gates_passed"] == prev_state["gates_passed"] else 0.0' in cat["closing"].expr
+    eps = [gates_episode("pass"), gates_episode("dwell")]
+    naive = make_designer("offline", seed=0).propose(GATES, [], 1)[0].response
+    passing, dwelling = _returns(naive, GATES, eps)
+    assert passing < dwelling, "the naive distance reward makes passing a gate cost"
+    packet = make_packet(
+        terminations={"timeout": 10}, success=0.0, spec=GATES, metrics={"gates_passed": 0.4}
+    )
+    packet.nominal.failed_criteria = {"all_gates": 10}
+    w, p = child(tmp_path, packet, parent={"distance": 1.0, "attitude": 0.5}, spec=GATES)
+    assert "distance" not in w and w["closing"] > 0 and w["event_gates_passed"] > 0
+    assert any("replaced distance by closing" in e["change"] for e in p.meta["rules"])
+    passing, dwelling = _returns(p.response, GATES, eps)
+    assert passing > dwelling, "refined: passing the gate pays more than hovering before it"
+
+
+def test_a_crash_on_a_goal_that_advances_swaps_distance_for_closing(tmp_path):
+    packet = make_packet(terminations={"collision": 8, "timeout": 2}, success=0.0, spec=GATES)
+    packet.findings = [Finding(code="crash_dominated", message="crafted", evidence={"share": 0.8})]
+    w, _ = child(tmp_path, packet, parent={"distance": 1.0}, spec=GATES)
+    assert "distance" not in w and "closeness" not in w and w["closing"] > 0
+
+
+def test_advances_on_must_name_a_progress_field():
+    data = GATES.model_dump()
+    data["goal"]["advances_on"] = "gate_rel"
+    with pytest.raises(Exception, match="not a progress field"):
+        TaskSpec.model_validate(data)

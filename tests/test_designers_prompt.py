@@ -110,3 +110,7 @@ def test_facts_are_consistent_and_complete():
     assert "gate_alignment" not in api and "grasp" not in api, "only relevant terms"
     gates = interface_text(sims.get_spec("DroneGates"))
     assert "gate_alignment" in gates and "x 1.5 (max_speed) m/s" in gates
+    assert "The goal advances: each time `gates_passed` rises, `gate_rel`" in task_facts(
+        sims.get_spec("DroneGates")
+    )
+    assert "The goal advances" not in facts, "DroneHover's goal stays put"

@@ -270,6 +270,20 @@ def interface_text(spec: TaskSpec) -> str:
     return "\n".join(lines)
 
 
+def advancing_goal_text(spec: TaskSpec) -> str:
+    """A line saying the goal moves on to its next target (``Goal.advances_on``), if it does."""
+    goal = getattr(spec, "goal", None)
+    field = getattr(goal, "advances_on", None)
+    if field is None:
+        return ""
+    return (
+        f"The goal advances: each time `{field}` rises, `{goal.field}` moves on to the next "
+        "target and its size jumps up, so distances before and after that step measure "
+        "different targets, and a reward for being near the current target is taken away by "
+        "reaching it."
+    )
+
+
 def task_facts(spec: TaskSpec) -> str:
     """The task section of the prompt: goal, success, episodes, definitions, physics, PPO."""
     reasons = "\n".join(
@@ -290,6 +304,7 @@ def task_facts(spec: TaskSpec) -> str:
             "",
             f"Success (ground truth, judged by the simulator): {spec.success}",
             success_text(spec),
+            *filter(None, [advancing_goal_text(spec)]),
             "",
             f"Control at {spec.control_hz:g} Hz; an episode lasts at most {spec.max_episode_steps} "
             f"steps ({spec.episode_seconds:g} s). Episodes end for these reasons:",

@@ -103,7 +103,8 @@ class DroneGates(DroneTask):
                 tolerance_factor=0.5,  # the opening is a width; the centre offset is half that
                 scale=SPACING,
             ),
-        )
+        ),
+        advances_on="gates_passed",  # gate_rel moves on to the next gate when one is crossed
     )
     SUCCESS_CRITERIA = (
         # a metric, not the field: the state is recorded before the step's crossing counts

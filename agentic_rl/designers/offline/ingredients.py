@@ -5,8 +5,8 @@ ingredient             declared by                                    code (befo
 =====================  =============================================  ===========================
 distance (naive)       the goal's primary error                       ``-dist``
 closeness              same                                           ``+exp(-dist / scale)``
-closing                same (paused on steps a progress event fires,  ``+(prev_dist - dist)``
-                       when the goal may jump to the next target)
+closing                same (paused on the steps the goal advances    ``+(prev_dist - dist)``
+                       to its next target, ``Goal.advances_on``)
 on_target              same, with its tolerance constant              ``+tolerance(dist, tol)``
 goal_bonus             success ends the episode                       ``+[dist <= tol]``
 near_<err>, on_<err>   each further goal error (e.g. a pole angle)    closeness, tolerance
@@ -21,6 +21,16 @@ crit_<name>            a success criterion on another field           ``+[criter
 guard_<reason>         a hazard's predictor fields                    ``-proximity * motion``
 alive                  the survival offset (see ``survival``)         ``+1``
 =====================  =============================================  ===========================
+
+A goal that advances (``Goal.advances_on``: the next gate once one is crossed) gets no **dwell
+terms** (:data:`DWELL`): ``closeness``, ``on_target`` and ``goal_bonus`` pay for being near the
+current target on every step, and reaching it moves the goal on and takes that pay away, so
+they reward hovering at a gate rather than passing it; ``steady`` charges for speed near the
+target, which is for a goal the robot must come to rest at, not one it passes through (on
+DroneGates' crashing parents it made the median step negative, and the checks before
+training refused every child that kept it). ``closing`` (which telescopes to the
+distance covered toward each target) and the advancing field's event bonus carry such goals;
+the naive ``distance`` stays in the catalogue as the baseline, and the rules replace it.
 
 A hazard guard reads the units and roles of the fields the hazard names: motion of the robot or
 an object (m/s, rad, rad/s) is the precursor; a relative distance (m) to something that is not
@@ -50,6 +60,9 @@ MOVING_ROLES = ("robot", "object")
 ALIVE = "alive"
 #: Name of the success bonus (raised with the survival offset when success ends an episode).
 GOAL_BONUS = "goal_bonus"
+#: Terms paying per step for being near the current target: not offered for a goal that
+#: advances (see the module docstring).
+DWELL = ("closeness", "on_target", GOAL_BONUS, "steady")
 
 
 @dataclass(frozen=True)
@@ -87,13 +100,12 @@ def _ref_expr(ref: str, s: str = "state") -> tuple[str, str, int | None]:
 
 
 def _closing_expr(view: TaskView) -> str:
-    events = [p for p in view.progress if view.field(p).role == "event"]
-    if not events:
+    if view.advances_on is None:
         return "prev_dist - dist"
-    # The goal offset may jump to the next target when a progress event fires (the next
-    # gate): no closing is paid on that step.
-    same = " and ".join(f'state["{p}"] == prev_state["{p}"]' for p in events)
-    return f"(prev_dist - dist) if {same} else 0.0"
+    # The goal offset jumps to the next target when the goal advances (the next gate): the
+    # distances before and after that step measure different targets, so no closing is paid.
+    p = view.advances_on
+    return f'(prev_dist - dist) if state["{p}"] == prev_state["{p}"] else 0.0'
 
 
 def _threshold_of(view: TaskView, key: str) -> str:
@@ -276,6 +288,8 @@ def catalogue(view: TaskView) -> dict[str, Ingredient]:
         if guard is not None:
             out.append(guard)
     out.append(Ingredient(ALIVE, +1, "guard", 0.0, "1.0"))
+    if v.advances_on is not None:
+        out = [ing for ing in out if ing.name not in DWELL]
     return {ing.name: ing for ing in out}
 
 

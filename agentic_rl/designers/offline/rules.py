@@ -7,7 +7,8 @@ ingredient at its base weight when absent; names are the ingredients of
 * ``crash_dominated`` (the diagnostics' finding, which already passed its gate): the guards
   of every early-failure reason that ended episodes x2 / add, ``attitude`` / ``body_rates``
   when that hazard is predicted by the body's tilt / rates; and ``distance`` is replaced by
-  ``closeness`` (bounded and positive, so ending early does not pay).
+  ``closeness`` (bounded and positive, so ending early does not pay), or by ``closing`` for a
+  goal that advances (which gets no dwell terms, see ``ingredients``).
 * ``timeout_dominated`` (finding): far from the goal (measured over the failed, timed-out
   episodes only): ``closing`` x2 / add, ``closeness`` add, progress events and ``approach``
   x1.5; near the goal: ``on_target`` x2 / add, ``goal_bonus`` add, the further errors'
@@ -15,7 +16,10 @@ ingredient at its base weight when absent; names are the ingredients of
 * ``failed_criterion``: each declared success sub-criterion broken in at least the
   diagnostics' gate share of the episodes maps to a term through what it reads:
   the goal error -> its precision (``on_target`` or ``on_<err>``, ``steady`` when held);
-  a progress field -> its ``event_<field>`` and ``closing``; another field -> its
+  a progress field -> its ``event_<field>`` and ``closing`` (and, when that field advances
+  the goal, ``distance`` is replaced by ``closing``: the distance to the next target jumps
+  up at every target reached, so paying for a small distance makes progress cost); another
+  field -> its
   ``crit_<name>``; a metric in m/s (e.g. touchdown speed) -> the guards of hazards predicted
   by a velocity, else ``steady``; a metric in m that must be small -> ``on_target``, one that
   must be large (a clearance) -> the guards that keep distance; a metric in rad ->
@@ -117,6 +121,9 @@ class Rules:
         return; ``closeness`` points the same way but makes every step the robot survives
         worth more than nothing.
         """
+        if self.view.advances_on is not None:
+            self.advance(g, rule, log, "ending the episode early must not pay")
+            return
         why = "a bounded positive per-step reward, so ending the episode early never pays"
         if "distance" in g.weights:
             w = g.weights.pop("distance")
@@ -126,8 +133,29 @@ class Rules:
         else:
             self.add(g, "closeness", rule, log, why)
 
+    def advance(self, g: Genome, rule: str, log: RuleLog, why: str) -> None:
+        """For a goal that advances: replace ``distance`` by ``closing`` and pay the advance.
+
+        The distance to the next target jumps up each time one is reached, so a penalty on it
+        makes every target reached cost; ``closing`` telescopes to the distance covered toward
+        each target and the event bonus pays reaching it.
+        """
+        field = self.view.advances_on
+        why = f"{why}; the goal advances when {field} rises, and the distance to it jumps up"
+        if "distance" in g.weights:
+            w = g.weights.pop("distance")
+            g.gated.discard("distance")
+            base = self.cat["closing"].weight * w
+            g.weights["closing"] = _round(max(g.weights.get("closing", 0.0), base))
+            self._changed.add("closing")
+            log.add(rule, f"replaced distance by closing ({_fmt(g.weights['closing'])})", why)
+        else:
+            self.add(g, "closing", rule, log, why)
+        self.add(g, f"event_{field}", rule, log, why)
+
     def core(self, g: Genome) -> str:
-        return "closeness" if "closeness" in g.weights else "distance"
+        """The genome's goal term (what ``reward_hacking`` strengthens)."""
+        return next((n for n in ("closeness", "distance", "closing") if n in g.weights), "distance")
 
     def guards_with(self, unit: str, moving: bool) -> list[str]:
         """Hazard guards whose hazard names a predictor field in ``unit`` (of a moving body
@@ -240,6 +268,8 @@ class Rules:
                 if c.hold is not None:
                     self.boost(g, "steady", 1.5, rule, log, why + " (it must hold)")
             elif name in self.view.progress:
+                if name == self.view.advances_on:
+                    self.advance(g, rule, log, why)
                 self.boost(g, f"event_{name}", 2.0, rule, log, why)
                 self.add(g, "closing", rule, log, why)
                 self.add(g, "approach", rule, log, why)

@@ -1,6 +1,7 @@
 """What the offline designer reads from a TaskSpec: only what the task *declares* it means.
 
-The goal's error fields with their tolerance constants and length scales, the fields that
+The goal's error fields with their tolerance constants and length scales (and the progress
+field that moves the goal on to its next target, if it is a sequence), the fields that
 locate and move the robot (:class:`~sims.spec.BodyFields`), the policy's fed-back action, the
 success sub-criteria, the hazards and the fields that predict them, the progress fields and
 the landmarks. Nothing here (or anywhere in the designer) knows a task's field names: a new
@@ -69,6 +70,7 @@ class TaskView:
     progress: tuple[str, ...]
     approach: str | None
     terminal_success: bool
+    advances_on: str | None = None
 
     @classmethod
     def of(cls, spec: TaskSpec) -> TaskView:
@@ -134,6 +136,7 @@ class TaskView:
             progress=progress,
             approach=approach,
             terminal_success=spec.success_ends_episode,
+            advances_on=spec.goal.advances_on,
         )
 
     # ------------------------------------------------------------------ the goal
