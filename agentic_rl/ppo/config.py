@@ -139,19 +139,20 @@ DEFAULT_BUDGETS: dict[str, int] = {
     # reference reward: 98% held-out at 1M (seed 0), training success 90% after ~68 CPU s
     # (~400k steps); at 3M before its overspeed term 85%/79% (benchmarks/learning.py)
     "agentic_rl/DroneGates-v0": 1_000_000,
-    # reference reward (progress incl. height, clearance as a potential, closing speed near
-    # pillars, penalties at contact and out of bounds): NOT reliably at target. At 1M,
-    # seed 1 96% held-out (90% training success after 97 CPU s) but seed 0 14% (52
-    # collisions, 34 out of bounds); the old reward: 78% / 13% at 1M, 4% / 14% at 3M
-    # (benchmarks/learning.py --tasks DroneObstacles --seed N). 1M: the budget with the best
-    # evidence, not a validated one; learning falls into a fly-fast-and-crash mode on some
-    # seeds whichever reward variant was tried (README, benchmarks/RESULTS.md).
+    # reference reward (progress incl. height, clearance as a potential and closing speed
+    # toward the nearest pillar, both warning from ~0.4 m; penalties at contact and out of
+    # bounds): NOT yet reliably at target. At 1M, seed 0 87% and seed 1 89% held-out (9
+    # timeouts near the goal / 8 collisions; benchmarks/learning.py --tasks
+    # DroneObstacles --seed N); with the pillar terms at 0.15 m: 14% / 96%. 300k-step runs
+    # on seeds 0-3 (--no-write): collisions below ~5% of training episodes by ~150k on all
+    # four (with 0.15 m: seed 0 stayed at ~60% collisions, flying fast into the field).
     "agentic_rl/DroneObstacles-v0": 1_000_000,
     # reference reward (rest paid as progress and taken back on lift-off, a bonus when it
-    # completes, funnel with a 3 cm bottom, soft-landing cost over the last 0.15 m):
-    # benchmarks/learning.py --tasks DroneWallLanding --seed 0 / --seed 1 at 1M: 98% and 77%
-    # held-out (target 90%; seed 1: 23 missed pads); 90% training success from ~0.6M / ~0.46M
-    # steps. 2M (with the old reward) was 4%; budgets under 1M not tried.
+    # completes, a touchdown pay that grows toward the pad centre, funnel with a 3 cm bottom,
+    # soft-landing cost over the last 0.15 m): benchmarks/learning.py --tasks
+    # DroneWallLanding --seed 0 / --seed 1 at 1M: 99% and 100% held-out; 90% training success
+    # after 107 / 124 CPU s (0.59M / 0.65M steps; 0% before 0.54M / 0.58M, so not less).
+    # Without the touchdown pay: 98% / 77% (seed 1 overshot the centre, 23 missed pads).
     "agentic_rl/DroneWallLanding-v0": 1_000_000,
     # reference reward: 100% training success by ~175k steps (benchmarks/learning.py)
     "agentic_rl/DroneTrajectory-v0": 500_000,
@@ -160,6 +161,10 @@ DEFAULT_BUDGETS: dict[str, int] = {
     # and 1, with the one-step DLS IK too (learning_curves.py --tasks ArmReach=60000); 200k was
     # 8x that. 100k keeps a 3x margin (rows in RESULTS.md at this budget, seeds 0 and 1).
     "agentic_rl/ArmReach-v0": 100_000,
+    # reference reward (the way to the push point goes round the cube): 45% held-out at 400k
+    # on seed 0 against 24% with the straight-line approach it replaced, which plateaued
+    # at 35-45% training success from ~0.8M (benchmarks/learning.py --tasks ArmPush
+    # --steps 400000 --reward FILE --no-write). 3M is not yet shown to reach target.
     "agentic_rl/ArmPush-v0": 3_000_000,
     "agentic_rl/ArmPickPlace-v0": 5_000_000,
 }

@@ -1,0 +1,127 @@
+"""ArmPush's reference reward: the way to the push point goes round the cube, and pushing pays.
+
+The reward used to pay the fingertips' straight-line progress toward a push point behind the
+cube. From the goal side of the cube the best-paying step then led straight into the cube,
+pushing it away from the goal, and PPO policies ended their episodes hovering there (issue
+#16). These tests drive the real env and pin what the reward must say instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import rewards
+import sims
+from sims.arm.spec import EE_STEP
+from tests.test_arm_tasks import CONTROLLERS, toward
+
+TASK = "agentic_rl/ArmPush-v0"
+# The goal lies along +x from the cube, so the push point is on the cube's -x side.
+CUBE = (0.0, 0.0, 0.02)
+GOAL = (0.15, 0.0, 0.02)
+PUSH_POINT = np.array([-0.065, 0.0, 0.02])
+# On the cube's goal side, at its mid-height: where policies trained on the old reward hovered.
+GOAL_SIDE = np.array([0.085, 0.02, 0.02])
+SPEC = sims.get_spec(TASK)
+REWARD = rewards.load_reward(SPEC, "reference")
+SHAPING = ("approach", "descend", "push")
+
+
+@pytest.fixture(scope="module")
+def env():
+    made = sims.make(TASK, reward_fn=REWARD)
+    yield made
+    made.close()
+
+
+def goto(env, state, target, steps):
+    """Drive the fingertips toward ``target`` for ``steps`` steps; the states and terms seen."""
+    seen = []
+    for _ in range(steps):
+        _, _, term, trunc, info = env.step(toward(state["ee_pos"], target))
+        state = info["state"]
+        seen.append(info["reward_terms"])
+        assert not (term or trunc), info["termination_reason"]
+    return state, seen
+
+
+def at_goal_side(env):
+    """A real state with the fingertips on the goal side of the cube, the cube not moved."""
+    _, info = env.reset(seed=0, options={"object_pos": CUBE, "goal_pos": GOAL})
+    state, _ = goto(env, info["state"], GOAL_SIDE + np.array([0.0, 0.0, 0.08]), 8)
+    state, _ = goto(env, state, GOAL_SIDE, 8)
+    assert np.linalg.norm(state["object_pos"] - CUBE) < 2e-3
+    return state
+
+
+def paid(prev, displacement):
+    """What the reward pays for moving the fingertips by ``displacement`` with the cube still."""
+    state = dict(prev)
+    state["ee_pos"] = prev["ee_pos"] + displacement
+    state["object_rel_ee"] = prev["object_rel_ee"] - displacement
+    terms = REWARD(state, np.zeros(3), prev, SPEC.constants)
+    return sum(terms.get(k, 0.0) for k in SHAPING)
+
+
+def greedy(prev):
+    """The move on the table plane (16 headings, 0.5 or 2.5 cm, or none) the reward pays most for."""
+    headings = np.linspace(0.0, 2 * np.pi, 16, endpoint=False)
+    steps = [np.zeros(3)] + [
+        size * np.array([np.cos(a), np.sin(a), 0.0])
+        for a in headings
+        for size in (0.1 * EE_STEP, 0.5 * EE_STEP)
+    ]
+    return max(steps, key=lambda d: paid(prev, d))
+
+
+def test_from_the_goal_side_the_best_paid_step_does_not_head_into_the_cube(env):
+    state = at_goal_side(env)
+    straight = PUSH_POINT - state["ee_pos"]
+    straight[2] = 0.0
+    step = greedy(state)
+    assert np.linalg.norm(step) > 0.0
+    cos = float(step @ straight) / (np.linalg.norm(step) * np.linalg.norm(straight))
+    # the straight line to the push point runs through the cube; the paid step veers off it
+    assert cos < np.cos(np.radians(30.0)), cos
+    assert paid(state, step) > paid(state, 0.5 * EE_STEP * straight / np.linalg.norm(straight))
+
+
+def test_following_the_reward_greedily_reaches_the_push_point_round_the_cube(env):
+    state = at_goal_side(env)
+    for _ in range(25):
+        target = state["ee_pos"] + greedy(state)
+        _, _, term, trunc, info = env.step(toward(state["ee_pos"], target))
+        state = info["state"]
+        assert not (term or trunc)
+    # it arrived behind the cube without pushing the cube away from the goal
+    assert np.linalg.norm((state["ee_pos"] - PUSH_POINT)[:2]) < 0.02
+    assert np.linalg.norm(state["object_pos"] - CUBE) < 0.01
+
+
+def test_pushing_pays_more_than_holding_at_the_push_point(env):
+    """Holding a pose pays nothing (progress terms); the scripted push earns far more."""
+
+    def run(policy):
+        _, info = env.reset(seed=1, options={"object_pos": CUBE, "goal_pos": GOAL})
+        state, seen, ended = info["state"], [], None
+        while ended is None:
+            _, _, term, trunc, info = env.step(policy(state))
+            state, ended = info["state"], info["termination_reason"]
+            seen.append(info["reward_terms"])
+            if not (term or trunc):
+                ended = None
+        return ended, [sum(t.values()) for t in seen]
+
+    def hold_behind(state):
+        # over to the push point at a height clear of the cube, then down, then stay
+        if np.linalg.norm((state["ee_pos"] - PUSH_POINT)[:2]) > 0.01:
+            return toward(state["ee_pos"], np.append(PUSH_POINT[:2], 0.08))
+        return toward(state["ee_pos"], PUSH_POINT)
+
+    pushed_end, pushed = run(CONTROLLERS[TASK]())
+    held_end, held = run(hold_behind)
+    assert pushed_end == "success" and held_end == "timeout"
+    assert sum(pushed) > sum(held) + 10.0
+    # once parked, the approach pays nothing more: the last 20 steps net about zero
+    assert abs(sum(held[-20:])) < 0.05
