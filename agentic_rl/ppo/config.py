@@ -139,13 +139,13 @@ DEFAULT_BUDGETS: dict[str, int] = {
     # reference reward: 98% held-out at 1M (seed 0), training success 90% after ~68 CPU s
     # (~400k steps); at 3M before its overspeed term 85%/79% (benchmarks/learning.py)
     "agentic_rl/DroneGates-v0": 1_000_000,
-    # reference reward (progress incl. height, clearance as a potential and closing speed
-    # toward the nearest pillar, both warning from ~0.4 m; penalties at contact and out of
-    # bounds): NOT yet reliably at target. At 1M, seed 0 87% and seed 1 89% held-out (9
-    # timeouts near the goal / 8 collisions; benchmarks/learning.py --tasks
-    # DroneObstacles --seed N); with the pillar terms at 0.15 m: 14% / 96%. 300k-step runs
-    # on seeds 0-3 (--no-write): collisions below ~5% of training episodes by ~150k on all
-    # four (with 0.15 m: seed 0 stayed at ~60% collisions, flying fast into the field).
+    # reference reward (progress incl. height, closeness to the goal as a potential,
+    # clearance as a potential and closing speed toward the nearest pillar, both warning
+    # from ~0.4 m; penalties at contact and out of bounds): benchmarks/learning.py --tasks
+    # DroneObstacles --seed 0 / --seed 1 at 1M: 93% and 95% held-out, 90% training success
+    # after 162 / 121 CPU s (0.77M / 0.68M steps, so not less). Without the goal potential
+    # 87% / 89% (timeouts near the goal); with the pillar terms at 0.15 m 14% / 96% (seed 0
+    # flew fast into the field and crashed from ~50k steps on).
     "agentic_rl/DroneObstacles-v0": 1_000_000,
     # reference reward (rest paid as progress and taken back on lift-off, a bonus when it
     # completes, a touchdown pay that grows toward the pad centre, funnel with a 3 cm bottom,
