@@ -4,6 +4,7 @@ diagnose of a tiny PPO policy on DroneHover."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -236,6 +237,12 @@ def test_oscillation_near_goal_fires_on_oscillation_not_on_steady_hover():
     assert found is not None and found.code == "oscillation_near_goal"
     assert found.evidence["episodes_oscillating"] == 3
     assert found.evidence["reversal_hz"] == pytest.approx(2.0, abs=0.3)  # 2 reversals per period
+    assert "reward holding still" in found.message
+    # a goal that moves on when reached (the next gate) is passed through, not held
+    passing = dataclasses.replace(keys, advances=True)
+    found = F.oscillation_near_goal([oscillating(seed=s) for s in range(3)], layout, passing)
+    assert "do not reward holding still" in found.message
+    assert KeyFields.for_spec(sims.get_spec("DroneGates")).advances and not keys.advances
     rng = np.random.default_rng(0)
     steady = []
     for s in range(3):

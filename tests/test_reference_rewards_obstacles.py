@@ -58,3 +58,20 @@ def test_leaving_the_flight_box_costs_the_out_of_bounds_penalty(env):
     assert info["termination_reason"] == "out_of_bounds"
     assert seen[-1]["out_of_bounds"] == -10.0
     assert all(t["out_of_bounds"] == 0.0 and t["approach"] == 0.0 for t in seen[:-1])
+
+
+def test_homing_is_a_potential_paid_only_for_getting_nearer_the_goal(env):
+    """Whatever the flight, the homing terms sum to the change in closeness to the goal, so
+    lingering near the goal earns nothing (success ends the episode)."""
+    _, info = env.reset(seed=5)  # a layout with a clear straight line to the goal
+    start = float(np.linalg.norm(info["state"]["goal_rel"]))
+    paid = 0.0
+    while True:
+        toward = np.asarray(info["state"]["goal_rel"], dtype=float)
+        _, _, term, trunc, info = env.step(_to_action(env, 1.2 * toward / np.linalg.norm(toward)))
+        paid += info["reward_terms"]["homing"]
+        if term or trunc:
+            break
+    end = float(np.linalg.norm(info["state"]["goal_rel"]))
+    assert paid == pytest.approx(10.0 * (math.exp(-end / 0.5) - math.exp(-start / 0.5)), abs=1e-6)
+    assert info["termination_reason"] == "success" and paid > 6.0

@@ -368,14 +368,20 @@ def oscillation_near_goal(
             rates.append(rate)
     if oscillating < OSC_MIN_EPISODES or oscillating < OSC_MIN_SHARE * reached:
         return None
+    hint = (
+        # a goal that moves on when reached (the next gate) is passed through, not held
+        "Smooth the approach (penalize changes of action and sideways speed); do not reward "
+        "holding still there: the goal moves on to its next target when reached."
+        if keys.advances
+        else "Damp velocity near the target and reward holding still inside the tolerance."
+    )
     return Finding(
         code="oscillation_near_goal",
         severity="warning" if failed else "info",
         message=(
             f"{oscillating} of {reached} episodes that reached {keys.primary.label} (within "
             f"{radius:.2f} m) oscillate there, reversing direction {np.mean(rates):.1f} times "
-            f"per second ({failed} of them failed). Damp velocity near the target and reward "
-            "holding still inside the tolerance."
+            f"per second ({failed} of them failed). {hint}"
         ),
         evidence={
             "episodes_reached": float(reached),

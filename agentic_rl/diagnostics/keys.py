@@ -83,6 +83,7 @@ class KeyFields:
     targets: tuple[TargetField, ...]
     scalars: tuple[str, ...]
     tolerance: float | None
+    advances: bool = False  # the goal moves on to its next target when reached
 
     @classmethod
     def for_spec(cls, spec: TaskSpec) -> KeyFields:
@@ -100,6 +101,7 @@ class KeyFields:
             targets=targets,
             scalars=scalars,
             tolerance=primary.tolerance if primary is not None else None,
+            advances=spec.goal is not None and spec.goal.advances_on is not None,
         )
 
     @property

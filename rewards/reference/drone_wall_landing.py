@@ -8,6 +8,10 @@ FUNNEL_SLOPE = 3.0
 FUNNEL_CORE = 0.3
 # Paid over a full rest, step by step, and taken back at once if the drone lifts off.
 REST_PAY = 100.0
+# Paid at touchdown, the more the nearer the pad's centre (closeness at CENTRE_SCALE, m), and
+# taken back at once if the drone lifts off.
+TOUCHDOWN_PAY = 50.0
+CENTRE_SCALE = 0.05
 # Paid in the step the rest completes (the success step).
 LANDED_BONUS = 100.0
 # Cost per metre flown below the funnel once over the wall.
@@ -28,6 +32,13 @@ def _funnel(pad, task):
     horizontal = math.hypot(pad[0], pad[1])
     core = FUNNEL_CORE * task["landing_tolerance"]
     return min(FUNNEL_TOP, FUNNEL_SLOPE * max(0.0, horizontal - core))
+
+
+def _centred(state):
+    """Closeness (1 at the centre, 0.14 at the landing tolerance) of the drone's horizontal
+    position to the pad's centre."""
+    pad = state["pad_rel"]
+    return terms.closeness(math.hypot(float(pad[0]), float(pad[1])), CENTRE_SCALE)
 
 
 def _target(state, task):
@@ -65,6 +76,13 @@ def compute_reward(state, action, prev_state, task):
     than for finishing: the policy learned exactly that (timeouts after 40-odd of the 48
     rest steps). Here hopping forfeits what the rest earned, and finishing is worth more than
     hovering near the pad until the time limit (closeness <= 1 per step, ~100 discounted).
+
+    Touching down pays up to TOUCHDOWN_PAY, the more the nearer the pad's centre (closeness
+    at CENTRE_SCALE: 50 at the centre, 12 at 7 cm, 7 at the 10 cm tolerance), taken back
+    like the rest if the drone lifts off. Success or a missed pad was the only word on where
+    the drone touched down, and the funnel's pull is weak in the last centimetres: policies
+    carried their speed from the wall over the centre and settled beyond it (seed 1 at 1M:
+    7 cm past the centre on average, 23 of 100 held-out episodes missed the pad).
     """
     target, stage = _target(state, task)
     prev_target, prev_stage = _target(prev_state, task)
@@ -75,6 +93,8 @@ def compute_reward(state, action, prev_state, task):
     sink_rate = -float(state["vel"][2])
     rest, prev_rest = float(state["rest_time"]), float(prev_state["rest_time"])
     landed = rest >= task["rest_seconds"] > prev_rest
+    on_ground = 1.0 if rest > 0.0 else 0.0
+    was_on_ground = 1.0 if prev_rest > 0.0 else 0.0
     return {
         "progress": 10.0 * progress,
         "near_target": crossed * terms.closeness(math.hypot(*target), 0.3),
@@ -82,6 +102,8 @@ def compute_reward(state, action, prev_state, task):
         "crossed": 5.0 * float(state["crossed"] - prev_state["crossed"]),
         "resting": REST_PAY * (rest - prev_rest) / task["rest_seconds"],
         "landed": LANDED_BONUS if landed else 0.0,
+        "touchdown": TOUCHDOWN_PAY
+        * (on_ground * float(_centred(state)) - was_on_ground * float(_centred(prev_state))),
         "soft_landing": -5.0
         * crossed
         * terms.landing_softness(sink_rate, height, safe_speed=0.25, zone=SOFT_ZONE),
