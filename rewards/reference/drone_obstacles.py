@@ -46,8 +46,8 @@ def compute_reward(state, action, prev_state, task):
     (the earlier scale of both) the warning came after a crash could still be avoided, so
     flying fast and straight through the field cost little more than it earned in progress
     before the crash, and on some seeds PPO settled there within ~50k steps and never left
-    (seed 0 at 1M: 14% held-out, 52 collisions). With the earlier warning the collisions fall
-    below ~5% of training episodes by ~150k steps on seeds 0-3 (300k-step runs).
+    (seed 0 at 1M: 14% held-out, 52 collisions). With the earlier warning collisions ended at most
+    11% of training episodes from ~150k steps on, seeds 0-3 (300k-step runs; 1-4% at 300k).
 
     Touching a pillar and leaving the flight box end the episode, and each costs a one-off
     penalty: without one, ending the episode was the cheapest way out of a bad spot (a drone
