@@ -169,7 +169,8 @@ DEFAULT_BUDGETS: dict[str, int] = {
     # on seed 0 against 24% with the straight-line approach it replaced, which plateaued
     # at 35-45% training success from ~0.8M (benchmarks/learning.py --tasks ArmPush
     # --steps 400000 --reward FILE --no-write). At 3M, seed 0: 76% held-out, NOT at target
-    # (training success ~70% from 0.8M on; failures overshoot the goal). Seed 1 not run.
+    # (training success ~70% from 0.8M on; failures overshoot the goal). Seed 1 at 1M: 20%
+    # (it stays above the cube: descending is weighted too little). Not validated.
     "agentic_rl/ArmPush-v0": 3_000_000,
     "agentic_rl/ArmPickPlace-v0": 5_000_000,
 }
