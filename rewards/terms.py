@@ -330,22 +330,42 @@ def landing_softness(
 def grasp(
     ee_to_object: Vector,
     gripper_width: Scalar,
-    reach_scale: float = 0.05,
-    closed_width: float = 0.04,
+    reach_scale: float = 0.01,
+    closed_width: float = 0.045,
+    open_width: float = 0.08,
+    open_value: float = 0.3,
 ) -> float:
-    """Reward in [0, 1] for holding an object: near it, with the fingers closed on it.
+    """Reward in [0, 1] for holding an object: the fingers open while away, closed once on it.
 
-    ``closeness`` of the end effector to the object, halved while the gripper is still open
-    wider than ``closed_width``, so reaching pays first and closing pays the rest.
+    Closing is paid by how near the end effector is (``closeness`` at ``reach_scale``) and
+    keeping the fingers open pays a flat ``open_value``, so closing pays only where
+    ``closeness > open_value`` (within ``reach_scale * ln(1 / open_value)``: 1.2 cm at the
+    defaults) and closing anywhere else loses reward. A gripper that shuts far from the object
+    cannot grasp it; the flat open value lets the reach come first without a cost for
+    approaching with the fingers open.
 
     Args:
         ee_to_object: object position minus end-effector position (m).
         gripper_width: current opening between the fingers (m).
-        reach_scale: distance at which the reach part falls to 0.37.
-        closed_width: openings at or below this count as closed on the object.
+        reach_scale: distance at which the closed-grip reward falls to 0.37 (m); about the
+            distance from the grasp point at which the fingers still close on the object.
+        closed_width: openings at or below this count as closed on the object (m).
+        open_width: the fully open gripper (m).
+        open_value: the reward for an open gripper, in [0, 1).
+
+    Raises:
+        ValueError: if ``open_width <= closed_width`` or ``open_value`` is not in [0, 1).
     """
+    if open_width <= closed_width:
+        raise ValueError(
+            f"grasp() needs open_width > closed_width, got {open_width} <= {closed_width}"
+        )
+    if not 0.0 <= open_value < 1.0:
+        raise ValueError(f"grasp() needs open_value in [0, 1), got {open_value}")
     near = closeness(norm(ee_to_object), reach_scale)
-    return near if float(gripper_width) <= closed_width else 0.5 * near
+    closed = (open_width - float(gripper_width)) / (open_width - closed_width)
+    closed = 0.0 if closed < 0.0 else (1.0 if closed > 1.0 else closed)
+    return near * closed + open_value * (1.0 - closed)
 
 
 def lift(object_height: Scalar, rest_height: float, target_height: float) -> float:

@@ -25,7 +25,7 @@ PUSH_POINT = np.array([-0.065, 0.0, 0.02])
 GOAL_SIDE = np.array([0.085, 0.02, 0.02])
 SPEC = sims.get_spec(TASK)
 REWARD = rewards.load_reward(SPEC, "reference")
-SHAPING = ("approach", "descend", "push")
+SHAPING = ("approach", "push")
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +125,17 @@ def test_pushing_pays_more_than_holding_at_the_push_point(env):
     assert sum(pushed) > sum(held) + 10.0
     # once parked, the approach pays nothing more: the last 20 steps net about zero
     assert abs(sum(held[-20:])) < 0.05
+
+
+def test_going_down_pays_once_over_the_push_point_and_little_far_from_it(env):
+    """The approach is one distance on the table plane and in height: far from the push
+    point on the plane, coming down to the cube's height pays little (travelling high keeps
+    clear of the cube); right over it, coming down pays nearly as much as going round."""
+    _, info = env.reset(seed=0, options={"object_pos": CUBE, "goal_pos": GOAL})
+    down = np.array([0.0, 0.0, -0.02])
+    far, _ = goto(env, info["state"], GOAL_SIDE + np.array([0.05, 0.0, 0.08]), 10)
+    over, _ = goto(env, far, PUSH_POINT + np.array([0.0, 0.0, 0.08]), 12)
+    assert np.linalg.norm((over["ee_pos"] - PUSH_POINT)[:2]) < 0.01
+    far_pay, over_pay = paid(far, down), paid(over, down)
+    assert over_pay > 0.15, over_pay  # 10 per m of way left, 2 cm of it
+    assert far_pay < 0.5 * over_pay, (far_pay, over_pay)

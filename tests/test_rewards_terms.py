@@ -74,8 +74,15 @@ def test_bonuses_and_alignment_by_hand():
 
 def test_grasp_and_lift():
     assert terms.grasp([0.0, 0.0, 0.0], 0.04, closed_width=0.045) == 1.0
-    assert terms.grasp([0.0, 0.0, 0.0], 0.08, closed_width=0.045) == 0.5  # still open
-    assert terms.grasp([0.1, 0.0, 0.0], 0.04, reach_scale=0.05) == pytest.approx(math.exp(-2))
+    assert terms.grasp([0.0, 0.0, 0.0], 0.08, closed_width=0.045) == 0.3  # still open
+    # closed away from the object: less than open, so the gripper stays open on the way
+    far_closed = terms.grasp([0.1, 0.0, 0.0], 0.04, reach_scale=0.05)
+    assert far_closed == pytest.approx(math.exp(-2))
+    assert far_closed < terms.grasp([0.1, 0.0, 0.0], 0.08, reach_scale=0.05)
+    # half closed within 5 mm: between open and closed
+    assert 0.3 < terms.grasp([0.005, 0.0, 0.0], 0.0625) < 1.0
+    with pytest.raises(ValueError, match="open_width"):
+        terms.grasp([0.0, 0.0, 0.0], 0.04, closed_width=0.08, open_width=0.08)
     assert terms.lift(0.02, 0.02, 0.07) == 0.0
     assert terms.lift(0.045, 0.02, 0.07) == pytest.approx(0.5)
     assert terms.lift(0.5, 0.02, 0.07) == 1.0

@@ -39,20 +39,24 @@ def _approach(state, task):
 def compute_reward(state, action, prev_state, task):
     """ArmPush reference: push the cube along the table onto the goal.
 
-    Three telescoping progress terms (each the change of a potential, so holding any pose
-    pays nothing and no pose can be farmed): the fingertips round the cube to a push point
-    behind it (opposite the goal), the fingertips down to the cube's height (weighted less:
-    going down is easy, getting behind the cube is not), and the cube toward the goal
-    (weighted most, so pushing pays more than positioning). A one-time bonus pays the
-    success step (it ends the episode).
+    Two telescoping progress terms (each the change of a potential, so holding any pose
+    pays nothing and no pose can be farmed): the fingertips to the push point behind the
+    cube (opposite the goal, at the cube's mid-height), and the cube toward the goal
+    (weighted more, so pushing pays more than positioning). The way to the push point goes
+    round the cube on the table plane and down to mid-height; both combine into one
+    distance, so going down pays little while the fingertips are far from the push point
+    on the table plane (travelling high keeps clear of the cube) and nearly as much as
+    going round once they are above it. A one-time bonus pays the success step (it ends
+    the episode).
     """
     flat, height = _approach(state, task)
     prev_flat, prev_height = _approach(prev_state, task)
+    to_go = math.hypot(flat, height)
+    prev_to_go = math.hypot(prev_flat, prev_height)
     to_goal = terms.norm(state["object_rel_goal"])
     prev_to_goal = terms.norm(prev_state["object_rel_goal"])
     return {
-        "approach": 10.0 * (prev_flat - flat),
-        "descend": 2.0 * (prev_height - height),
+        "approach": 10.0 * (prev_to_go - to_go),
         "push": 20.0 * (prev_to_goal - to_goal),
         "placed": 10.0 * terms.success_bonus(to_goal, task["goal_tolerance"]),
         "effort": -0.01 * terms.action_magnitude(action),
