@@ -51,9 +51,9 @@ def compute_reward(state, action, prev_state, task):
     reach, held, lifted, carry = _phases(state, task)
     p_reach, p_held, p_lifted, p_carry = _phases(prev_state, task)
     return {
-        "reach": 5.0 * (reach - p_reach),
-        "grasp": 4.0 * (held - p_held),
-        "lift": 4.0 * (lifted - p_lifted),
+        "reach": 20.0 * (reach - p_reach),
+        "grasp": 6.0 * (held - p_held),
+        "lift": 8.0 * (lifted - p_lifted),
         "carry": 20.0 * (carry - p_carry),
         "placed": 10.0 * terms.success_bonus(-carry, task["goal_tolerance"]),
         "effort": -0.01 * terms.action_magnitude(action[:3]),
