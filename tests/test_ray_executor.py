@@ -131,22 +131,30 @@ def test_timeout_is_cancelled_and_the_run_goes_on(local_ray, tmp_path):
     # 20 s: the worker must have started (and written its pid) before the timeout fires; a
     # fresh Ray worker takes a few seconds on two idle cores, but took 31 s at load 6 (a CI run
     # beside four training jobs), past the 6 s this test used to allow
+    # A first batch starts the two Ray workers, so the timed-out candidate's worker is
+    # already up when its clock starts (under load a fresh worker took over 20 s to start,
+    # and a worker that never started has no process to kill).
     slow = _job(tmp_path, "i0/c0", timeout=20.0, sleep=120.0)
     good = _job(tmp_path, "i0/c1")
     executor = make_executor("ray", 2)
+    warm = [_job(tmp_path, "w0/c0"), _job(tmp_path, "w0/c1")]
+    assert [r.status for r in executor.run(warm)] == ["done", "done"]
     results = {}
     for result in executor.run([slow, good]):
         results[result.candidate] = result
     assert results["i0/c0"].status == "timeout" and "20 s" in results["i0/c0"].error
     assert results["i0/c1"].status == "done" and Path(results["i0/c1"].packet_path).exists()
-    pid = _worker(slow.out_dir)["pid"]
+    started = _worker(slow.out_dir)
+    assert started, "the timed-out candidate's worker never started"
+    pid = started["pid"]
     deadline = time.monotonic() + 10
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not _alive(pid), "the timed-out candidate's worker process was not killed"
     # the cancelled worker's CPU is free again: the next batch runs on the same Ray
     (after,) = list(executor.run([_job(tmp_path, "i0/c2")]))
-    assert after.status == "done" and set(executor.overheads) == {"i0/c1", "i0/c2"}
+    assert after.status == "done"
+    assert set(executor.overheads) == {"w0/c0", "w0/c1", "i0/c1", "i0/c2"}
 
 
 @pytest.mark.slow

@@ -165,13 +165,13 @@ DEFAULT_BUDGETS: dict[str, int] = {
     # and 1, with the one-step DLS IK too (learning_curves.py --tasks ArmReach=60000); 200k was
     # 8x that. 100k keeps a 3x margin (rows in RESULTS.md at this budget, seeds 0 and 1).
     "agentic_rl/ArmReach-v0": 100_000,
-    # reference reward (the way to the push point goes round the cube): 45% held-out at 400k
-    # on seed 0 against 24% with the straight-line approach it replaced, which plateaued
-    # at 35-45% training success from ~0.8M (benchmarks/learning.py --tasks ArmPush
-    # --steps 400000 --reward FILE --no-write). At 3M, seed 0: 76% held-out, NOT at target
-    # (training success ~70% from 0.8M on; failures overshoot the goal). Seed 1 at 1M: 20%
-    # (it stays above the cube: descending is weighted too little). Not validated.
+    # reference reward (one distance round the cube and down to the push point): seed 0 at
+    # 3M 71% held-out, seed 1 S1_3M (benchmarks/learning.py --tasks ArmPush --seed N); NOT at
+    # target, failures push the cube past the goal. Not validated.
     "agentic_rl/ArmPush-v0": 3_000_000,
+    # reference reward (open on the way, over the cube and down, close within ~1.8 cm): 0% at
+    # 1M and PP_5M at 5M on seed 0; the policies never close the fingers on the cube. Not
+    # validated: PPO from scratch does not learn the grasp at this budget.
     "agentic_rl/ArmPickPlace-v0": 5_000_000,
 }
 
