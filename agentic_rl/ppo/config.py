@@ -166,11 +166,11 @@ DEFAULT_BUDGETS: dict[str, int] = {
     # 8x that. 100k keeps a 3x margin (rows in RESULTS.md at this budget, seeds 0 and 1).
     "agentic_rl/ArmReach-v0": 100_000,
     # reference reward (one distance round the cube and down to the push point): seed 0 at
-    # 3M 71% held-out, seed 1 S1_3M (benchmarks/learning.py --tasks ArmPush --seed N); NOT at
+    # 3M 71% held-out, seed 1 38% (benchmarks/learning.py --tasks ArmPush --seed N); NOT at
     # target, failures push the cube past the goal. Not validated.
     "agentic_rl/ArmPush-v0": 3_000_000,
     # reference reward (open on the way, over the cube and down, close within ~1.8 cm): 0% at
-    # 1M and PP_5M at 5M on seed 0; the policies never close the fingers on the cube. Not
+    # 1M and 0% at 5M on seed 0; the policies never close the fingers on the cube. Not
     # validated: PPO from scratch does not learn the grasp at this budget.
     "agentic_rl/ArmPickPlace-v0": 5_000_000,
 }
