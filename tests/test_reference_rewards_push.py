@@ -25,7 +25,7 @@ PUSH_POINT = np.array([-0.065, 0.0, 0.02])
 GOAL_SIDE = np.array([0.085, 0.02, 0.02])
 SPEC = sims.get_spec(TASK)
 REWARD = rewards.load_reward(SPEC, "reference")
-SHAPING = ("approach", "push")
+SHAPING = ("approach", "push", "aim")
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +55,14 @@ def at_goal_side(env):
     return state
 
 
-def paid(prev, displacement):
-    """What the reward pays for moving the fingertips by ``displacement`` with the cube still."""
+def paid(prev, displacement, cube_displacement=np.zeros(3)):
+    """What the reward pays for moving the fingertips by ``displacement`` and the cube by
+    ``cube_displacement`` (still, unless given)."""
     state = dict(prev)
     state["ee_pos"] = prev["ee_pos"] + displacement
-    state["object_rel_ee"] = prev["object_rel_ee"] - displacement
+    state["object_pos"] = prev["object_pos"] + cube_displacement
+    state["object_rel_ee"] = prev["object_rel_ee"] + cube_displacement - displacement
+    state["object_rel_goal"] = prev["object_rel_goal"] + cube_displacement
     terms = REWARD(state, np.zeros(3), prev, SPEC.constants)
     return sum(terms.get(k, 0.0) for k in SHAPING)
 
@@ -139,3 +142,27 @@ def test_going_down_pays_once_over_the_push_point_and_little_far_from_it(env):
     far_pay, over_pay = paid(far, down), paid(over, down)
     assert over_pay > 0.15, over_pay  # 10 per m of way left, 2 cm of it
     assert far_pay < 0.5 * over_pay, (far_pay, over_pay)
+
+
+def test_pushing_off_the_line_to_the_goal_costs_more_than_a_centimetre_of_progress_pays(env):
+    """Steering: the cube goes where the fingertips push it. Behind the cube, drifting 1 cm
+    off the line to the goal must cost more than moving the cube 1 cm nearer pays, or a
+    policy pushes the cube on past the goal's side (what 3M-step policies did before the
+    aim term)."""
+    _, info = env.reset(seed=0, options={"object_pos": CUBE, "goal_pos": GOAL})
+    above, _ = goto(env, info["state"], PUSH_POINT + np.array([0.0, 0.0, 0.08]), 12)
+    behind, _ = goto(env, above, np.array([-0.05, 0.0, 0.02]), 8)
+    assert np.linalg.norm(behind["object_pos"] - CUBE) < 2e-3
+    assert np.linalg.norm((behind["ee_pos"] - [-0.05, 0.0, 0.02])[:2]) < 0.01
+    progress = paid(behind, np.array([0.01, 0.0, 0.0]), np.array([0.01, 0.0, 0.0]))
+    assert progress > 0.15, progress  # 20 per m of the cube's way to the goal
+    for side in (1.0, -1.0):
+        drift = paid(behind, np.array([0.0, 0.01 * side, 0.0]))
+        assert drift < -progress, (side, drift, progress)
+    # and coming back onto the line pays it back (a potential: nothing to farm)
+    off = dict(behind)
+    off["ee_pos"] = behind["ee_pos"] + [0.0, 0.01, 0.0]
+    off["object_rel_ee"] = behind["object_rel_ee"] - [0.0, 0.01, 0.0]
+    assert paid(off, np.array([0.0, -0.01, 0.0])) == pytest.approx(
+        -paid(behind, np.array([0.0, 0.01, 0.0])), abs=1e-9
+    )

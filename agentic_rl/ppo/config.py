@@ -165,9 +165,10 @@ DEFAULT_BUDGETS: dict[str, int] = {
     # and 1, with the one-step DLS IK too (learning_curves.py --tasks ArmReach=60000); 200k was
     # 8x that. 100k keeps a 3x margin (rows in RESULTS.md at this budget, seeds 0 and 1).
     "agentic_rl/ArmReach-v0": 100_000,
-    # reference reward (one distance round the cube and down to the push point): seed 0 at
-    # 3M 71% held-out, seed 1 38% (benchmarks/learning.py --tasks ArmPush --seed N); NOT at
-    # target, failures push the cube past the goal. Not validated.
+    # reference reward (one distance round the cube and down to the push point, and the
+    # bearing toward the push line): seed 0 at 3M 67% held-out, seed 1 57%
+    # (benchmarks/learning.py --tasks ArmPush --seed N); NOT at target, failures push the
+    # cube past the goal. Not validated.
     "agentic_rl/ArmPush-v0": 3_000_000,
     # reference reward (open on the way, over the cube and down, close within ~1.8 cm): 0% at
     # 1M and 0% at 5M on seed 0; the policies never close the fingers on the cube. Not
