@@ -45,6 +45,9 @@ DEFAULT_MAX_CONSECUTIVE_OVERRUNS = 20
 #: Default number of exceptions tolerated (zeroed and counted) before a candidate fails.
 DEFAULT_MAX_ERRORS = 100
 
+#: isinstance(x, float) as a C-level callable, for the type pass of the fast path.
+_is_float = float.__instancecheck__
+
 
 class RewardFunction:
     """A compiled reward program with non-finite, exception and time-budget guards.
@@ -140,11 +143,13 @@ class RewardFunction:
             # The program builds a fresh dict per call (the smoke run checked the type), so
             # values are normalized in place: no second dict, no float() on floats.
             out = self._call(state, action, prev_state, task)
-            # Fast path, one C-level pass: a float total that is finite means every term is
+            # Fast path, two C-level passes: a float total that is finite means every term is
             # a finite Python number (a NaN, an inf or a numpy/array term would change the
-            # total's type or finiteness). Anything else is normalized term by term.
-            total = sum(out.values())
-            if type(total) is not float or total - total != 0.0:
+            # total's type or finiteness), and the type pass catches int and bool terms, which
+            # a float total hides. Anything else is normalized term by term.
+            values = out.values()
+            total = sum(values)
+            if type(total) is not float or total - total != 0.0 or not all(map(_is_float, values)):
                 self._normalize(out)
         except Exception as exc:  # counted and zeroed; repeated failure fails the candidate
             return self._error(exc)

@@ -49,6 +49,17 @@ def test_rare_nonfinite_terms_are_zeroed_and_counted():
     assert fn.stats()["nonfinite_counts"] == {"nan": 2} and fn.stats()["calls"] == 2
 
 
+def test_int_and_bool_terms_come_back_as_floats():
+    # 0 + 0.5 + True sums to a finite float, so only a per-term type check catches these.
+    fn = rewards.compile_program(HEAD + "    return {'zero': 0, 'half': 0.5, 'flag': True}\n", CTX)
+    out = fn(_state(2.0), np.zeros(4), _state(1.0), CTX.constants)
+    assert out == {"zero": 0.0, "half": 0.5, "flag": 1.0}
+    assert [type(v) for v in out.values()] == [float, float, float]
+    # the first call runs through the memory-tightening hook; later calls take the plain path
+    out = fn(_state(2.0), np.zeros(4), _state(1.0), CTX.constants)
+    assert [type(v) for v in out.values()] == [float, float, float]
+
+
 def test_rare_exceptions_are_zeroed_then_fail_the_candidate():
     fn = rewards.compile_program(RARE_FAULTS, CTX, max_errors=2)
     assert fn.program.terms == ("height", "nan", "boom")  # read statically from the return
