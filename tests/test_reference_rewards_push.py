@@ -55,14 +55,21 @@ def at_goal_side(env):
     return state
 
 
-def paid(prev, displacement, cube_displacement=np.zeros(3)):
-    """What the reward pays for moving the fingertips by ``displacement`` and the cube by
-    ``cube_displacement`` (still, unless given)."""
+def moved(prev, displacement, cube_displacement=None):
+    """``prev`` with the fingertips moved by ``displacement`` and the cube by
+    ``cube_displacement`` (still, unless given), the relative fields kept consistent."""
+    cube = np.zeros(3) if cube_displacement is None else cube_displacement
     state = dict(prev)
     state["ee_pos"] = prev["ee_pos"] + displacement
-    state["object_pos"] = prev["object_pos"] + cube_displacement
-    state["object_rel_ee"] = prev["object_rel_ee"] + cube_displacement - displacement
-    state["object_rel_goal"] = prev["object_rel_goal"] + cube_displacement
+    state["object_pos"] = prev["object_pos"] + cube
+    state["object_rel_ee"] = prev["object_rel_ee"] + cube - displacement
+    state["object_rel_goal"] = prev["object_rel_goal"] + cube
+    return state
+
+
+def paid(prev, displacement, cube_displacement=None):
+    """What the shaping terms pay for the move of :func:`moved`."""
+    state = moved(prev, displacement, cube_displacement)
     terms = REWARD(state, np.zeros(3), prev, SPEC.constants)
     return sum(terms.get(k, 0.0) for k in SHAPING)
 
@@ -160,9 +167,7 @@ def test_pushing_off_the_line_to_the_goal_costs_more_than_a_centimetre_of_progre
         drift = paid(behind, np.array([0.0, 0.01 * side, 0.0]))
         assert drift < -progress, (side, drift, progress)
     # and coming back onto the line pays it back (a potential: nothing to farm)
-    off = dict(behind)
-    off["ee_pos"] = behind["ee_pos"] + [0.0, 0.01, 0.0]
-    off["object_rel_ee"] = behind["object_rel_ee"] - [0.0, 0.01, 0.0]
+    off = moved(behind, np.array([0.0, 0.01, 0.0]))
     assert paid(off, np.array([0.0, -0.01, 0.0])) == pytest.approx(
         -paid(behind, np.array([0.0, 0.01, 0.0])), abs=1e-9
     )
