@@ -156,3 +156,18 @@ def compute_reward(state, action, prev_state, task):
     return {'x': -(d ** p) * w + d ** d}
 """
     validate(src, CTX)
+
+
+def test_constants_unpacked_from_a_tuple_keep_their_kinds():
+    """``A, B = 0.2, 0.3`` at module level binds numbers (it was rejected as repeating a
+    sequence); an unpacked sequence is still one."""
+    src = (
+        "NEAR, FAR = 0.2, 0.3\nROW, K = [0.0], 2\n\n"
+        "def compute_reward(state, action, prev_state, task):\n"
+        "    d = float(np.linalg.norm(state['goal_rel']))\n"
+        "    return {'x': NEAR * d + FAR * d + len(ROW * K)}\n"
+    )
+    fn = rewards.compile_program(src, CTX)
+    assert fn(STATE, np.zeros(2), STATE, {"scale": 2.0})["x"] == pytest.approx(0.5 * 3.0 + 2)
+    with pytest.raises(rewards.RewardRejected, match="`ROW` holds a sequence"):
+        validate(src.replace("ROW * K", "ROW * int(d * 1e6)"), CTX)

@@ -122,8 +122,13 @@ class Kinds:
         if isinstance(target, ast.Name):
             self._values.setdefault(target.id, []).append(value)
         elif isinstance(target, (ast.Tuple, ast.List)):
+            pairs = assigned_pairs(target, value) if value is not None else []
+            if pairs:  # `a, b = x, y`: each name gets its own value
+                for name, part in pairs:
+                    self._values.setdefault(name, []).append(part)
+                return
             for elt in target.elts:
-                self._bind(elt, None)  # unpacking: the parts' kinds are not tracked
+                self._bind(elt, None)  # other unpacking: the parts' kinds are not tracked
 
     def _solve(self) -> None:
         # Start optimistic (every local NUM) and weaken until nothing changes: the result
@@ -267,6 +272,25 @@ def _root(node: ast.expr) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
+def assigned_pairs(target: ast.expr, value: ast.expr) -> list[tuple[str, ast.expr]]:
+    """The names an assignment binds with the value each gets: ``A = v`` and the element-wise
+    ``A, B = 0.2, 0.3``; other unpacking binds nothing that is tracked."""
+    if isinstance(target, ast.Name):
+        return [(target.id, value)]
+    if (
+        isinstance(target, (ast.Tuple, ast.List))
+        and isinstance(value, (ast.Tuple, ast.List))
+        and len(target.elts) == len(value.elts)
+        and not any(isinstance(e, ast.Starred) for e in (*target.elts, *value.elts))
+    ):
+        return [
+            pair
+            for t, v in zip(target.elts, value.elts, strict=True)
+            for pair in assigned_pairs(t, v)
+        ]
+    return []
+
+
 def program_kinds(tree: ast.Module, entry: str, aliases: set[str]) -> dict[str, Kinds]:
     """:class:`Kinds` of every function of a validated program, by name.
 
@@ -279,8 +303,8 @@ def program_kinds(tree: ast.Module, entry: str, aliases: set[str]) -> dict[str, 
     for node in tree.body:
         if isinstance(node, ast.Assign):
             for target in node.targets:
-                if isinstance(target, ast.Name):
-                    constants[target.id] = node.value
+                for name, value in assigned_pairs(target, node.value):
+                    constants[name] = value
     fn = functions.get(entry)
     params = {a.arg for a in fn.args.args} if fn is not None else set()
     kinds: dict[str, Kinds] = {}

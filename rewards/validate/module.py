@@ -23,6 +23,7 @@ from rewards.validate.common import (
 )
 from rewards.validate.function import _NODE_REASONS, _FunctionChecker
 from rewards.validate.imports import _Prepare
+from rewards.validate.kinds import assigned_pairs
 
 
 class _Checker:
@@ -129,9 +130,12 @@ class _Checker:
                     "strings, tuples/lists/dicts of them, np.array of literals). Compute "
                     f"anything else inside `{ENTRY}`.",
                 )
+            # `A, B = 0.2, 0.3` binds each name to its own value; other unpacking binds the
+            # whole value (its kind then says what the parts can be at most)
+            parts = {n: v for t in stmt.targets for n, v in assigned_pairs(t, stmt.value)}
             for name in names:
                 self._bind_module_name(stmt, name)
-                self.constants[name] = stmt.value
+                self.constants[name] = parts.get(name, stmt.value)
         elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
             pass  # a docstring or a stray literal: harmless, kept
         elif isinstance(stmt, ast.Pass):
