@@ -111,9 +111,11 @@ def test_ratio_is_one_on_the_first_minibatch():
         trainer.close()
 
 
-def _autograd_loss(model, mb, clip_coef, ent_coef, vf_coef, clip_vloss):
-    """The PPO loss written with autograd, as CleanRL writes it: the reference for fused.py."""
-    logprob, entropy, value = model.evaluate_actions(*(torch.from_numpy(a) for a in mb[:2]))
+def _autograd_loss(model, mb, clip_coef, ent_coef, vf_coef, clip_vloss, bounds=None):
+    """The PPO loss written with autograd, as CleanRL writes it (plus rl_games' bounds loss
+    when ``bounds`` = (soft_low, soft_high, coef)): the reference for fused.py."""
+    obs, actions = (torch.from_numpy(a) for a in mb[:2])
+    logprob, entropy, value = model.evaluate_actions(obs, actions)
     old_lp, adv, ret, old_v = (torch.from_numpy(a) for a in mb[2:])
     ratio = (logprob - old_lp).exp()
     adv = (adv - adv.mean()) / (adv.std() + 1e-8)
@@ -123,11 +125,20 @@ def _autograd_loss(model, mb, clip_coef, ent_coef, vf_coef, clip_vloss):
         v_loss = 0.5 * torch.max((value - ret) ** 2, (v_c - ret) ** 2).mean()
     else:
         v_loss = 0.5 * ((value - ret) ** 2).mean()
-    return pg - ent_coef * entropy.mean() + vf_coef * v_loss, pg, v_loss
+    loss = pg - ent_coef * entropy.mean() + vf_coef * v_loss
+    if bounds is not None:
+        mean = model.actor(obs)
+        low, high, coef = bounds
+        beyond = (mean - high).clamp_min(0.0) ** 2 + (mean - low).clamp_max(0.0) ** 2
+        loss = loss + coef * beyond.sum(-1).mean()
+    return loss, pg, v_loss
 
 
-@pytest.mark.parametrize(("activation", "clip_vloss"), [("tanh", False), ("relu", True)])
-def test_fused_gradient_matches_autograd(activation, clip_vloss):
+@pytest.mark.parametrize(
+    ("activation", "clip_vloss", "bounds_coef"),
+    [("tanh", False, 0.0), ("relu", True, 0.0), ("tanh", False, 0.5)],
+)
+def test_fused_gradient_matches_autograd(activation, clip_vloss, bounds_coef):
     from agentic_rl.ppo.fused import FlatParams, FusedPPOLoss
     from agentic_rl.ppo.networks import ActorCritic
 
@@ -148,9 +159,16 @@ def test_fused_gradient_matches_autograd(activation, clip_vloss):
     ret = rng.normal(size=n).astype(np.float32)
     old_v = (v.numpy() + rng.normal(0, 0.3, n)).astype(np.float32)
     mb = (obs, actions, old_lp, adv, ret, old_v)
-    fused = FusedPPOLoss(model, flat, 0.2, 0.01, 0.5, clip_vloss, norm_adv=True)
+    # narrow bounds, so part of the batch's means lie beyond them on either side
+    low, high = np.full(3, -0.1), np.full(3, 0.1)
+    fused = FusedPPOLoss(
+        model, flat, 0.2, 0.01, 0.5, clip_vloss, norm_adv=True, bounds=(low, high, bounds_coef)
+    )
     pg, v_loss, *_ = fused(*mb)
-    loss, pg_ref, v_ref = _autograd_loss(model, mb, 0.2, 0.01, 0.5, clip_vloss)
+    soft = (torch.tensor(-0.11), torch.tensor(0.11), bounds_coef)  # 5% of the range outside
+    loss, pg_ref, v_ref = _autograd_loss(
+        model, mb, 0.2, 0.01, 0.5, clip_vloss, bounds=soft if bounds_coef else None
+    )
     model.zero_grad()
     loss.backward()
     assert pg == pytest.approx(pg_ref.item(), rel=1e-5)
@@ -388,6 +406,37 @@ def test_presets_by_task_family():
     assert make_config(task_id="agentic_rl/ArmReach-v0").learning_rate == 5e-4
     with pytest.raises(KeyError, match="smoke"):
         make_config("nope")
+
+
+def test_a_task_setting_applies_over_its_preset_and_overrides_win():
+    pick = "agentic_rl/ArmPickPlace-v0"
+    assert make_config(task_id=pick).bounds_coef > 0.0  # its gripper mean needs the bound
+    assert make_config(task_id=pick).learning_rate == 5e-4  # the rest is the arm preset
+    assert make_config(task_id="agentic_rl/ArmReach-v0").bounds_coef == 0.0
+    assert make_config(task_id=pick, bounds_coef=0.0).bounds_coef == 0.0
+
+
+def test_the_bounds_loss_pulls_a_mean_beyond_the_bounds_back():
+    """Where every sample is clipped the same, only the bounds loss moves the mean."""
+    from agentic_rl.ppo.fused import FlatParams, FusedPPOLoss
+    from agentic_rl.ppo.networks import ActorCritic
+
+    model = ActorCritic(2, 1, (8,), "tanh", init_log_std=-1.0)
+    with torch.no_grad():
+        model.actor[-1].bias.fill_(2.0)  # mean ~2, far past the bound at 1
+    flat = FlatParams(model)
+    n = 32
+    obs = np.zeros((n, 2), np.float32)
+    actions = np.full((n, 1), 2.0, np.float32)
+    zeros = np.zeros(n, np.float32)
+    with torch.no_grad():
+        lp, _, _ = model.evaluate_actions(torch.from_numpy(obs), torch.from_numpy(actions))
+    mb = (obs, actions, lp.numpy(), zeros, zeros, zeros)
+    bias = flat.by_name["actor.2.bias"][1]
+    FusedPPOLoss(model, flat, 0.2, 0.0, 0.5, False, False, bounds=(-1.0, 1.0, 0.01))(*mb)
+    assert bias[0] > 0.0  # gradient descent lowers the mean toward the bound
+    FusedPPOLoss(model, flat, 0.2, 0.0, 0.5, False, False)(*mb)
+    assert bias[0] == 0.0  # without it, nothing does
 
 
 # --------------------------------------------------------------------------- learning

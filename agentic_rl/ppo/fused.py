@@ -142,6 +142,10 @@ class FusedPPOLoss:
         vf_coef: value-loss coefficient.
         clip_vloss: clip the value loss around the old values.
         norm_adv: normalize advantages per minibatch.
+        bounds: ``(low, high, coef)``: the action bounds and the coefficient of the bounds
+            loss, ``coef * mean_batch(sum_j relu(mean_j - soft_high_j)^2 + relu(soft_low_j -
+            mean_j)^2)`` with the soft bounds 5% of the range outside ``low``/``high``
+            (rl_games' ``bounds_loss_coef``); ``None`` or a zero ``coef``: no such loss.
     """
 
     def __init__(
@@ -153,7 +157,13 @@ class FusedPPOLoss:
         vf_coef: float,
         clip_vloss: bool,
         norm_adv: bool,
+        bounds: tuple[np.ndarray, np.ndarray, float] | None = None,
     ) -> None:
+        self.bounds = None
+        if bounds is not None and bounds[2] > 0.0:
+            low, high = (np.asarray(b, dtype=np.float64) for b in bounds[:2])
+            margin = 0.05 * (high - low)
+            self.bounds = (low - margin, high + margin, float(bounds[2]))
         self.relu = model.activation == "relu"
         views = flat.by_name
 
@@ -249,6 +259,10 @@ class FusedPPOLoss:
         # logprob = sum_j -0.5 z_j^2 - log_std_j - c; z = (a - mean) / std
         d_mean = z * inv_std
         d_mean *= g_logprob[:, None]
+        if self.bounds is not None:
+            soft_low, soft_high, coef = self.bounds
+            over = np.maximum(mean - soft_high, 0.0) + np.minimum(mean - soft_low, 0.0)
+            d_mean += over * (2.0 * coef / n)
         ent = float((0.5 + 0.5 * LOG_2PI + log_std).sum())
         np.subtract(g_logprob @ z2, g_logprob.sum() + self.ent_coef, out=self.log_std_g)
         self._backward(self.actor, self.actor_g, a_acts, d_mean.astype(np.float32, copy=False))

@@ -88,6 +88,7 @@ class PPO:
             config.vf_coef,
             config.clip_vloss,
             config.norm_adv,
+            bounds=(self.venv.action_low, self.venv.action_high, config.bounds_coef),
         )
         self.obs_norm = ObsNormalizer(obs_size, config.clip_obs, enabled=config.norm_obs)
         self.reward_scaler = RewardScaler(config.num_envs, config.gamma, config.clip_reward)
