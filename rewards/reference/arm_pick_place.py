@@ -16,40 +16,31 @@ CARRY = 0.3
 PLACED = 50.0
 
 
-def _stages(state, task):
-    """What each stage pays this step: nearness of the grasp point to the cube, a grip with
-    the cube between the fingers, and, while gripped, lift and closeness to the goal."""
+def compute_reward(state, action, prev_state, task):
+    """ArmPickPlace reference: reach the cube, close on it, lift it, bring it to the goal.
+
+    A staged reward paid every step (as robosuite's): nearness of the grasp point to the
+    cube, then a grip with the cube between the fingers, then lift and closeness to the
+    goal, both only while gripped. Being further along pays more every step, so a policy
+    that has found the cube stays there long enough to discover closing on it (a
+    change-of-potential reward paid reaching once and the policies hovered 7 cm away); a
+    bonus pays the success step, which ends the episode.
+    """
     d = float(terms.norm(state["object_rel_ee"]))
-    near = 1.0 - math.tanh(10.0 * d)
     width, size = float(state["gripper_width"]), task["object_size"]
     closed = (task["gripper_max_width"] - width) / (task["gripper_max_width"] - size)
     closed = 0.0 if closed < 0.0 else (1.0 if closed > 1.0 else closed)
     between = (width - SHUT_WIDTH) / SHUT_WIDTH
     between = 0.0 if between < 0.0 else (1.0 if between > 1.0 else between)
     grasped = closed * between * float(terms.closeness(d, GRASP_RANGE))
-    rest = task["table_top_z"] + 0.5 * task["object_size"]
+    rest = task["table_top_z"] + 0.5 * size
     lifted = float(terms.lift(state["object_pos"][2], rest, rest + LIFT_HEIGHT))
-    to_goal = 1.0 - math.tanh(10.0 * float(terms.norm(state["object_rel_goal"])))
-    return REACH * near, GRASP * grasped, LIFT * grasped * lifted, CARRY * grasped * to_goal
-
-
-def compute_reward(state, action, prev_state, task):
-    """ArmPickPlace reference: reach the cube, close on it, lift it, bring it to the goal.
-
-    A staged reward paid every step (as robosuite's): nearness to the cube, then a grip
-    with the cube between the fingers, then lift and closeness to the goal, both only while
-    gripped. Being further along pays more every step, so a policy that has found the cube
-    stays there long enough to discover closing on it (a change-of-potential reward paid
-    reaching once and the policies hovered 7 cm away); a bonus pays the success step,
-    which ends the episode.
-    """
-    reach, grasp, lift, carry = _stages(state, task)
-    to_goal = terms.norm(state["object_rel_goal"])
+    to_goal = float(terms.norm(state["object_rel_goal"]))
     return {
-        "reach": reach,
-        "grasp": grasp,
-        "lift": lift,
-        "carry": carry,
+        "reach": REACH * (1.0 - math.tanh(10.0 * d)),
+        "grasp": GRASP * grasped,
+        "lift": LIFT * grasped * lifted,
+        "carry": CARRY * grasped * (1.0 - math.tanh(10.0 * to_goal)),
         "placed": PLACED * float(terms.success_bonus(to_goal, task["goal_tolerance"])),
         "effort": -0.01 * float(terms.action_magnitude(action[:3])),
     }

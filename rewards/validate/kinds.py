@@ -122,13 +122,15 @@ class Kinds:
         if isinstance(target, ast.Name):
             self._values.setdefault(target.id, []).append(value)
         elif isinstance(target, (ast.Tuple, ast.List)):
+            # `a, b = x, y` binds each name to its own value; in other unpacking the parts'
+            # kinds are not tracked
             pairs = assigned_pairs(target, value) if value is not None else []
-            if pairs:  # `a, b = x, y`: each name gets its own value
-                for name, part in pairs:
-                    self._values.setdefault(name, []).append(part)
-                return
+            parts = dict(pairs)
             for elt in target.elts:
-                self._bind(elt, None)  # other unpacking: the parts' kinds are not tracked
+                if isinstance(elt, ast.Name) and elt.id in parts:
+                    self._bind(elt, parts[elt.id])
+                else:
+                    self._bind(elt, None)
 
     def _solve(self) -> None:
         # Start optimistic (every local NUM) and weaken until nothing changes: the result
